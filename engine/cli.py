@@ -1,0 +1,143 @@
+"""python -m engine: train, bench, runs, export, params. Runs started here show up in the app."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from engine.labs import LABS, get_lab
+from engine.params import ConfigError, parse_assignments
+from engine.runtime.store import Store
+
+
+def _progress_line(run) -> str:
+    width = 30
+    filled = int(run.progress * width)
+    eta = f"ETA {run.eta_seconds:4.0f}s" if run.eta_seconds is not None else ""
+    return f"\r[{'#' * filled}{'.' * (width - filled)}] {run.progress:6.1%} {run.stage:<20} {run.status:<8} {eta}"
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from engine.runtime.jobs import JobManager
+
+    manager = JobManager(args.data)
+    run_id = manager.submit(args.lab, parse_assignments(args.set), preset=args.preset, owner="cli")
+    print(f"run {run_id} queued ({args.lab}); follow it in the app's Runs page too", file=sys.stderr)
+    try:
+        while (run := manager.store.get_run(run_id)).active:
+            if not args.json:
+                print(_progress_line(run), end="", file=sys.stderr, flush=True)
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nstopping cleanly…", file=sys.stderr)
+        manager.stop(run_id)
+        manager.wait(run_id)
+    manager.shutdown()
+    run = manager.store.get_run(run_id)
+    print(file=sys.stderr)
+    if args.json:
+        print(json.dumps({"run": run_id, "status": run.status, "error": run.error, "summary": run.summary}))
+    else:
+        print(f"run {run_id}: {run.status}")
+        for key, value in run.summary.items():
+            print(f"  {key}: {value}")
+        if run.error:
+            print(run.error, file=sys.stderr)
+    return 0 if run.status in ("done", "stopped") else 1
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import torch
+
+    from engine.runtime.context import LocalContext
+
+    torch.set_num_threads(1)
+    lab = get_lab(args.lab)
+    config = lab.space.resolve(args.preset, parse_assignments(args.set))
+    ctx = LocalContext(config, quiet=args.json)
+    started = time.perf_counter()
+    figures = lab.bench_fn()(config, ctx)
+    figures = {"lab": args.lab, "preset": args.preset, "config": config,
+               "bench_wall_seconds": round(time.perf_counter() - started, 2), **figures}
+    if not args.json:
+        print(file=sys.stderr)
+    print(json.dumps(figures, indent=None if args.json else 2))
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    runs = Store(args.data).list_runs(lab=args.lab)
+    if args.json:
+        print(json.dumps([{"id": r.id, "lab": r.lab, "status": r.status, "progress": r.progress,
+                           "created": r.created, "summary": r.summary} for r in runs]))
+        return 0
+    print(f"{'id':>5}  {'lab':<12} {'status':<8} {'progress':>8}  created")
+    for r in runs:
+        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
+        print(f"{r.id:>5}  {r.lab:<12} {r.status:<8} {r.progress:>8.0%}  {created}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    store = Store(args.data)
+    if store.get_run(args.run) is None:
+        raise ConfigError(f"no run {args.run}")
+    text = store.metrics_csv(args.run)
+    if args.out:
+        Path(args.out).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    space = get_lab(args.lab).space
+    for p in space.params:
+        bounds = f"one of {', '.join(map(str, p.choices))}" if p.choices else f"[{p.low}, {p.high}]"
+        print(f"{p.name:<16} {p.default!s:<14} {bounds:<28} {'live ' if p.live else ''}{p.help}")
+    print("presets:", ", ".join(f"{name} ({json.dumps(values)})" for name, values in space.presets.items()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m engine", description="Dreamlab's engine from the command line.")
+    parser.add_argument("--data", help="data directory (default: $DREAMLAB_DATA or ~/.dreamlab)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    labs = list(LABS)
+
+    def lab_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("lab", choices=labs)
+        command.add_argument("--preset", help="a named preset (see `params LAB`)")
+        command.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                             help="override one hyperparameter; repeatable")
+        command.add_argument("--json", action="store_true", help="print one JSON object")
+        return command
+
+    lab_command("train", "train a lab in a worker, with a progress bar; Ctrl-C stops cleanly").set_defaults(
+        handler=cmd_train)
+    lab_command("bench", "train in this process, evaluate, print the figures").set_defaults(handler=cmd_bench)
+    runs = commands.add_parser("runs", help="list runs")
+    runs.add_argument("--lab", choices=labs)
+    runs.add_argument("--json", action="store_true")
+    runs.set_defaults(handler=cmd_runs)
+    export = commands.add_parser("export", help="a run's metrics as CSV (step,name,value)")
+    export.add_argument("run", type=int)
+    export.add_argument("--out", help="file to write (default: stdout)")
+    export.set_defaults(handler=cmd_export)
+    params = commands.add_parser("params", help="a lab's hyperparameters, bounds and presets")
+    params.add_argument("lab", choices=labs)
+    params.set_defaults(handler=cmd_params)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,50 @@
+"""The lab registry. Each lab: a ParamSpace (engine/labs/<lab>/config.py) and a trainer module with
+`train(config, ctx) -> dict` and `bench(config, ctx) -> dict`, imported lazily (torch is heavy)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engine.params import ConfigError, ParamSpace
+
+
+@dataclass(frozen=True)
+class Lab:
+    name: str
+    title: str
+    idea: str
+    config_module: str
+    trainer_module: str
+
+    @property
+    def space(self) -> ParamSpace:
+        return importlib.import_module(self.config_module).SPACE
+
+    def train_fn(self) -> Callable:
+        return importlib.import_module(self.trainer_module).train
+
+    def bench_fn(self) -> Callable:
+        return importlib.import_module(self.trainer_module).bench
+
+
+LABS: dict[str, Lab] = {
+    lab.name: lab
+    for lab in [
+        Lab(
+            name="meta_rl",
+            title="Learning to reinforcement learn",
+            idea="An LSTM fed its last action and reward, trained over many bandits, then frozen: "
+            "its activations now run an exploration algorithm of their own.",
+            config_module="engine.labs.meta_rl.config",
+            trainer_module="engine.labs.meta_rl.train",
+        ),
+    ]
+}
+
+
+def get_lab(name: str) -> Lab:
+    if name not in LABS:
+        raise ConfigError(f"unknown lab {name!r}; known: {', '.join(LABS)}")
+    return LABS[name]

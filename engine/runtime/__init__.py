@@ -1,0 +1,1 @@
+"""Runs labs: the store (SQLite), worker processes, live control, checkpoints."""

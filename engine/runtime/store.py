@@ -1,0 +1,261 @@
+"""The run store: SQLite in WAL mode, the single source of truth shared by the UI, workers and CLI.
+
+Every process opens its own `Store` on the same file. Keep callers on this small interface so a
+server database can replace SQLite when a demo outgrows one machine.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+STATUSES = ("queued", "running", "paused", "done", "stopped", "failed")
+ACTIVE = ("queued", "running", "paused")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    lab TEXT NOT NULL,
+    config TEXT NOT NULL,
+    status TEXT NOT NULL,
+    stage TEXT NOT NULL DEFAULT '',
+    progress REAL NOT NULL DEFAULT 0,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    started REAL,
+    heartbeat REAL,
+    pid INTEGER,
+    owner TEXT NOT NULL DEFAULT '',
+    error TEXT NOT NULL DEFAULT '',
+    summary TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    run INTEGER NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metrics_run ON metrics (run, name, step);
+CREATE TABLE IF NOT EXISTS snapshots (
+    run INTEGER NOT NULL, name TEXT NOT NULL, step INTEGER NOT NULL, blob BLOB NOT NULL,
+    PRIMARY KEY (run, name)
+);
+CREATE TABLE IF NOT EXISTS controls (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, run INTEGER NOT NULL, payload TEXT NOT NULL,
+    sent REAL NOT NULL, applied REAL
+);
+CREATE TABLE IF NOT EXISTS events (
+    run INTEGER NOT NULL, step INTEGER NOT NULL, time REAL NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL
+);
+"""
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("DREAMLAB_DATA", Path.home() / ".dreamlab")).expanduser()
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    lab: str
+    config: dict[str, Any]
+    status: str
+    stage: str
+    progress: float
+    created: float
+    updated: float
+    started: float | None
+    heartbeat: float | None
+    pid: int | None
+    owner: str
+    error: str
+    summary: dict[str, Any]
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Linear extrapolation of elapsed time over progress; None until there is something to go on."""
+        if self.status != "running" or not self.started or self.progress <= 0.02:
+            return None
+        elapsed = self.updated - self.started
+        return elapsed * (1 - self.progress) / self.progress
+
+
+def pack_arrays(data: np.ndarray | dict[str, np.ndarray]) -> bytes:
+    arrays = data if isinstance(data, dict) else {"value": data}
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
+    return buffer.getvalue()
+
+
+def unpack_arrays(blob: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
+class Store:
+    def __init__(self, data_dir: str | Path | None = None):
+        self.data_dir = Path(data_dir) if data_dir else default_data_dir()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.checkpoint_dir.mkdir(exist_ok=True)
+        self.path = self.data_dir / "dreamlab.sqlite3"
+        # autocommit; a busy timeout rides over the short write locks of other processes
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.data_dir / "checkpoints"
+
+    def close(self) -> None:
+        self.db.close()
+
+    # runs -------------------------------------------------------------------------------------
+
+    def create_run(self, lab: str, config: dict[str, Any], owner: str = "") -> int:
+        now = time.time()
+        cursor = self.db.execute(
+            "INSERT INTO runs (lab, config, status, created, updated, owner) VALUES (?, ?, 'queued', ?, ?, ?)",
+            (lab, json.dumps(config), now, now, owner),
+        )
+        return int(cursor.lastrowid)
+
+    def _run(self, row: tuple) -> Run:
+        (id_, lab, config, status, stage, progress, created, updated, started, heartbeat, pid, owner, error,
+         summary) = row
+        return Run(id_, lab, json.loads(config), status, stage, progress, created, updated, started, heartbeat,
+                   pid, owner, error, json.loads(summary))
+
+    def get_run(self, run_id: int) -> Run | None:
+        row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return self._run(row) if row else None
+
+    def list_runs(self, lab: str | None = None, statuses: tuple[str, ...] | None = None) -> list[Run]:
+        query, args = "SELECT * FROM runs WHERE 1=1", []
+        if lab:
+            query += " AND lab = ?"
+            args.append(lab)
+        if statuses:
+            query += f" AND status IN ({','.join('?' * len(statuses))})"
+            args.extend(statuses)
+        return [self._run(row) for row in self.db.execute(query + " ORDER BY id DESC", args)]
+
+    def claim(self, run_id: int, pid: int) -> bool:
+        """queued → running for exactly one dispatcher, even when several managers share the store."""
+        now = time.time()
+        cursor = self.db.execute(
+            "UPDATE runs SET status='running', pid=?, started=?, heartbeat=?, updated=? WHERE id=? AND status='queued'",
+            (pid, now, now, now, run_id),
+        )
+        return cursor.rowcount == 1
+
+    def set_pid(self, run_id: int, pid: int) -> None:
+        self.db.execute("UPDATE runs SET pid=? WHERE id=?", (pid, run_id))
+
+    def set_status(self, run_id: int, status: str, error: str = "", summary: dict | None = None) -> None:
+        assert status in STATUSES, status
+        self.db.execute(
+            "UPDATE runs SET status=?, error=?, summary=COALESCE(?, summary), updated=? WHERE id=?",
+            (status, error, json.dumps(summary) if summary is not None else None, time.time(), run_id),
+        )
+
+    def finish(self, run_id: int, status: str, error: str = "", summary: dict | None = None) -> bool:
+        """Mark an active run finished; False if something else already finished it."""
+        cursor = self.db.execute(
+            f"UPDATE runs SET status=?, error=?, summary=COALESCE(?, summary), updated=? "
+            f"WHERE id=? AND status IN ({','.join('?' * len(ACTIVE))})",
+            (status, error, json.dumps(summary) if summary is not None else None, time.time(), run_id, *ACTIVE),
+        )
+        return cursor.rowcount == 1
+
+    def beat(self, run_id: int, progress: float | None = None, stage: str | None = None) -> None:
+        now = time.time()
+        self.db.execute(
+            "UPDATE runs SET heartbeat=?, updated=?, progress=COALESCE(?, progress), stage=COALESCE(?, stage) "
+            "WHERE id=?",
+            (now, now, progress, stage, run_id),
+        )
+
+    def delete_run(self, run_id: int) -> None:
+        for table in ("metrics", "snapshots", "controls", "events"):
+            self.db.execute(f"DELETE FROM {table} WHERE run = ?", (run_id,))
+        self.db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        self.checkpoint_path(run_id).unlink(missing_ok=True)
+
+    # metrics, snapshots, events -----------------------------------------------------------------
+
+    def add_metrics(self, rows: list[tuple[int, int, str, float]]) -> None:
+        if rows:
+            self.db.executemany("INSERT INTO metrics (run, step, name, value) VALUES (?, ?, ?, ?)", rows)
+
+    def metrics(self, run_id: int, names: list[str] | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """name → (steps, values), in step order."""
+        query, args = "SELECT name, step, value FROM metrics WHERE run = ?", [run_id]
+        if names:
+            query += f" AND name IN ({','.join('?' * len(names))})"
+            args.extend(names)
+        series: dict[str, list[tuple[int, float]]] = {}
+        for name, step, value in self.db.execute(query + " ORDER BY name, step, rowid", args):
+            series.setdefault(name, []).append((step, value))
+        return {name: (np.array([s for s, _ in pts]), np.array([v for _, v in pts])) for name, pts in series.items()}
+
+    def metrics_csv(self, run_id: int) -> str:
+        """step,name,value rows: what `export` writes and the Runs page offers for download."""
+        lines = ["step,name,value"]
+        for name, step, value in self.db.execute(
+            "SELECT name, step, value FROM metrics WHERE run = ? ORDER BY name, step, rowid", (run_id,)
+        ):
+            lines.append(f"{step},{name},{value!r}")
+        return "\n".join(lines) + "\n"
+
+    def put_snapshot(self, run_id: int, name: str, step: int, data: np.ndarray | dict[str, np.ndarray]) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO snapshots (run, name, step, blob) VALUES (?, ?, ?, ?)",
+            (run_id, name, step, pack_arrays(data)),
+        )
+
+    def snapshot(self, run_id: int, name: str) -> tuple[int, dict[str, np.ndarray]] | None:
+        row = self.db.execute("SELECT step, blob FROM snapshots WHERE run=? AND name=?", (run_id, name)).fetchone()
+        return (row[0], unpack_arrays(row[1])) if row else None
+
+    def add_event(self, run_id: int, step: int, kind: str, detail: dict[str, Any]) -> None:
+        self.db.execute(
+            "INSERT INTO events (run, step, time, kind, detail) VALUES (?, ?, ?, ?, ?)",
+            (run_id, step, time.time(), kind, json.dumps(detail)),
+        )
+
+    def events(self, run_id: int) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT step, time, kind, detail FROM events WHERE run=? ORDER BY rowid", (run_id,))
+        return [{"step": s, "time": t, "kind": k, "detail": json.loads(d)} for s, t, k, d in rows]
+
+    # controls: the UI/CLI writes, the worker applies ---------------------------------------------
+
+    def send_control(self, run_id: int, payload: dict[str, Any]) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO controls (run, payload, sent) VALUES (?, ?, ?)", (run_id, json.dumps(payload), time.time())
+        )
+        return int(cursor.lastrowid)
+
+    def pending_controls(self, run_id: int) -> list[tuple[int, dict[str, Any]]]:
+        rows = self.db.execute(
+            "SELECT seq, payload FROM controls WHERE run=? AND applied IS NULL ORDER BY seq", (run_id,)
+        )
+        return [(seq, json.loads(payload)) for seq, payload in rows]
+
+    def mark_applied(self, seq: int) -> None:
+        self.db.execute("UPDATE controls SET applied=? WHERE seq=?", (time.time(), seq))
+
+    # checkpoints ---------------------------------------------------------------------------------
+
+    def checkpoint_path(self, run_id: int) -> Path:
+        return self.checkpoint_dir / f"run-{run_id}.pt"

@@ -1,0 +1,26 @@
+"""Home: what Dreamlab is, and one card per lab with a picture from a real run."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from engine.labs import LABS
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+st.title("🧪 Dreamlab")
+st.markdown(
+    "Train small models **live** in your browser and watch four ideas from reinforcement-learning research "
+    "work in front of you. Pick a lab, press **Train**, move the sliders while it learns, and read the figures. "
+    "Every run keeps going when you close the tab; the **Runs** page lists them all."
+)
+for lab in LABS.values():
+    with st.container(border=True):
+        picture, text = st.columns([2, 3])
+        image = ASSETS / f"{lab.name}.png"
+        if image.exists():
+            picture.image(str(image))
+        text.subheader(lab.title)
+        text.write(lab.idea)
+        text.page_link(f"pages/{lab.name}.py", label=f"Open the {lab.title} lab", icon="▶️")
+st.caption("More labs (World Models, Temporal Difference Models, an expert tournament) are on their way.")

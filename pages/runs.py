@@ -1,0 +1,84 @@
+"""Runs: every run from the app and the CLI; open one, compare two, export, download, delete."""
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from engine.params import ConfigError
+from engine.runtime.store import Run
+from ui.engine import job_manager, owner_id, store
+from ui.figures import metric_chart
+from ui.params import url_int
+from ui.run_panel import live_panel, run_label
+
+
+def key_figures(run: Run) -> str:
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in list(run.summary.items())[:4])
+
+
+st.title("📋 Runs")
+runs = store().list_runs()
+if not runs:
+    st.info("No runs yet. Open a lab and press Train, or run `python -m engine train meta_rl --preset quick`.")
+    st.stop()
+
+me = owner_id()
+st.dataframe(
+    pd.DataFrame([{
+        "id": r.id, "lab": r.lab, "status": r.status, "progress": r.progress,
+        "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
+        "owner": "you" if r.owner == me else (r.owner if r.owner == "cli" else "other"),
+        "key figures": key_figures(r),
+    } for r in runs]),
+    hide_index=True, use_container_width=True,
+    column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)},
+)
+
+by_id = {r.id: r for r in runs}
+ids = list(by_id)
+wanted = url_int("run")
+chosen = st.selectbox("Open run", ids, index=ids.index(wanted) if wanted in by_id else 0,
+                      format_func=lambda i: f"{by_id[i].lab} {run_label(by_id[i])}")
+others = [i for i in ids if i != chosen and by_id[i].lab == by_id[chosen].lab]
+wanted_compare = url_int("compare")
+compare = st.selectbox("Compare with", [None, *others], format_func=lambda i: "—" if i is None else run_label(by_id[i]),
+                       index=[None, *others].index(wanted_compare) if wanted_compare in others else 0)
+st.query_params.from_dict({"run": str(chosen), **({"compare": str(compare)} if compare else {})})
+run = by_id[chosen]
+
+
+def draw(latest: Run) -> None:
+    metrics = store().metrics(latest.id)
+    if not metrics:
+        st.caption("No metrics yet.")
+        return
+    name = st.selectbox("Metric", sorted(metrics), key="runs.metric")
+    series = {f"#{latest.id}": metrics[name]}
+    if compare is not None and name in (other := store().metrics(compare, [name])):
+        series[f"#{compare}"] = other[name]
+    st.plotly_chart(metric_chart(series, name, events=store().events(latest.id), smoothing=5),
+                    use_container_width=True)
+
+
+live_panel(run, draw)
+
+with st.expander("Config and summary"):
+    st.json({"config": run.config, "summary": run.summary})
+
+export, checkpoint, delete = st.columns(3)
+export.download_button("Export metrics (CSV)", store().metrics_csv(run.id), file_name=f"run-{run.id}-metrics.csv", mime="text/csv",
+                       use_container_width=True)
+checkpoint_path = store().checkpoint_path(run.id)
+checkpoint.download_button("Download checkpoint", checkpoint_path.read_bytes() if checkpoint_path.exists() else b"",
+                           file_name=checkpoint_path.name, disabled=not checkpoint_path.exists(),
+                           use_container_width=True)
+if delete.button("Delete run", use_container_width=True, disabled=run.active,
+                 help="Stop it first" if run.active else "Removes its metrics, snapshots and checkpoint"):
+    try:
+        job_manager().delete(run.id)
+        st.query_params.clear()
+        st.rerun()
+    except ConfigError as error:
+        st.error(str(error))

@@ -1,0 +1,36 @@
+import json
+import subprocess
+import sys
+
+from tests.conftest import TINY_META_RL
+
+
+def cli(*args, data_dir):
+    return subprocess.run([sys.executable, "-m", "engine", "--data", str(data_dir), *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_train_then_list_then_export(data_dir):
+    sets = [arg for key, value in TINY_META_RL.items() for arg in ("--set", f"{key}={value}")]
+    trained = cli("train", "meta_rl", "--preset", "quick", *sets, "--json", data_dir=data_dir)
+    assert trained.returncode == 0, trained.stderr
+    result = json.loads(trained.stdout)
+    assert result["status"] == "done"
+    listed = json.loads(cli("runs", "--json", data_dir=data_dir).stdout)
+    assert [r["id"] for r in listed] == [result["run"]]
+    exported = cli("export", str(result["run"]), data_dir=data_dir).stdout.splitlines()
+    assert exported[0] == "step,name,value" and any(",loss," in line for line in exported[1:])
+
+
+def test_bad_input_gets_a_clear_message_and_starts_nothing(data_dir):
+    bad = cli("train", "meta_rl", "--set", "lr=fast", data_dir=data_dir)
+    assert bad.returncode == 2
+    assert "error: lr" in bad.stderr and "Traceback" not in bad.stderr
+    assert cli("export", "99", data_dir=data_dir).stderr.strip() == "error: no run 99"
+    assert json.loads(cli("runs", "--json", data_dir=data_dir).stdout) == []
+
+
+def test_params_lists_every_hyperparameter(data_dir):
+    listing = cli("params", "meta_rl", data_dir=data_dir).stdout
+    for name in ("lr", "entropy_coef", "task", "arms", "pulls"):
+        assert name in listing

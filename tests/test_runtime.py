@@ -1,0 +1,114 @@
+"""The runtime end to end: real worker processes, a real SQLite store, a real lab with a tiny config."""
+
+import os
+import signal
+import time
+
+import pytest
+import torch
+
+from engine.params import ConfigError
+from engine.runtime.checkpoints import load_checkpoint
+from engine.runtime.jobs import JobManager
+from tests.conftest import LONG_META_RL, TINY_META_RL
+
+
+def wait_for(predicate, timeout=20.0, every=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(every)
+    raise AssertionError("condition not met in time")
+
+
+def test_a_run_trains_to_done_with_metrics_snapshots_and_checkpoint(manager):
+    run_id = manager.submit("meta_rl", TINY_META_RL)
+    assert manager.wait(run_id, timeout=60) == "done", manager.store.get_run(run_id).error
+    run = manager.store.get_run(run_id)
+    assert run.progress == 1.0 and run.summary
+    metrics = manager.store.metrics(run_id)
+    assert len(metrics["loss"][0]) == TINY_META_RL["updates"]
+    assert manager.store.snapshot(run_id, "regret") is not None
+    state = load_checkpoint(manager.store.checkpoint_path(run_id))
+    assert all(isinstance(v, torch.Tensor) for v in state["model"].values())
+
+
+def test_bad_config_starts_no_job(manager):
+    with pytest.raises(ConfigError, match="lr"):
+        manager.submit("meta_rl", {"lr": "fast"})
+    with pytest.raises(ConfigError, match="unknown lab"):
+        manager.submit("no_such_lab", {})
+    assert manager.store.list_runs() == []
+
+
+def test_live_change_reaches_the_worker_within_a_second(manager):
+    run_id = manager.submit("meta_rl", LONG_META_RL)
+    wait_for(lambda: "loss" in manager.store.metrics(run_id))
+    sent = time.time()
+    manager.set_params(run_id, {"lr": 0.0042})
+    event = wait_for(lambda: [e for e in manager.store.events(run_id) if e["kind"] == "set"])[0]
+    assert event["detail"] == {"lr": 0.0042}
+    assert event["time"] - sent < 1.0
+    # the trainer logs the learning rate it used: the new value shows up in its metrics
+    wait_for(lambda: 0.0042 in manager.store.metrics(run_id, ["lr"])["lr"][1])
+    with pytest.raises(ConfigError, match="cannot be changed"):
+        manager.set_params(run_id, {"hidden": 4})
+
+
+def test_pause_resume_stop(manager):
+    run_id = manager.submit("meta_rl", LONG_META_RL)
+    wait_for(lambda: "loss" in manager.store.metrics(run_id))
+    manager.pause(run_id)
+    wait_for(lambda: manager.store.get_run(run_id).status == "paused", timeout=1.5)
+    time.sleep(0.7)  # let the last buffered metrics land
+    steps_paused = len(manager.store.metrics(run_id)["loss"][0])
+    time.sleep(1.0)
+    assert len(manager.store.metrics(run_id)["loss"][0]) == steps_paused, "training went on while paused"
+    manager.resume(run_id)
+    wait_for(lambda: len(manager.store.metrics(run_id)["loss"][0]) > steps_paused)
+    assert manager.store.get_run(run_id).status == "running"
+    manager.stop(run_id)
+    assert manager.wait(run_id, timeout=5) == "stopped"
+    assert [e["kind"] for e in manager.store.events(run_id)] == ["pause", "resume", "stop"]
+
+
+def test_a_sigkilled_worker_is_marked_failed_and_the_manager_keeps_serving(manager):
+    run_id = manager.submit("meta_rl", LONG_META_RL)
+    pid = wait_for(lambda: manager.store.get_run(run_id).pid)
+    wait_for(lambda: "loss" in manager.store.metrics(run_id))
+    os.kill(pid, signal.SIGKILL)
+    assert manager.wait(run_id, timeout=5) == "failed"
+    assert "SIGKILL" in manager.store.get_run(run_id).error
+    next_run = manager.submit("meta_rl", TINY_META_RL)
+    assert manager.wait(next_run, timeout=60) == "done"
+
+
+def test_a_restarted_manager_keeps_runs_and_detects_death_by_heartbeat(data_dir):
+    first = JobManager(data_dir, max_jobs=2, supervise_every=0.1)
+    finishing = first.submit("meta_rl", TINY_META_RL)
+    doomed = first.submit("meta_rl", LONG_META_RL)
+    pid = wait_for(lambda: first.store.get_run(doomed).pid)
+    first.shutdown()  # the app restarts; its workers do not
+
+    second = JobManager(data_dir, max_jobs=2, heartbeat_timeout=2.0, supervise_every=0.1)
+    assert {r.id for r in second.store.list_runs()} == {finishing, doomed}
+    assert second.wait(finishing, timeout=60) == "done"
+    wait_for(lambda: second.store.get_run(doomed).heartbeat)
+    os.kill(pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    assert second.wait(doomed, timeout=10) == "failed"
+    assert time.monotonic() - killed_at < 5
+    assert "no heartbeat" in second.store.get_run(doomed).error
+    second.shutdown()
+
+
+def test_the_job_cap_queues_runs(data_dir):
+    manager = JobManager(data_dir, max_jobs=1, supervise_every=0.1)
+    first = manager.submit("meta_rl", LONG_META_RL)
+    second = manager.submit("meta_rl", TINY_META_RL)
+    time.sleep(1.0)
+    assert manager.store.get_run(second).status == "queued"
+    manager.stop(first)
+    assert manager.wait(second, timeout=60) == "done"
+    manager.shutdown()

@@ -1,0 +1,1 @@
+"""Shared Streamlit widgets and Plotly figure builders. Pages stay thin by calling these."""

@@ -1,0 +1,53 @@
+"""Plotly figure builders shared by the lab pages and the Runs page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+PALETTE = ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880"]
+
+
+def smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing moving average, so a noisy training curve reads as a trend."""
+    if window <= 1 or len(values) < 2:
+        return values
+    cumulative = np.cumsum(np.insert(values.astype(float), 0, 0.0))
+    counts = np.minimum(np.arange(1, len(values) + 1), window)
+    starts = np.arange(1, len(values) + 1) - counts
+    return (cumulative[1:] - cumulative[starts]) / counts
+
+
+def metric_chart(
+    series: dict[str, tuple[np.ndarray, np.ndarray]],
+    title: str,
+    events: list[dict[str, Any]] = (),
+    y_title: str = "",
+    smoothing: int = 1,
+    height: int = 320,
+) -> go.Figure:
+    """Lines per metric against step; live-control events as dotted verticals, so their effect is visible."""
+    figure = go.Figure()
+    for index, (name, (steps, values)) in enumerate(series.items()):
+        figure.add_scatter(x=steps, y=smooth(values, smoothing), name=name, mode="lines",
+                           line={"color": PALETTE[index % len(PALETTE)]})
+    for event in events:
+        label = event["kind"] + "".join(f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}"
+                                        for k, v in event["detail"].items())
+        figure.add_vline(x=event["step"], line={"dash": "dot", "color": "grey"}, annotation_text=label,
+                         annotation_position="top left", annotation_font_size=10)
+    figure.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                         xaxis_title="step", yaxis_title=y_title, legend={"orientation": "h", "y": -0.2})
+    return figure
+
+
+def band(figure: go.Figure, x: np.ndarray, mean: np.ndarray, error: np.ndarray, name: str, color: str,
+         dash: str = "solid", width: float = 2) -> None:
+    """A mean line with a ±error shaded band (standard error, unless the caller says otherwise)."""
+    figure.add_scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([mean + error, (mean - error)[::-1]]),
+                       fill="toself", fillcolor=color, opacity=0.15, line={"width": 0}, hoverinfo="skip",
+                       showlegend=False, legendgroup=name)
+    figure.add_scatter(x=x, y=mean, name=name, mode="lines", legendgroup=name,
+                       line={"color": color, "dash": dash, "width": width})

@@ -1,0 +1,110 @@
+"""Widgets generated from a lab's ParamSpace, with the page state mirrored in the URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from engine.params import ConfigError, Param, ParamSpace
+
+
+def _key(lab: str, name: str) -> str:
+    return f"{lab}.param.{name}"
+
+
+def log_grid(param: Param, points: int = 31) -> list[float]:
+    """Slider stops for a log-scale parameter, rounded to 2 significant digits so they read cleanly."""
+    values = np.geomspace(param.low, param.high, points)
+    return sorted({float(f"{v:.2g}") for v in values} | {float(param.default)})
+
+
+def param_widget(param: Param, key: str, disabled: bool = False, on_change=None, args=()) -> Any:
+    common = {"help": param.help, "key": key, "disabled": disabled, "on_change": on_change, "args": args}
+    if param.choices:
+        return st.selectbox(param.name, param.choices, **common)
+    if param.kind is bool:
+        return st.toggle(param.name, **common)
+    if param.log_scale:
+        return st.select_slider(param.name, options=log_grid(param), format_func=lambda v: f"{v:g}", **common)
+    if param.kind is int:
+        return st.number_input(param.name, min_value=int(param.low), max_value=int(param.high), step=1, **common)
+    return st.number_input(param.name, min_value=float(param.low), max_value=float(param.high), format="%g",
+                           step=_float_step(param), **common)
+
+
+def _float_step(param: Param) -> float:
+    return float(f"{(param.high - param.low) / 100:.1g}")
+
+
+def snap_to_widget(param: Param, value: Any) -> Any:
+    """A select_slider only accepts its own stops: snap a URL/preset value to the nearest one."""
+    if param.log_scale:
+        return min(log_grid(param), key=lambda stop: abs(np.log(stop) - np.log(value)))
+    return value
+
+
+def _load_preset(lab: str, space: ParamSpace) -> None:
+    values = space.resolve(st.session_state[f"{lab}.preset"], {})
+    for param in space.params:
+        st.session_state[_key(lab, param.name)] = snap_to_widget(param, values[param.name])
+
+
+def hyperparameter_form(lab: str, space: ParamSpace, disabled: bool = False) -> tuple[str, dict[str, Any]]:
+    """Preset picker + one widget per parameter. Returns (preset, overrides that differ from the preset).
+
+    On the first render of a session, the URL (`?preset=…&lr=…`) seeds the widgets; a bad URL value is
+    reported and ignored. Afterwards the widgets write the state back to the URL, so a view can be shared.
+    """
+    presets = list(space.presets)
+    if f"{lab}.preset" not in st.session_state:
+        _seed_from_url(lab, space, presets)
+    preset = st.selectbox("Preset", presets, key=f"{lab}.preset", on_change=_load_preset, args=(lab, space),
+                          help="quick: trains in minutes on a laptop CPU · paper: closer to the paper's scale")
+    columns = st.columns(3)
+    values = {}
+    for index, param in enumerate(space.params):
+        with columns[index % 3]:
+            values[param.name] = param_widget(param, _key(lab, param.name), disabled=disabled)
+    preset_values = space.resolve(preset, {})
+    overrides = {name: value for name, value in values.items() if value != preset_values[name]}
+    _write_url({"preset": preset, **overrides})
+    return preset, overrides
+
+
+def _seed_from_url(lab: str, space: ParamSpace, presets: list[str]) -> None:
+    url = dict(st.query_params)
+    preset = url.pop("preset", presets[0])
+    if preset not in presets:
+        st.warning(f"Unknown preset {preset!r} in the link; using {presets[0]!r}.")
+        preset = presets[0]
+    st.session_state[f"{lab}.preset"] = preset
+    _load_preset(lab, space)
+    names = {p.name for p in space.params}
+    for name, raw in url.items():
+        if name not in names:
+            continue  # other query params (run, tab, …) belong to the page
+        try:
+            st.session_state[_key(lab, name)] = snap_to_widget(space[name], space[name].coerce(raw))
+        except ConfigError as error:
+            st.warning(f"Ignored a value from the link: {error}")
+
+
+def _write_url(values: dict[str, Any]) -> None:
+    keep = {k: v for k, v in st.query_params.items() if k in ("run", "compare", "view")}
+    wanted = {**keep, **{k: str(v) for k, v in values.items()}}
+    if dict(st.query_params) != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def url_int(name: str) -> int | None:
+    """An integer from the URL, or None (with a message) when it is missing or garbage."""
+    raw = st.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        st.warning(f"Ignored {name}={raw!r} in the link: not a number.")
+        return None

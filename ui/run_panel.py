@@ -1,0 +1,120 @@
+"""The rhythm every lab page shares: pick a run, Train/Pause/Stop, progress, live controls, live figures."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from engine.params import ConfigError, ParamSpace
+from engine.runtime.store import Run
+from ui.engine import job_manager, owner_id, store
+from ui.params import param_widget, snap_to_widget, url_int
+
+STATUS_ICONS = {"queued": "⏳", "running": "🟢", "paused": "⏸️", "done": "✅", "stopped": "⏹️", "failed": "❌"}
+
+
+def run_label(run: Run) -> str:
+    created = time.strftime("%b %d %H:%M", time.localtime(run.created))
+    return f"{STATUS_ICONS[run.status]} #{run.id} · {run.status} · {created}"
+
+
+def select_run(lab: str) -> Run | None:
+    """This lab's runs, newest first; the URL's `run` wins so a shared link opens the same run."""
+    runs = store().list_runs(lab=lab)
+    if not runs:
+        return None
+    ids = [r.id for r in runs]
+    wanted = st.session_state.pop(f"{lab}.new_run", None) or url_int("run")
+    if wanted is not None and wanted not in ids:
+        st.warning(f"There is no {lab} run #{wanted}; showing the latest.")
+        wanted = None
+    if wanted is not None or f"{lab}.run" not in st.session_state:
+        st.session_state[f"{lab}.run"] = wanted or ids[0]
+    by_id = {r.id: r for r in runs}
+    chosen = st.selectbox("Run", ids, key=f"{lab}.run", format_func=lambda i: run_label(by_id[i]))
+    if st.query_params.get("run") != str(chosen):
+        st.query_params["run"] = str(chosen)
+    return by_id[chosen]
+
+
+def train_buttons(lab: str, preset: str, overrides: dict[str, Any], run: Run | None) -> None:
+    manager = job_manager()
+    train, pause, stop = st.columns(3)
+    if train.button("Train", type="primary", use_container_width=True, key=f"{lab}.train"):
+        try:
+            run_id = manager.submit(lab, overrides, preset=preset, owner=owner_id())
+        except ConfigError as error:
+            st.error(f"Not started: {error}")
+        else:
+            st.session_state[f"{lab}.new_run"] = run_id
+            st.rerun()
+    active = run is not None and run.active
+    paused = active and run.status == "paused"
+    if pause.button("Resume" if paused else "Pause", disabled=not active or run.status == "queued",
+                    use_container_width=True, key=f"{lab}.pause"):
+        (manager.resume if paused else manager.pause)(run.id)
+    if stop.button("Stop", disabled=not active, use_container_width=True, key=f"{lab}.stop"):
+        manager.stop(run.id)
+
+
+def progress_bar(run: Run) -> None:
+    eta = f" · about {run.eta_seconds:.0f} s left" if run.eta_seconds is not None else ""
+    stage = run.stage if run.status in ("running", "paused") else run.status
+    st.progress(min(max(run.progress, 0.0), 1.0), text=f"#{run.id} {STATUS_ICONS[run.status]} {stage} · "
+                f"{run.progress:.0%}{eta}")
+    if run.status == "failed":
+        st.error(f"Run #{run.id} failed: {run.error.splitlines()[0] if run.error else 'unknown reason'}")
+        with st.expander("Details"):
+            st.code(run.error or "no details")
+
+
+def current_params(run: Run) -> dict[str, Any]:
+    """The run's config with every applied live change replayed in order."""
+    params = dict(run.config)
+    for event in store().events(run.id):
+        if event["kind"] == "set":
+            params.update(event["detail"])
+    return params
+
+
+def _send_live_change(run_id: int, name: str, key: str) -> None:
+    try:
+        job_manager().set_params(run_id, {name: st.session_state[key]})
+        st.toast(f"{name} → {st.session_state[key]:g} sent to run #{run_id}")
+    except ConfigError as error:
+        st.toast(f"Not applied: {error}")
+
+
+def live_controls(lab: str, space: ParamSpace, run: Run) -> None:
+    """Sliders for the parameters the lab declares live; a change reaches the worker within a second."""
+    if not run.active:
+        return
+    params = current_params(run)
+    st.markdown("**Live controls** — act on the running job")
+    columns = st.columns(max(len(space.live_names), 1))
+    for column, name in zip(columns, space.live_names, strict=False):
+        key = f"{lab}.live.{run.id}.{name}"
+        if key not in st.session_state:
+            st.session_state[key] = snap_to_widget(space[name], params[name])
+        with column:
+            param_widget(space[name], key, on_change=_send_live_change, args=(run.id, name, key))
+
+
+def live_panel(run: Run, draw: Callable[[Run], None], every: float = 1.0) -> None:
+    """Progress and figures, redrawn by a fragment every second while the run is active."""
+
+    @st.fragment(run_every=every if run.active else None)
+    def panel() -> None:
+        latest = store().get_run(run.id)
+        if latest is None:
+            st.info(f"Run #{run.id} was deleted.")
+            return
+        progress_bar(latest)
+        draw(latest)
+        if run.active and not latest.active:
+            st.rerun()  # the buttons and live controls belong to the whole page: refresh them once
+
+    panel()
