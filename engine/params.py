@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,8 @@ class ParamSpace:
 
     params: tuple[Param, ...]
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # constraints between parameters (e.g. an arm count a task family does not have); raises ConfigError
+    check: Callable[[dict[str, Any]], None] | None = None
 
     def __post_init__(self) -> None:
         for preset in self.presets:
@@ -89,6 +92,8 @@ class ParamSpace:
         config = self.defaults()
         for name, value in values.items():
             config[name] = self[name].coerce(value)
+        if self.check:
+            self.check(config)
         return config
 
     def resolve(self, preset: str | None, overrides: dict[str, Any]) -> dict[str, Any]:

@@ -56,3 +56,14 @@ def test_cli_assignments():
     assert parse_assignments(["lr=0.1", " hidden = 8 "]) == {"lr": "0.1", "hidden": "8"}
     with pytest.raises(ConfigError, match="key=value"):
         parse_assignments(["lr"])
+
+
+def test_constraints_between_parameters_are_checked():
+    def task_needs_two_arms(config):
+        if config["task"] == "dependent" and config["hidden"] > 100:
+            raise ConfigError("hidden: too big for dependent")
+
+    space = ParamSpace(params=SPACE.params, check=task_needs_two_arms)
+    assert space.resolve(None, {"hidden": 200})["hidden"] == 200
+    with pytest.raises(ConfigError, match="too big"):
+        space.resolve(None, {"hidden": 200, "task": "dependent"})

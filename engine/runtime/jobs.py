@@ -98,7 +98,8 @@ class JobManager:
         """Stop supervising. Workers keep running unless asked to stop (a restarted app re-attaches)."""
         if stop_runs:
             for run_id in list(self.processes):
-                self.stop(run_id)
+                if (run := self.store.get_run(run_id)) and run.active:
+                    self.stop(run_id)
         self._closed.set()
         self._supervisor.join()
 

@@ -16,7 +16,6 @@ import numpy as np
 
 from engine.labs import get_lab
 from engine.params import ConfigError, ParamSpace
-from engine.runtime.checkpoints import save_checkpoint
 from engine.runtime.context import Context
 from engine.runtime.store import Store
 
@@ -26,11 +25,10 @@ FLUSH_SECONDS = 0.5
 
 
 class StoreContext(Context):
-    def __init__(self, store: Store, run_id: int, config: dict[str, Any], space: ParamSpace):
+    def __init__(self, store: Store, run_id: int, config: dict[str, Any], space: ParamSpace, heartbeat: Heartbeat):
         super().__init__(config)
-        self.store, self.run_id, self.space = store, run_id, space
+        self.store, self.run_id, self.space, self.heartbeat = store, run_id, space, heartbeat
         self.step = 0
-        self.fraction, self.stage = 0.0, "starting"
         self.paused = False
         self.stopping = False
         self._pending_metrics: list[tuple[int, int, str, float]] = []
@@ -52,10 +50,12 @@ class StoreContext(Context):
         self.store.put_snapshot(self.run_id, name, step, data)
 
     def checkpoint(self, state: dict[str, Any]) -> None:
+        from engine.runtime.checkpoints import save_checkpoint  # torch: imported once the heartbeat runs
+
         save_checkpoint(state, self.store.checkpoint_path(self.run_id))
 
     def progress(self, fraction: float, stage: str) -> None:
-        self.fraction, self.stage = float(min(max(fraction, 0.0), 1.0)), stage
+        self.heartbeat.fraction, self.heartbeat.stage = float(min(max(fraction, 0.0), 1.0)), stage
 
     def poll(self) -> bool:
         if time.monotonic() - self._last_poll < POLL_SECONDS and not self.paused:
@@ -91,30 +91,43 @@ class StoreContext(Context):
             self.store.add_event(self.run_id, self.step, op, detail)
 
 
-def _beat_forever(data_dir: str, run_id: int, ctx: StoreContext, done: threading.Event) -> None:
-    store = Store(data_dir)  # its own connection: sqlite connections are not shared across threads
-    while not done.wait(HEARTBEAT_SECONDS):
-        store.beat(run_id, ctx.fraction, ctx.stage)
-    store.close()
+class Heartbeat(threading.Thread):
+    """Beats from the first moment of the worker, before torch is imported: startup can take seconds."""
+
+    def __init__(self, data_dir: str, run_id: int):
+        super().__init__(daemon=True)
+        self.data_dir, self.run_id = data_dir, run_id
+        self.fraction, self.stage = 0.0, "starting"
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        store = Store(self.data_dir)  # its own connection: sqlite connections are not shared across threads
+        while True:
+            store.beat(self.run_id, self.fraction, self.stage)
+            if self.done.wait(HEARTBEAT_SECONDS):
+                break
+        store.close()
 
 
 def run_worker(data_dir: str, run_id: int) -> int:
-    import torch
+    heartbeat = Heartbeat(data_dir, run_id)
+    heartbeat.start()
+    import torch  # after the first beat
 
     torch.set_num_threads(1)  # measured: 2 threads on a busy 2-core box ran 10–60x slower
     store = Store(data_dir)
     run = store.get_run(run_id)
-    if run is None:
+    if run is None:  # deleted while queued
+        heartbeat.done.set()
         return 2
     lab = get_lab(run.lab)
-    ctx = StoreContext(store, run_id, run.config, lab.space)
-    done = threading.Event()
-    beater = threading.Thread(target=_beat_forever, args=(data_dir, run_id, ctx, done), daemon=True)
-    beater.start()
+    ctx = StoreContext(store, run_id, run.config, lab.space, heartbeat)
     try:
         summary = lab.train_fn()(dict(run.config), ctx)
         ctx.flush()
-        store.beat(run_id, 1.0 if not ctx.stopping else ctx.fraction, "stopped" if ctx.stopping else "done")
+        heartbeat.stage = "stopped" if ctx.stopping else "done"
+        heartbeat.fraction = heartbeat.fraction if ctx.stopping else 1.0
+        store.beat(run_id, heartbeat.fraction, heartbeat.stage)
         store.finish(run_id, "stopped" if ctx.stopping else "done", summary=summary or {})
         return 0
     except Exception as error:  # noqa: BLE001 a failed run is data for the user, not a crash of the app
@@ -122,8 +135,8 @@ def run_worker(data_dir: str, run_id: int) -> int:
         store.finish(run_id, "failed", error=f"{type(error).__name__}: {error}\n\n{traceback.format_exc()}")
         return 1
     finally:
-        done.set()
-        beater.join()
+        heartbeat.done.set()
+        heartbeat.join()
 
 
 if __name__ == "__main__":

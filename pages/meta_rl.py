@@ -1,0 +1,95 @@
+"""Learning to reinforcement learn: an LSTM that learns a bandit algorithm."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from engine.labs import get_lab
+from engine.labs.meta_rl.evaluate import explore_episode
+from engine.runtime.store import Run
+from ui.engine import job_manager, owner_id, store
+from ui.figures import metric_chart
+from ui.meta_rl import episode_chart, reading, regret_chart
+from ui.meta_rl_agents import bundled_preview, load_agent
+from ui.params import hyperparameter_form
+from ui.run_panel import live_controls, live_panel, select_run, train_buttons
+
+LAB = get_lab("meta_rl")
+
+st.title("🎰 Learning to reinforcement learn")
+st.markdown(
+    "An LSTM actor-critic sees only its **last action and last reward**. Trained across thousands of random "
+    "bandits and then **frozen**, it still gets better within each new bandit: the learning now happens in its "
+    "activations, so the network has learned an exploration algorithm of its own (Wang et al. 2016)."
+)
+st.latex(r"h_t = \mathrm{LSTM}\big(h_{t-1},\,[a_{t-1}, r_{t-1}, t]\big),\qquad "
+         r"\max_\theta\ \mathbb{E}_{p\sim\mathcal{D}}\Big[\sum_{t=1}^{T} r_t\Big],\qquad "
+         r"\mathrm{regret}_T = \sum_{t=1}^{T}\big(\max_i p_i - p_{a_t}\big)")
+
+with st.expander("Hyperparameters", expanded=False):
+    preset, overrides = hyperparameter_form(LAB.name, LAB.space)
+run = select_run(LAB.name)
+train_buttons(LAB.name, preset, overrides, run)
+if st.button("Ablation: the same agent without the reward input", help="The paper's control: it should fall to chance"):
+    run_id = job_manager().submit(LAB.name, {**overrides, "reward_input": False}, preset=preset, owner=owner_id())
+    st.session_state[f"{LAB.name}.new_run"] = run_id
+    st.rerun()
+
+
+def ablation_for(run: Run) -> dict | None:
+    """The latest finished run that differs from this one only in reward_input, to overlay its regret."""
+    for other in store().list_runs(lab=LAB.name, statuses=("done",)):
+        if other.id != run.id and {**other.config, "reward_input": run.config["reward_input"]} == run.config:
+            snapshot = store().snapshot(other.id, "regret")
+            return snapshot[1] if snapshot else None
+    return None
+
+
+def draw(latest: Run) -> None:
+    metrics = store().metrics(latest.id, ["regret", "eval_regret", "entropy"])
+    events = store().events(latest.id)
+    curves, explorer = st.columns(2)
+    with curves:
+        if metrics:
+            series = {"training regret per episode": metrics.get("regret")}
+            if "eval_regret" in metrics:
+                series["held-out regret (frozen)"] = metrics["eval_regret"]
+            st.plotly_chart(metric_chart({k: v for k, v in series.items() if v is not None}, "Training curve",
+                                         events, "regret at the last pull", smoothing=10),
+                            use_container_width=True, key="meta_rl.training")
+        else:
+            st.info("Waiting for the first update…")
+    with explorer:
+        snapshot = store().snapshot(latest.id, "regret")
+        if snapshot:
+            step, regret_curves = snapshot
+            st.plotly_chart(regret_chart(regret_curves, f"Regret on held-out bandits (after update {step})",
+                                         ablation_for(latest)), use_container_width=True, key="meta_rl.regret")
+            st.markdown(reading(regret_curves))
+        else:
+            st.info("The regret curves appear at the first evaluation.")
+
+
+if run is None:
+    st.subheader("What a trained agent does")
+    st.caption("No run yet: this is the agent bundled with Dreamlab (a quick-preset run), evaluated now on "
+               "held-out bandits beside the baselines. Press **Train** to grow your own.")
+    curves, episode = bundled_preview()
+    left, right = st.columns(2)
+    left.plotly_chart(regret_chart(curves, "Regret on held-out bandits (bundled agent)"), use_container_width=True)
+    left.markdown(reading(curves))
+    right.plotly_chart(episode_chart(episode), use_container_width=True)
+else:
+    live_controls(LAB.name, LAB.space, run)
+    live_panel(run, draw)
+    st.subheader("Episode explorer")
+    checkpoint = store().checkpoint_path(run.id)
+    if checkpoint.exists():
+        bandit = st.slider("Held-out bandit #", 0, 99, 0, help="Replay the latest checkpoint on another bandit")
+        model = load_agent(str(checkpoint), checkpoint.stat().st_mtime)
+        st.plotly_chart(episode_chart(explore_episode(model, run.config, seed=bandit)), use_container_width=True)
+    else:
+        st.caption("The explorer opens at the first checkpoint.")
+
+with st.expander("What the figures show", expanded=True):
+    st.markdown(Path(__file__).with_suffix(".md").read_text())

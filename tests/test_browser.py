@@ -1,0 +1,35 @@
+"""Real browser (Playwright + Debian chromium) against `streamlit run app.py`."""
+
+import time
+
+from tests.conftest import LONG_META_RL
+
+TRAINING_POINTS = """() => {
+  for (const chart of document.querySelectorAll('.js-plotly-plot')) {
+    const title = chart.layout && chart.layout.title && (chart.layout.title.text || chart.layout.title);
+    if (String(title).startsWith('Training curve')) return chart.data[0].x.length;
+  }
+  return -1;
+}"""
+
+
+def poll(tab, script, predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = tab.evaluate(script)
+        if predicate(value):
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"gave up waiting; last value {value!r}")
+
+
+def test_meta_rl_page_trains_live_and_the_chart_gains_points(app_url, page):
+    query = "&".join(f"{k}={v}" for k, v in LONG_META_RL.items())
+    page.goto(f"{app_url}/meta_rl?{query}")
+    page.get_by_role("button", name="Train", exact=True).click()
+    first = poll(page, TRAINING_POINTS, lambda n: n > 0, timeout=60)
+    later = poll(page, TRAINING_POINTS, lambda n: n > first, timeout=30)  # redrawn live, no reload
+    assert later > first
+    assert "run=" in page.url  # the view is shareable
+    page.get_by_role("button", name="Stop", exact=True).click()
+    page.get_by_text("stopped").first.wait_for(timeout=20_000)

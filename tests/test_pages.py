@@ -1,0 +1,94 @@
+"""Every page under Streamlit's AppTest: renders without an exception, shows real figures, rejects bad links."""
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import TINY_META_RL
+
+
+@pytest.fixture
+def fresh_app(data_dir):
+    st.cache_resource.clear()  # the job manager is cached per process: give each test its own store
+    st.cache_data.clear()
+    yield data_dir
+    from ui.engine import job_manager
+
+    job_manager().shutdown(stop_runs=True)
+    st.cache_resource.clear()
+
+
+def page(name: str, **query) -> AppTest:
+    app = AppTest.from_file(f"pages/{name}.py", default_timeout=120)
+    for key, value in query.items():
+        app.query_params[key] = value
+    return app.run()
+
+
+def finished_run() -> int:
+    from ui.engine import job_manager
+
+    run_id = job_manager().submit("meta_rl", TINY_META_RL)
+    assert job_manager().wait(run_id, timeout=60) == "done"
+    return run_id
+
+
+def plotly_count(app: AppTest) -> int:
+    return len(app.get("plotly_chart"))
+
+
+def test_home_presents_the_labs(fresh_app):
+    app = page("home")
+    assert not app.exception
+    assert "Learning to reinforcement learn" in [h.value for h in app.subheader]
+
+
+def test_meta_rl_first_visit_shows_the_bundled_agent(fresh_app):
+    app = page("meta_rl")
+    assert not app.exception
+    assert plotly_count(app) == 2  # regret curves and an episode, before anyone trains anything
+    assert any("frozen agent's regret" in m.value for m in app.markdown)
+
+
+def test_meta_rl_shows_a_finished_run_and_its_figures(fresh_app):
+    run_id = finished_run()
+    app = page("meta_rl", run=str(run_id))
+    assert not app.exception
+    assert app.selectbox(key="meta_rl.run").value == run_id
+    assert plotly_count(app) == 3  # training curve, regret curves, episode explorer
+    assert not app.error
+
+
+def test_meta_rl_bad_links_get_a_message_and_defaults(fresh_app):
+    app = page("meta_rl", lr="fast", hidden="99999", preset="huge", run="42")
+    assert not app.exception
+    warnings = " ".join(w.value for w in app.warning)
+    assert "lr" in warnings and "hidden" in warnings and "huge" in warnings
+    assert app.select_slider(key="meta_rl.param.lr").value == 3e-3
+
+
+def test_the_link_seeds_the_hyperparameters(fresh_app):
+    app = page("meta_rl", preset="quick", hidden="16", task="dependent")
+    assert app.number_input(key="meta_rl.param.hidden").value == 16
+    assert app.selectbox(key="meta_rl.param.task").value == "dependent"
+
+
+def test_train_starts_a_run_and_stop_stops_it(fresh_app):
+    from ui.engine import job_manager
+
+    app = page("meta_rl")
+    app.number_input(key="meta_rl.param.updates").set_value(100_000)
+    app.button(key="meta_rl.train").click().run()
+    assert not app.exception
+    [run] = job_manager().store.list_runs()
+    assert run.config["updates"] == 100_000 and run.active
+    app.button(key="meta_rl.stop").click().run()
+    assert job_manager().wait(run.id, timeout=20) == "stopped"
+
+
+def test_runs_page_lists_and_exports(fresh_app):
+    assert any("No runs yet" in i.value for i in page("runs").info)
+    run_id = finished_run()
+    app = page("runs", run=str(run_id))
+    assert not app.exception
+    assert len(app.dataframe) == 1 and plotly_count(app) == 1
