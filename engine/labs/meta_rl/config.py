@@ -1,0 +1,37 @@
+"""Every hyperparameter of the meta-RL lab: default, bounds, one line of help."""
+
+from __future__ import annotations
+
+from engine.labs.meta_rl.bandits import TASKS, check_arms
+from engine.params import Param, ParamSpace
+
+SPACE = ParamSpace(
+    params=(
+        Param("task", "independent", "Bandit family: arm probabilities independent U[0,1], (p, 1-p), "
+              "or one good arm among bad ones (easy 0.9/0.1, medium 0.75/0.25, hard 0.6/0.4)", choices=TASKS),
+        Param("arms", 2, "Number of arms per bandit (dependent arms exist only for 2)", low=2, high=10),
+        Param("pulls", 100, "Pulls per episode: the horizon the agent must learn to explore within", low=5, high=100),
+        Param("hidden", 48, "LSTM units: the agent's working memory", low=4, high=256),
+        Param("batch", 128, "Bandits played in parallel per update", low=8, high=4096),
+        Param("updates", 1400, "Number of A2C updates (one batch of full episodes each)", low=1, high=100_000),
+        Param("lr", 1e-3, "Adam learning rate", low=1e-5, high=1e-1, live=True, log_scale=True),
+        Param("entropy_coef", 0.02, "Entropy bonus at the start of training (decays linearly to zero)",
+              low=0.0, high=1.0, live=True),
+        Param("value_coef", 0.5, "Weight of the critic's squared error in the loss", low=0.0, high=10.0),
+        Param("gamma", 1.0, "Discount factor (regret is undiscounted, so close to 1)", low=0.5, high=1.0),
+        Param("gae_lambda", 1.0, "GAE lambda: 1 = Monte Carlo returns, lower trades bias for variance",
+              low=0.0, high=1.0),
+        Param("max_grad_norm", 1.0, "Gradient norm clip", low=0.01, high=100.0),
+        Param("reward_input", True, "Feed the previous reward to the agent (off = the paper's ablation)"),
+        Param("eval_episodes", 10_000, "Held-out bandits for the final evaluation", low=10, high=20_000),
+        Param("eval_every", 200, "Updates between live evaluations", low=1, high=100_000),
+        Param("bench_tasks", "independent,dependent", "Comma-separated tasks that `bench` trains and evaluates, "
+              "each with one agent"),
+        Param("seed", 0, "Random seed: a run is reproducible from its config", low=0, high=2**31 - 1),
+    ),
+    presets={
+        "quick": {},
+        "paper": {"batch": 256, "updates": 20_000, "lr": 5e-4, "eval_every": 1000},
+    },
+    check=lambda config: check_arms(config["task"], config["arms"]),
+)

@@ -1,0 +1,174 @@
+"""A2C over a distribution of bandits (Wang et al. 2016; Duan et al. 2016), then frozen-weight evaluation.
+
+Each update plays `batch` fresh bandits for a whole episode with the current policy, then takes one
+gradient step on the advantage actor-critic loss
+
+    L = -E[log pi(a_t | h_t) A_t] + c_v E[(R_t - V(h_t))^2] - c_H E[H(pi(. | h_t))],
+
+with A_t from generalised advantage estimation over the unrolled episode.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from engine.labs.meta_rl import agent, evaluate
+from engine.labs.meta_rl.bandits import TASKS, check_arms, instant_regret, sample_probs
+from engine.params import ConfigError
+
+if TYPE_CHECKING:  # labs sit below the runtime: the context's interface is only needed for type hints
+    from engine.runtime.context import Context
+
+LIVE_EVAL_EPISODES = 500
+TRAIN_SHARE = 0.9  # of the progress bar; the final evaluation takes the rest
+
+
+def advantages_and_returns(
+    rewards: torch.Tensor, values: torch.Tensor, gamma: float, lam: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """GAE: A_t = sum_k (gamma lam)^k delta_{t+k}, delta_t = r_t + gamma V_{t+1} - V_t; V after the last pull = 0."""
+    advantages = torch.zeros_like(rewards)
+    running = torch.zeros(rewards.shape[0])
+    next_value = torch.zeros(rewards.shape[0])
+    for t in reversed(range(rewards.shape[1])):
+        delta = rewards[:, t] + gamma * next_value - values[:, t]
+        running = delta + gamma * lam * running
+        advantages[:, t] = running
+        next_value = values[:, t]
+    return advantages, advantages + values
+
+
+def a2c_update(
+    model: agent.ActorCritic,
+    optimizer: torch.optim.Optimizer,
+    config: dict[str, Any],
+    entropy_coef: float,
+    rng: np.random.Generator,
+    generator: torch.Generator,
+) -> dict[str, float]:
+    probs = sample_probs(config["task"], config["arms"], config["batch"], rng)
+    uniforms = rng.random((config["batch"], config["pulls"], config["arms"]), dtype=np.float32)
+    episodes = agent.play(model, probs, uniforms, generator)
+    actions = torch.from_numpy(episodes.actions)
+    regret = np.stack([instant_regret(probs, episodes.actions[:, t]) for t in range(config["pulls"])], axis=1)
+    # Learning signal: -regret_t = p_{a_t} - max_i p_i instead of the sampled 0/1 reward. The expected reward
+    # removes the coin-flip noise and max_i p_i is a per-bandit constant that no action can change, so the
+    # policy gradient stays unbiased with less variance. The agent's *input* is still the sampled reward.
+    learning_signal = -torch.from_numpy(regret).float()
+
+    # Re-run the played episodes with gradients, in one fused LSTM call (same inputs => same policy).
+    logits, values, _ = model(episodes.obs)
+    advantages, returns = advantages_and_returns(
+        learning_signal, values.detach(), config["gamma"], config["gae_lambda"]
+    )
+    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    dist = torch.distributions.Categorical(logits=logits)
+    policy_loss = -(dist.log_prob(actions) * advantages).mean()
+    value_loss = 0.5 * (returns - values).pow(2).mean()
+    entropy = dist.entropy().mean()
+    loss = policy_loss + config["value_coef"] * value_loss - entropy_coef * entropy
+
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), config["max_grad_norm"])
+    optimizer.step()
+    return {
+        "loss": loss.item(),
+        "reward": float(episodes.rewards.sum(axis=1).mean()),
+        "regret": float(regret.sum(axis=1).mean()),
+        "entropy": entropy.item(),
+        "value_loss": value_loss.item(),
+    }
+
+
+def checkpoint_state(model: agent.ActorCritic, config: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the weights (state_dict tensors are live views that later updates would change) and the config."""
+    return {"model": {k: v.detach().clone() for k, v in model.state_dict().items()}, "config": dict(config)}
+
+
+def report_evaluation(
+    ctx: Context,
+    step: int,
+    model: agent.ActorCritic,
+    config: dict[str, Any],
+    episodes: int,
+    baseline_curves: dict[str, evaluate.RegretCurve],
+) -> dict[str, evaluate.RegretCurve]:
+    """Evaluate the frozen agent; send the regret curves, one explored episode, a metric and a checkpoint."""
+    curves = {"agent": evaluate.evaluate_agent(model, config, episodes)} | baseline_curves
+    ctx.snapshot("regret", step, evaluate.regret_snapshot(curves))
+    ctx.snapshot("episode", step, evaluate.explore_episode(model, config))
+    ctx.log(step, eval_regret=curves["agent"].final)
+    ctx.checkpoint(checkpoint_state(model, config))
+    return curves
+
+
+def train(config: dict[str, Any], ctx: Context) -> dict[str, float]:
+    torch.set_num_threads(1)
+    check_arms(config["task"], config["arms"])
+    started = time.perf_counter()
+    rng = evaluate.stream(config["seed"], evaluate.TRAIN_STREAM)
+    torch.manual_seed(config["seed"])
+    generator = evaluate.torch_generator(rng)
+    model = agent.ActorCritic(config["arms"], config["hidden"], config["reward_input"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=ctx.params["lr"])
+    live_baselines = evaluate.evaluate_baselines(config, min(LIVE_EVAL_EPISODES, config["eval_episodes"]))
+
+    updates, done = config["updates"], 0
+    for update in range(1, updates + 1):
+        if not ctx.poll():
+            break
+        for group in optimizer.param_groups:
+            group["lr"] = ctx.params["lr"]
+        # Entropy annealing: explore early, commit late; the live slider sets the starting height.
+        entropy_coef = ctx.params["entropy_coef"] * (1 - (update - 1) / updates)
+        ctx.log(update, lr=ctx.params["lr"], **a2c_update(model, optimizer, config, entropy_coef, rng, generator))
+        ctx.progress(TRAIN_SHARE * update / updates, "training")
+        done = update
+        if update % config["eval_every"] == 0 and update < updates:
+            report_evaluation(ctx, update, model, config, LIVE_EVAL_EPISODES, live_baselines)
+    train_seconds = time.perf_counter() - started
+
+    summary = {"updates_done": float(done), "train_seconds": train_seconds}
+    if done < updates:  # stopped: keep the weights, skip the long evaluation
+        ctx.checkpoint(checkpoint_state(model, config))
+        return summary | {"stopped": 1.0}
+    ctx.progress(TRAIN_SHARE, "evaluating")
+    final_baselines = evaluate.evaluate_baselines(config, config["eval_episodes"])
+    curves = report_evaluation(ctx, done, model, config, config["eval_episodes"], final_baselines)
+    ctx.progress(1.0, "done")
+    for name, curve in curves.items():
+        summary[f"{name}_regret"], summary[f"{name}_regret_se"] = curve.final, curve.final_se
+    return summary | {"stopped": 0.0}
+
+
+def bench_tasks(config: dict[str, Any]) -> list[str]:
+    tasks = [task.strip() for task in config["bench_tasks"].split(",") if task.strip()]
+    unknown = [task for task in tasks if task not in TASKS]
+    if not tasks or unknown:
+        raise ConfigError(f"bench_tasks: {config['bench_tasks']!r} must list tasks from {', '.join(TASKS)}")
+    for task in tasks:
+        check_arms(task, config["arms"])
+    return tasks
+
+
+def bench(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    """Train one agent per task in `bench_tasks` and evaluate it with `eval_episodes` held-out bandits.
+
+    Returns {"tasks": {task: {"train_seconds": s, "regret": {method: {"mean": m, "se": se}}}}}, regret at the last pull.
+    """
+    results = {}
+    for task in bench_tasks(config):
+        summary = train(config | {"task": task}, ctx)
+        if summary["stopped"]:
+            break
+        methods = [key.removesuffix("_regret") for key in summary if key.endswith("_regret")]
+        results[task] = {
+            "train_seconds": round(summary["train_seconds"], 1),
+            "regret": {m: {"mean": summary[f"{m}_regret"], "se": summary[f"{m}_regret_se"]} for m in methods},
+        }
+    return {"tasks": results}

@@ -1,0 +1,119 @@
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from engine.labs.meta_rl.agent import ActorCritic
+from engine.labs.meta_rl.config import SPACE
+from engine.labs.meta_rl.train import bench, train
+from engine.params import ConfigError
+from engine.runtime.context import LocalContext
+
+TINY = {"updates": 4, "batch": 8, "hidden": 8, "pulls": 10, "eval_every": 2, "eval_episodes": 50}
+METHODS = ("agent", "bayes", "thompson", "ucb1", "greedy", "random")
+
+
+def run(overrides: dict, **ctx_options) -> tuple[dict, LocalContext]:
+    config = SPACE.resolve("quick", TINY | overrides)
+    ctx = LocalContext(config, **ctx_options)
+    return train(config, ctx), ctx
+
+
+def test_short_training_beats_random_on_held_out_bandits():
+    summary, _ = run({"updates": 150, "batch": 64, "hidden": 16, "eval_episodes": 1000, "gamma": 0.5})
+    assert summary["agent_regret"] + 3 * summary["agent_regret_se"] < summary["random_regret"]
+
+
+def test_metrics_snapshots_and_checkpoint_have_the_documented_format():
+    summary, ctx = run({})
+    assert {"loss", "reward", "regret", "entropy", "value_loss", "eval_regret"} <= set(ctx.metrics)
+    assert [step for step, _ in ctx.metrics["loss"]] == [1, 2, 3, 4]
+    assert [step for step, _ in ctx.metrics["eval_regret"]] == [2, 4]
+
+    step, regret = ctx.snapshots["regret"]
+    assert step == 4
+    assert set(regret) == {"pulls"} | {f"{m}_{stat}" for m in METHODS for stat in ("mean", "se")}
+    assert regret["pulls"].tolist() == list(range(1, 11))
+    assert all(isinstance(v, np.ndarray) and v.shape == (10,) for v in regret.values())
+    assert np.all(np.diff(regret["random_mean"]) >= 0)  # cumulative regret never falls
+
+    _, episode = ctx.snapshots["episode"]
+    assert {k: v.shape for k, v in episode.items()} == {
+        "probs": (2,), "actions": (10,), "rewards": (10,), "arm_probs": (10, 2),
+        "posterior_mean": (10, 2), "cumulative_regret": (10,),
+    }
+    assert np.allclose(episode["arm_probs"].sum(axis=1), 1)
+    assert np.allclose(episode["posterior_mean"][0], 0.5)
+
+    buffer = io.BytesIO()
+    torch.save(ctx.checkpoints[-1], buffer)
+    buffer.seek(0)
+    state = torch.load(buffer, weights_only=True)
+    model = ActorCritic(2, 8)
+    model.load_state_dict(state["model"])
+    assert state["config"]["hidden"] == 8
+    assert summary["stopped"] == 0.0 and summary["agent_regret"] == regret["agent_mean"][-1]
+
+
+class LearningRateToZero(LocalContext):
+    """Simulates a user dragging the lr slider to zero after the first update."""
+
+    def poll(self) -> bool:
+        if self.polls >= 1:
+            self.params["lr"] = 0.0
+        return super().poll()
+
+
+def weights(ctx: LocalContext, index: int) -> list[torch.Tensor]:
+    return list(ctx.checkpoints[index]["model"].values())
+
+
+def test_live_learning_rate_reaches_the_optimizer():
+    frozen_config = SPACE.resolve("quick", TINY | {"eval_every": 1})
+    frozen = LearningRateToZero(frozen_config)
+    train(frozen_config, frozen)
+    assert all(torch.equal(a, b) for a, b in zip(weights(frozen, 0), weights(frozen, -1)))
+    _, learning = run({"eval_every": 1})  # control: without the change the weights move
+    assert not all(torch.equal(a, b) for a, b in zip(weights(learning, 0), weights(learning, -1)))
+
+
+def test_stop_ends_training_cleanly_and_keeps_the_weights():
+    summary, ctx = run({"updates": 1000}, stop_after_polls=3)
+    assert summary["stopped"] == 1.0 and summary["updates_done"] == 3.0
+    assert len(ctx.metrics["loss"]) == 3
+    assert "model" in ctx.checkpoints[-1]
+
+
+def test_reward_input_ablation_trains_and_cannot_see_rewards():
+    summary, _ = run({"reward_input": False})
+    assert np.isfinite(summary["agent_regret"])
+    blind = ActorCritic(2, 8, reward_input=False)
+    obs = torch.rand(3, 5, 4)
+    rewarded = obs.clone()
+    rewarded[..., 2] = 1 - obs[..., 2]
+    assert torch.equal(blind(obs)[0], blind(rewarded)[0])
+    assert not torch.equal(ActorCritic(2, 8)(obs)[0], ActorCritic(2, 8)(rewarded)[0])
+
+
+def test_runs_are_reproducible_from_their_config():
+    first, _ = run({})
+    second, _ = run({})
+    assert first["agent_regret"] == second["agent_regret"]
+
+
+def test_bench_reports_every_method_for_each_task():
+    config = SPACE.resolve("quick", TINY | {"bench_tasks": "independent,dependent"})
+    result = bench(config, LocalContext(config))
+    assert set(result["tasks"]) == {"independent", "dependent"}
+    for task in result["tasks"].values():
+        assert set(task["regret"]) == set(METHODS)
+        assert all(set(r) == {"mean", "se"} for r in task["regret"].values())
+        assert task["train_seconds"] >= 0
+
+
+@pytest.mark.parametrize("tasks", ["", "independent,bogus"])
+def test_bench_rejects_unknown_tasks(tasks):
+    config = SPACE.resolve("quick", TINY | {"bench_tasks": tasks})
+    with pytest.raises(ConfigError):
+        bench(config, LocalContext(config))
