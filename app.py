@@ -4,12 +4,13 @@ import streamlit as st
 
 from ui.engine import engine_status
 
-st.set_page_config(page_title="Dreamlab", page_icon="🧪", layout="wide")
+st.set_page_config(page_title="Dreamlab", page_icon=":material/science:", layout="wide")
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/meta_rl.py", title="Learning to reinforcement learn", icon="🎰", url_path="meta_rl"),
-    st.Page("pages/runs.py", title="Runs", icon="📋", url_path="runs"),
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/meta_rl.py", title="Learning to reinforcement learn", icon=":material/casino:",
+            url_path="meta_rl"),
+    st.Page("app_pages/runs.py", title="Runs", icon=":material/list_alt:", url_path="runs"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -22,6 +22,7 @@ class Param:
     choices: tuple = ()
     live: bool = False  # may be changed while the run trains
     log_scale: bool = False  # a slider over orders of magnitude (learning rates)
+    in_ui: bool = True  # False: a benchmark/CLI setting the lab page does not show
 
     @property
     def kind(self) -> type:

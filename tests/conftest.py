@@ -9,6 +9,14 @@ TINY_META_RL = {"updates": 3, "batch": 8, "hidden": 8, "pulls": 10, "eval_every"
 LONG_META_RL = {**TINY_META_RL, "updates": 100_000, "eval_every": 100_000}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_worker_outlives_the_tests(tmp_path_factory):
+    yield
+    import subprocess
+
+    subprocess.run(["pkill", "-f", f"engine.runtime.worker {tmp_path_factory.getbasetemp()}"], check=False)
+
+
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("DREAMLAB_DATA", str(tmp_path))

@@ -7,7 +7,7 @@ from tests.conftest import TINY_META_RL
 
 def cli(*args, data_dir):
     return subprocess.run([sys.executable, "-m", "engine", "--data", str(data_dir), *args],
-                          capture_output=True, text=True, timeout=120)
+                          check=False, capture_output=True, text=True, timeout=120)
 
 
 def test_train_then_list_then_export(data_dir):

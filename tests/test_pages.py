@@ -1,10 +1,14 @@
 """Every page under Streamlit's AppTest: renders without an exception, shows real figures, rejects bad links."""
 
+from pathlib import Path
+
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import TINY_META_RL
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -19,7 +23,11 @@ def fresh_app(data_dir):
 
 
 def page(name: str, **query) -> AppTest:
-    app = AppTest.from_file(f"pages/{name}.py", default_timeout=120)
+    """The whole app (navigation, sidebar) opened on one page, with a query string as a shared link would carry."""
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    app.run()
+    if name != "home":
+        app.switch_page(f"app_pages/{name}.py")
     for key, value in query.items():
         app.query_params[key] = value
     return app.run()
@@ -64,7 +72,9 @@ def test_meta_rl_bad_links_get_a_message_and_defaults(fresh_app):
     assert not app.exception
     warnings = " ".join(w.value for w in app.warning)
     assert "lr" in warnings and "hidden" in warnings and "huge" in warnings
-    assert app.select_slider(key="meta_rl.param.lr").value == 3e-3
+    from engine.labs.meta_rl.config import SPACE
+
+    assert app.select_slider(key="meta_rl.param.lr").value == SPACE["lr"].default
 
 
 def test_the_link_seeds_the_hyperparameters(fresh_app):

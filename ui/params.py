@@ -28,6 +28,8 @@ def param_widget(param: Param, key: str, disabled: bool = False, on_change=None,
         return st.toggle(param.name, **common)
     if param.log_scale:
         return st.select_slider(param.name, options=log_grid(param), format_func=lambda v: f"{v:g}", **common)
+    if param.kind is str:
+        return st.text_input(param.name, **common)
     if param.kind is int:
         return st.number_input(param.name, min_value=int(param.low), max_value=int(param.high), step=1, **common)
     return st.number_input(param.name, min_value=float(param.low), max_value=float(param.high), format="%g",
@@ -64,7 +66,7 @@ def hyperparameter_form(lab: str, space: ParamSpace, disabled: bool = False) -> 
                           help="quick: trains in minutes on a laptop CPU · paper: closer to the paper's scale")
     columns = st.columns(3)
     values = {}
-    for index, param in enumerate(space.params):
+    for index, param in enumerate(p for p in space.params if p.in_ui):
         with columns[index % 3]:
             values[param.name] = param_widget(param, _key(lab, param.name), disabled=disabled)
     preset_values = space.resolve(preset, {})

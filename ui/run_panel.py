@@ -13,7 +13,7 @@ from engine.runtime.store import Run
 from ui.engine import job_manager, owner_id, store
 from ui.params import param_widget, snap_to_widget, url_int
 
-STATUS_ICONS = {"queued": "⏳", "running": "🟢", "paused": "⏸️", "done": "✅", "stopped": "⏹️", "failed": "❌"}
+STATUS_ICONS = {"queued": "○", "running": "▶", "paused": "❚❚", "done": "✓", "stopped": "■", "failed": "✗"}
 
 
 def run_label(run: Run) -> str:
@@ -43,7 +43,7 @@ def select_run(lab: str) -> Run | None:
 def train_buttons(lab: str, preset: str, overrides: dict[str, Any], run: Run | None) -> None:
     manager = job_manager()
     train, pause, stop = st.columns(3)
-    if train.button("Train", type="primary", use_container_width=True, key=f"{lab}.train"):
+    if train.button("Train", type="primary", width="stretch", key=f"{lab}.train"):
         try:
             run_id = manager.submit(lab, overrides, preset=preset, owner=owner_id())
         except ConfigError as error:
@@ -54,9 +54,9 @@ def train_buttons(lab: str, preset: str, overrides: dict[str, Any], run: Run | N
     active = run is not None and run.active
     paused = active and run.status == "paused"
     if pause.button("Resume" if paused else "Pause", disabled=not active or run.status == "queued",
-                    use_container_width=True, key=f"{lab}.pause"):
+                    width="stretch", key=f"{lab}.pause"):
         (manager.resume if paused else manager.pause)(run.id)
-    if stop.button("Stop", disabled=not active, use_container_width=True, key=f"{lab}.stop"):
+    if stop.button("Stop", disabled=not active, width="stretch", key=f"{lab}.stop"):
         manager.stop(run.id)
 
 

@@ -16,7 +16,7 @@ from ui.run_panel import live_controls, live_panel, select_run, train_buttons
 
 LAB = get_lab("meta_rl")
 
-st.title("🎰 Learning to reinforcement learn")
+st.title(":material/casino: Learning to reinforcement learn")
 st.markdown(
     "An LSTM actor-critic sees only its **last action and last reward**. Trained across thousands of random "
     "bandits and then **frozen**, it still gets better within each new bandit: the learning now happens in its "
@@ -56,7 +56,7 @@ def draw(latest: Run) -> None:
                 series["held-out regret (frozen)"] = metrics["eval_regret"]
             st.plotly_chart(metric_chart({k: v for k, v in series.items() if v is not None}, "Training curve",
                                          events, "regret at the last pull", smoothing=10),
-                            use_container_width=True, key="meta_rl.training")
+                            width="stretch", key="meta_rl.training")
         else:
             st.info("Waiting for the first update…")
     with explorer:
@@ -64,7 +64,7 @@ def draw(latest: Run) -> None:
         if snapshot:
             step, regret_curves = snapshot
             st.plotly_chart(regret_chart(regret_curves, f"Regret on held-out bandits (after update {step})",
-                                         ablation_for(latest)), use_container_width=True, key="meta_rl.regret")
+                                         ablation_for(latest)), width="stretch", key="meta_rl.regret")
             st.markdown(reading(regret_curves))
         else:
             st.info("The regret curves appear at the first evaluation.")
@@ -76,9 +76,9 @@ if run is None:
                "held-out bandits beside the baselines. Press **Train** to grow your own.")
     curves, episode = bundled_preview()
     left, right = st.columns(2)
-    left.plotly_chart(regret_chart(curves, "Regret on held-out bandits (bundled agent)"), use_container_width=True)
+    left.plotly_chart(regret_chart(curves, "Regret on held-out bandits (bundled agent)"), width="stretch")
     left.markdown(reading(curves))
-    right.plotly_chart(episode_chart(episode), use_container_width=True)
+    right.plotly_chart(episode_chart(episode), width="stretch")
 else:
     live_controls(LAB.name, LAB.space, run)
     live_panel(run, draw)
@@ -87,7 +87,7 @@ else:
     if checkpoint.exists():
         bandit = st.slider("Held-out bandit #", 0, 99, 0, help="Replay the latest checkpoint on another bandit")
         model = load_agent(str(checkpoint), checkpoint.stat().st_mtime)
-        st.plotly_chart(episode_chart(explore_episode(model, run.config, seed=bandit)), use_container_width=True)
+        st.plotly_chart(episode_chart(explore_episode(model, run.config, seed=bandit)), width="stretch")
     else:
         st.caption("The explorer opens at the first checkpoint.")
 

@@ -8,7 +8,7 @@ from engine.labs import LABS
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
-st.title("🧪 Dreamlab")
+st.title(":material/science: Dreamlab")
 st.markdown(
     "Train small models **live** in your browser and watch four ideas from reinforcement-learning research "
     "work in front of you. Pick a lab, press **Train**, move the sliders while it learns, and read the figures. "
@@ -22,5 +22,6 @@ for lab in LABS.values():
             picture.image(str(image))
         text.subheader(lab.title)
         text.write(lab.idea)
-        text.page_link(f"pages/{lab.name}.py", label=f"Open the {lab.title} lab", icon="▶️")
+        text.page_link(f"app_pages/{lab.name}.py", label=f"Open the {lab.title} lab",
+                       icon=":material/play_arrow:")
 st.caption("More labs (World Models, Temporal Difference Models, an expert tournament) are on their way.")

@@ -18,7 +18,7 @@ def key_figures(run: Run) -> str:
                      for k, v in list(run.summary.items())[:4])
 
 
-st.title("📋 Runs")
+st.title(":material/list_alt: Runs")
 runs = store().list_runs()
 if not runs:
     st.info("No runs yet. Open a lab and press Train, or run `python -m engine train meta_rl --preset quick`.")
@@ -32,7 +32,7 @@ st.dataframe(
         "owner": "you" if r.owner == me else (r.owner if r.owner == "cli" else "other"),
         "key figures": key_figures(r),
     } for r in runs]),
-    hide_index=True, use_container_width=True,
+    hide_index=True, width="stretch",
     column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)},
 )
 
@@ -59,7 +59,7 @@ def draw(latest: Run) -> None:
     if compare is not None and name in (other := store().metrics(compare, [name])):
         series[f"#{compare}"] = other[name]
     st.plotly_chart(metric_chart(series, name, events=store().events(latest.id), smoothing=5),
-                    use_container_width=True)
+                    width="stretch")
 
 
 live_panel(run, draw)
@@ -69,12 +69,12 @@ with st.expander("Config and summary"):
 
 export, checkpoint, delete = st.columns(3)
 export.download_button("Export metrics (CSV)", store().metrics_csv(run.id), file_name=f"run-{run.id}-metrics.csv", mime="text/csv",
-                       use_container_width=True)
+                       width="stretch")
 checkpoint_path = store().checkpoint_path(run.id)
 checkpoint.download_button("Download checkpoint", checkpoint_path.read_bytes() if checkpoint_path.exists() else b"",
                            file_name=checkpoint_path.name, disabled=not checkpoint_path.exists(),
-                           use_container_width=True)
-if delete.button("Delete run", use_container_width=True, disabled=run.active,
+                           width="stretch")
+if delete.button("Delete run", width="stretch", disabled=run.active,
                  help="Stop it first" if run.active else "Removes its metrics, snapshots and checkpoint"):
     try:
         job_manager().delete(run.id)
