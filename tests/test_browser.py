@@ -4,10 +4,11 @@ import time
 
 from tests.conftest import LONG_META_RL
 
+# plotly ships arrays base64-encoded; _fullData holds them decoded, as drawn
 TRAINING_POINTS = """() => {
   for (const chart of document.querySelectorAll('.js-plotly-plot')) {
-    const title = chart.layout && chart.layout.title && (chart.layout.title.text || chart.layout.title);
-    if (String(title).startsWith('Training curve')) return chart.data[0].x.length;
+    const title = chart.layout && chart.layout.title ? JSON.stringify(chart.layout.title) : '';
+    if (title.includes('Training curve') && chart._fullData) return chart._fullData[0].x.length;
   }
   return -1;
 }"""

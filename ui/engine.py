@@ -27,6 +27,7 @@ def owner_id() -> str:
     return st.session_state.owner
 
 
+@st.fragment(run_every=2)
 def engine_status() -> None:
     manager = job_manager()
     running = manager.store.list_runs(statuses=("running", "paused"))

@@ -20,7 +20,7 @@ def log_grid(param: Param, points: int = 31) -> list[float]:
     return sorted({float(f"{v:.2g}") for v in values} | {float(param.default)})
 
 
-def param_widget(param: Param, key: str, disabled: bool = False, on_change=None, args=()) -> Any:
+def param_widget(param: Param, key: str, disabled: bool = False, on_change=None, args=(), slider: bool = False) -> Any:
     common = {"help": param.help, "key": key, "disabled": disabled, "on_change": on_change, "args": args}
     if param.choices:
         return st.selectbox(param.name, param.choices, **common)
@@ -30,6 +30,8 @@ def param_widget(param: Param, key: str, disabled: bool = False, on_change=None,
         return st.select_slider(param.name, options=log_grid(param), format_func=lambda v: f"{v:g}", **common)
     if param.kind is str:
         return st.text_input(param.name, **common)
+    if slider and param.kind is float:
+        return st.slider(param.name, float(param.low), float(param.high), step=_float_step(param), **common)
     if param.kind is int:
         return st.number_input(param.name, min_value=int(param.low), max_value=int(param.high), step=1, **common)
     return st.number_input(param.name, min_value=float(param.low), max_value=float(param.high), format="%g",

@@ -100,7 +100,7 @@ def live_controls(lab: str, space: ParamSpace, run: Run) -> None:
         if key not in st.session_state:
             st.session_state[key] = snap_to_widget(space[name], params[name])
         with column:
-            param_widget(space[name], key, on_change=_send_live_change, args=(run.id, name, key))
+            param_widget(space[name], key, on_change=_send_live_change, args=(run.id, name, key), slider=True)
 
 
 def live_panel(run: Run, draw: Callable[[Run], None], every: float = 1.0) -> None:
