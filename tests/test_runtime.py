@@ -51,8 +51,8 @@ def test_live_change_reaches_the_worker_within_a_second(manager):
     event = wait_for(lambda: [e for e in manager.store.events(run_id) if e["kind"] == "set"])[0]
     assert event["detail"] == {"lr": 0.0042}
     assert event["time"] - sent < 1.0
-    # the trainer logs the learning rate it used: the new value shows up in its metrics
-    wait_for(lambda: 0.0042 in manager.store.metrics(run_id, ["lr"])["lr"][1])
+    # the trainer logs the learning rate it used (its schedule barely decays over 100k updates)
+    wait_for(lambda: (abs(manager.store.metrics(run_id, ["lr"])["lr"][1] - 0.0042) < 1e-4).any())
     with pytest.raises(ConfigError, match="cannot be changed"):
         manager.set_params(run_id, {"hidden": 4})
 

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from engine.labs.meta_rl.bandits import TASKS, check_arms
-from engine.params import Param, ParamSpace
+from engine.params import ConfigError, Param, ParamSpace
+
+
+def check(config: dict) -> None:
+    check_arms(config["task"], config["arms"])
+    if config["batch"] % config["group"]:
+        raise ConfigError(f"batch: {config['batch']} episodes do not split into groups of {config['group']}")
+
 
 SPACE = ParamSpace(
     params=(
@@ -12,9 +19,12 @@ SPACE = ParamSpace(
         Param("arms", 2, "Number of arms per bandit (dependent arms exist only for 2)", low=2, high=10),
         Param("pulls", 100, "Pulls per episode: the horizon the agent must learn to explore within", low=5, high=100),
         Param("hidden", 48, "LSTM units: the agent's working memory", low=4, high=256),
-        Param("batch", 128, "Bandits played in parallel per update", low=8, high=4096),
+        Param("batch", 128, "Episodes played in parallel per update: batch / group bandits, each played group "
+              "times", low=8, high=4096),
+        Param("group", 8, "Copies of each bandit per update, with different luck; each copy's baseline is the "
+              "others' mean return (must divide batch)", low=2, high=64),
         Param("updates", 1400, "Number of A2C updates (one batch of full episodes each)", low=1, high=100_000),
-        Param("lr", 1e-3, "Adam learning rate", low=1e-5, high=1e-1, live=True, log_scale=True),
+        Param("lr", 1e-3, "Adam learning rate at the start of training (decays linearly to zero)", low=1e-5, high=1e-1, live=True, log_scale=True),
         Param("entropy_coef", 0.02, "Entropy bonus at the start of training (decays linearly to zero)",
               low=0.0, high=1.0, live=True),
         Param("value_coef", 0.5, "Weight of the critic's squared error in the loss", low=0.0, high=10.0),
@@ -26,12 +36,12 @@ SPACE = ParamSpace(
         Param("eval_episodes", 10_000, "Held-out bandits for the final evaluation", low=10, high=20_000),
         Param("eval_every", 200, "Updates between live evaluations", low=1, high=100_000),
         Param("bench_tasks", "independent,dependent", "Comma-separated tasks that `bench` trains and evaluates, "
-              "each with one agent"),
+              "each with one agent", in_ui=False),
         Param("seed", 0, "Random seed: a run is reproducible from its config", low=0, high=2**31 - 1),
     ),
     presets={
         "quick": {},
         "paper": {"batch": 256, "updates": 20_000, "lr": 5e-4, "eval_every": 1000},
     },
-    check=lambda config: check_arms(config["task"], config["arms"]),
+    check=check,
 )

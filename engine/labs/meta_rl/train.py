@@ -1,11 +1,12 @@
 """A2C over a distribution of bandits (Wang et al. 2016; Duan et al. 2016), then frozen-weight evaluation.
 
-Each update plays `batch` fresh bandits for a whole episode with the current policy, then takes one
-gradient step on the advantage actor-critic loss
+Each update draws `batch / group` fresh bandits, plays each one `group` times (same arms, different luck)
+for a whole episode with the current policy, then takes one gradient step on the advantage actor-critic loss
 
     L = -E[log pi(a_t | h_t) A_t] + c_v E[(R_t - V(h_t))^2] - c_H E[H(pi(. | h_t))],
 
-with A_t from generalised advantage estimation over the unrolled episode.
+with A_t from generalised advantage estimation over the unrolled episode, minus the mean advantage of the
+other copies of the same bandit at the same pull (a leave-one-out group baseline, as in RLOO / GRPO).
 """
 
 from __future__ import annotations
@@ -42,6 +43,19 @@ def advantages_and_returns(
     return advantages, advantages + values
 
 
+def leave_one_out(advantages: torch.Tensor, group: int) -> torch.Tensor:
+    """A_i - mean_{j != i} A_j over the `group` consecutive copies of each bandit, per pull.
+
+    How good a bandit is (a close pair of arms costs far more regret than a clear one) dominates the
+    variance of the return, and a critic that only sees the agent's history cannot know it early on.
+    The other copies played the same arms, and their luck is independent of copy i's actions, so
+    subtracting their mean cancels the bandit's difficulty and keeps the policy gradient unbiased.
+    """
+    copies = advantages.reshape(-1, group, advantages.shape[1])
+    others = (copies.sum(dim=1, keepdim=True) - copies) / (group - 1)
+    return (copies - others).reshape(advantages.shape)
+
+
 def a2c_update(
     model: agent.ActorCritic,
     optimizer: torch.optim.Optimizer,
@@ -50,7 +64,8 @@ def a2c_update(
     rng: np.random.Generator,
     generator: torch.Generator,
 ) -> dict[str, float]:
-    probs = sample_probs(config["task"], config["arms"], config["batch"], rng)
+    bandits = sample_probs(config["task"], config["arms"], config["batch"] // config["group"], rng)
+    probs = np.repeat(bandits, config["group"], axis=0)  # copies of a bandit are consecutive rows
     uniforms = rng.random((config["batch"], config["pulls"], config["arms"]), dtype=np.float32)
     episodes = agent.play(model, probs, uniforms, generator)
     actions = torch.from_numpy(episodes.actions)
@@ -65,7 +80,8 @@ def a2c_update(
     advantages, returns = advantages_and_returns(
         learning_signal, values.detach(), config["gamma"], config["gae_lambda"]
     )
-    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    advantages = leave_one_out(advantages, config["group"])
+    advantages = advantages / (advantages.std() + 1e-8)  # already centred per bandit and pull
     dist = torch.distributions.Categorical(logits=logits)
     policy_loss = -(dist.log_prob(actions) * advantages).mean()
     value_loss = 0.5 * (returns - values).pow(2).mean()
@@ -122,11 +138,14 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, float]:
     for update in range(1, updates + 1):
         if not ctx.poll():
             break
+        # Linear decay to zero of both the step size (a noisy policy gradient only settles with a shrinking
+        # step) and the entropy bonus (explore early, commit late); the live sliders set the starting heights.
+        remaining = 1 - (update - 1) / updates
+        lr = ctx.params["lr"] * remaining
         for group in optimizer.param_groups:
-            group["lr"] = ctx.params["lr"]
-        # Entropy annealing: explore early, commit late; the live slider sets the starting height.
-        entropy_coef = ctx.params["entropy_coef"] * (1 - (update - 1) / updates)
-        ctx.log(update, lr=ctx.params["lr"], **a2c_update(model, optimizer, config, entropy_coef, rng, generator))
+            group["lr"] = lr
+        entropy_coef = ctx.params["entropy_coef"] * remaining
+        ctx.log(update, lr=lr, **a2c_update(model, optimizer, config, entropy_coef, rng, generator))
         ctx.progress(TRAIN_SHARE * update / updates, "training")
         done = update
         if update % config["eval_every"] == 0 and update < updates:
