@@ -34,3 +34,22 @@ def test_params_lists_every_hyperparameter(data_dir):
     listing = cli("params", "meta_rl", data_dir=data_dir).stdout
     for name in ("lr", "entropy_coef", "task", "arms", "pulls"):
         assert name in listing
+
+
+def test_ctrl_c_stops_a_cli_run_cleanly(data_dir):
+    import signal
+    import time
+
+    from tests.conftest import LONG_META_RL
+
+    sets = [arg for key, value in LONG_META_RL.items() for arg in ("--set", f"{key}={value}")]
+    process = subprocess.Popen([sys.executable, "-m", "engine", "--data", str(data_dir), "train", "meta_rl", *sets,
+                                "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "loss" not in cli("export", "1", data_dir=data_dir).stdout:
+        time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert json.loads(stdout)["status"] == "stopped"
+    assert "Traceback" not in stderr

@@ -47,7 +47,8 @@ def episode_chart(episode: dict[str, np.ndarray]) -> go.Figure:
         figure.add_scatter(x=pulls, y=episode["posterior_mean"][:, arm], name=f"posterior mean arm {arm}",
                            mode="lines", line={"color": color, "dash": "dot"}, row=1, col=1)
         figure.add_hline(y=float(episode["probs"][arm]), line={"color": color, "dash": "dash", "width": 1},
-                         annotation_text=f"true p{arm} = {episode['probs'][arm]:.2f}", row=1, col=1)
+                         annotation_text=f"true p{arm} = {episode['probs'][arm]:.2f}",
+                         annotation_position="top left" if arm % 2 == 0 else "bottom right", row=1, col=1)
     rewarded = episode["rewards"] > 0
     for hit, label, symbol in ((True, "pull, reward 1", "circle"), (False, "pull, reward 0", "x-thin-open")):
         chosen = rewarded == hit
