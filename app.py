@@ -1,15 +1,19 @@
 """Dreamlab: train small models live in the browser. `streamlit run app.py`."""
 
+import os
+
 import streamlit as st
 
 from ui.engine import engine_status
 
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # environments render frames offscreen, never to a window
 st.set_page_config(page_title="Dreamlab", page_icon=":material/science:", layout="wide")
 
 PAGES = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("app_pages/meta_rl.py", title="Learning to reinforcement learn", icon=":material/casino:",
             url_path="meta_rl"),
+    st.Page("app_pages/world_models.py", title="World Models", icon=":material/cloud:", url_path="world_models"),
     st.Page("app_pages/runs.py", title="Runs", icon=":material/list_alt:", url_path="runs"),
 ]
 

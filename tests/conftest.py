@@ -40,7 +40,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def app_server(tmp_path_factory):
     """`streamlit run app.py` on a free localhost port, with its own data directory."""
     import socket
     import subprocess
@@ -68,9 +68,14 @@ def app_url(tmp_path_factory):
                 server.kill()
                 raise RuntimeError("streamlit did not start") from None
             time.sleep(0.3)
-    yield url
+    yield url, data
     server.terminate()
     server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def app_url(app_server):
+    return app_server[0]
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +96,9 @@ def page(browser):
     tab = context.new_page()
     yield tab
     context.close()
+
+
+# a World Models run through every stage in seconds
+TINY_WORLD_MODELS = {"rounds": 1, "rollouts": 6, "rollout_steps": 40, "z_size": 4, "vae_width": 0.125,
+                     "vae_epochs": 1, "rnn_hidden": 8, "rnn_epochs": 2, "cma_generations": 3, "cma_popsize": 4,
+                     "dream_episodes": 2, "dream_length": 30, "real_eval_episodes": 2}

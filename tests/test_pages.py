@@ -102,3 +102,22 @@ def test_runs_page_lists_and_exports(fresh_app):
     app = page("runs", run=str(run_id))
     assert not app.exception
     assert len(app.dataframe) == 1 and plotly_count(app) == 1
+
+
+def test_world_models_page_before_and_after_a_run(fresh_app):
+    from tests.conftest import TINY_WORLD_MODELS
+    from ui.engine import job_manager
+
+    first = page("world_models")
+    assert not first.exception and any("No run yet" in i.value for i in first.info)
+    run_id = job_manager().submit("world_models", TINY_WORLD_MODELS)
+    assert job_manager().wait(run_id, timeout=120) == "done"
+    app = page("world_models", run=str(run_id))
+    assert not app.exception and not app.error
+    titles = " ".join(str(chart.proto.spec) for chart in app.get("plotly_chart"))
+    for title in ("M's losses", "CMA-ES fitness", "The dream at", "The real game", "termination probability"):
+        assert title in titles
+    app.button(key="wm.act.◀ left").click().run()
+    app.button(key="wm.act.right ▶").click().run()
+    assert not app.exception
+    assert len(app.session_state["world_models.session_log"]) == 2  # two steps taken inside the dream

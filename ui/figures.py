@@ -31,7 +31,8 @@ def metric_chart(
     """Lines per metric against step; live-control events as dotted verticals, so their effect is visible."""
     figure = go.Figure()
     for index, (name, (steps, values)) in enumerate(series.items()):
-        figure.add_scatter(x=steps, y=smooth(values, smoothing), name=name, mode="lines",
+        figure.add_scatter(x=steps, y=smooth(values, smoothing), name=name, mode="lines+markers" if len(steps) < 30
+                           else "lines",
                            line={"color": PALETTE[index % len(PALETTE)]})
     for event in events:
         label = event["kind"] + "".join(f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}"
@@ -51,3 +52,22 @@ def band(figure: go.Figure, x: np.ndarray, mean: np.ndarray, error: np.ndarray, 
                        showlegend=False, legendgroup=name)
     figure.add_scatter(x=x, y=mean, name=name, mode="lines", legendgroup=name,
                        line={"color": color, "dash": dash, "width": width})
+
+
+def frames_animation(frames: np.ndarray, title: str, height: int = 320) -> go.Figure:
+    """Frames (n, H, W) or (n, H, W, 1|3), uint8, as a Plotly animation with a play button and a step slider."""
+    import plotly.express as px
+
+    if frames.ndim == 4 and frames.shape[-1] == 1:
+        frames = frames[..., 0]
+    grey = frames.ndim == 3
+    figure = px.imshow(frames, animation_frame=0, binary_string=not grey, color_continuous_scale="gray",
+                       zmin=0, zmax=255, labels={"animation_frame": "step"})
+    figure.update_layout(title=title, height=height, margin={"l": 0, "r": 0, "t": 40, "b": 0},
+                         coloraxis_showscale=False)
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    if figure.layout.updatemenus:  # a dream plays at about 15 frames per second
+        figure.layout.updatemenus[0].buttons[0].args[1]["frame"]["duration"] = 66
+        figure.layout.updatemenus[0].buttons[0].args[1]["transition"]["duration"] = 0
+    return figure

@@ -40,6 +40,14 @@ LABS: dict[str, Lab] = {
             config_module="engine.labs.meta_rl.config",
             trainer_module="engine.labs.meta_rl.train",
         ),
+        Lab(
+            name="world_models",
+            title="World Models",
+            idea="A VAE and an MDN-RNN learn a game from pixels; a controller is trained entirely inside their "
+            "dream, with a temperature that keeps it from exploiting the dream's mistakes.",
+            config_module="engine.labs.world_models.config",
+            trainer_module="engine.labs.world_models.train",
+        ),
     ]
 }
 

@@ -1,0 +1,141 @@
+"""The real environments, each seen as 64x64 frames: a take-cover game, CartPole from pixels, CarRacing.
+
+Every observation is a uint8 array (64, 64, channels): one channel (an object mask) for the two small
+games, three (RGB) for CarRacing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from engine.params import ConfigError
+
+ENVS = ("take_cover", "cartpole", "carracing")
+FRAME = 64
+
+
+class TakeCoverEnv(gym.Env):
+    """Dodge falling projectiles: move left or right (or stay); reward 1 per step survived.
+
+    The cheap analogue of DoomTakeCover: projectiles spawn at random columns at random times, so the future
+    is genuinely uncertain, and a world model sampled at low temperature forgets to spawn them.
+    """
+
+    metadata: ClassVar[dict] = {"render_modes": ["rgb_array"], "render_fps": 20}
+    AGENT_WIDTH, AGENT_HEIGHT, AGENT_SPEED = 10, 4, 3
+    PROJECTILE_SIZE, FALL_SPEED = 6, 3
+    AGENT_SHADE, PROJECTILE_SHADE = 160, 255  # grey levels in the observation
+
+    def __init__(self, render_mode: str | None = None, max_steps: int = 500, spawn_probability: float = 0.12):
+        self.render_mode = render_mode
+        self.max_steps = max_steps
+        self.spawn_probability = spawn_probability
+        self.observation_space = spaces.Box(0, 255, (FRAME, FRAME, 1), np.uint8)
+        self.action_space = spaces.Discrete(3)  # 0 left, 1 stay, 2 right
+        self.agent_x = 0
+        self.projectiles = np.zeros((0, 2), dtype=np.int64)  # (x, y) of each projectile's top-left corner
+        self.steps = 0
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self.agent_x = (FRAME - self.AGENT_WIDTH) // 2
+        self.projectiles = np.zeros((0, 2), dtype=np.int64)
+        self.steps = 0
+        return self._frame(), {}
+
+    def step(self, action):
+        if not self.action_space.contains(action):
+            raise ValueError(f"invalid action {action!r}")
+        self.agent_x = int(np.clip(self.agent_x + (int(action) - 1) * self.AGENT_SPEED, 0, FRAME - self.AGENT_WIDTH))
+        self.projectiles[:, 1] += self.FALL_SPEED
+        self.projectiles = self.projectiles[self.projectiles[:, 1] < FRAME]
+        if self.np_random.random() < self.spawn_probability:
+            x = self.np_random.integers(0, FRAME - self.PROJECTILE_SIZE + 1)
+            self.projectiles = np.concatenate([self.projectiles, [[x, 0]]])
+        self.steps += 1
+        terminated = self._hit()
+        truncated = self.steps >= self.max_steps
+        return self._frame(), 1.0, terminated, truncated, {}
+
+    def _hit(self) -> bool:
+        agent_top = FRAME - 2 - self.AGENT_HEIGHT
+        xs, ys = self.projectiles[:, 0], self.projectiles[:, 1]
+        overlap_x = (xs < self.agent_x + self.AGENT_WIDTH) & (xs + self.PROJECTILE_SIZE > self.agent_x)
+        overlap_y = (ys < agent_top + self.AGENT_HEIGHT) & (ys + self.PROJECTILE_SIZE > agent_top)
+        return bool(np.any(overlap_x & overlap_y))
+
+    def _frame(self) -> np.ndarray:
+        frame = np.zeros((FRAME, FRAME, 1), dtype=np.uint8)
+        agent_top = FRAME - 2 - self.AGENT_HEIGHT
+        frame[agent_top : agent_top + self.AGENT_HEIGHT, self.agent_x : self.agent_x + self.AGENT_WIDTH] = (
+            self.AGENT_SHADE
+        )
+        for x, y in self.projectiles:
+            frame[y : y + self.PROJECTILE_SIZE, x : x + self.PROJECTILE_SIZE] = self.PROJECTILE_SHADE
+        return frame
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode != "rgb_array":
+            return None
+        return np.repeat(self._frame(), 3, axis=2)
+
+
+def block_reduce(image: np.ndarray, rows: int, cols: int, reduce: np.ufunc) -> np.ndarray:
+    """Shrink an (H, W, ...) image to (rows, cols, ...) by reducing near-equal blocks (H, W need not divide)."""
+    row_starts = np.linspace(0, image.shape[0], rows, endpoint=False).astype(int)
+    col_starts = np.linspace(0, image.shape[1], cols, endpoint=False).astype(int)
+    return reduce.reduceat(reduce.reduceat(image, row_starts, axis=0), col_starts, axis=1)
+
+
+class CartPolePixels(gym.ObservationWrapper):
+    """CartPole-v1 seen through its own renderer: a 64x64 mask of everything that is not background.
+
+    The crop keeps the rows where the cart and pole can be; a max over each block keeps the thin pole visible.
+    """
+
+    ROWS = slice(150, 330)  # of the 400x600 render: pole tip when upright to just below the cart's wheels
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self.observation_space = spaces.Box(0, 255, (FRAME, FRAME, 1), np.uint8)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        rendered = self.env.render()[self.ROWS]
+        mask = (rendered < 200).any(axis=2).astype(np.uint8) * 255
+        return block_reduce(mask, FRAME, FRAME, np.maximum)[:, :, None]
+
+
+class CarRacingPixels(gym.ObservationWrapper):
+    """CarRacing-v3's 96x96 RGB frames averaged down to 64x64 (the dashboard stays, as in the paper)."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self.observation_space = spaces.Box(0, 255, (FRAME, FRAME, 3), np.uint8)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        sums = block_reduce(observation.astype(np.float32), FRAME, FRAME, np.add)
+        counts = block_reduce(np.ones(observation.shape[:2] + (1,), np.float32), FRAME, FRAME, np.add)
+        return (sums / counts).round().astype(np.uint8)
+
+
+def make_env(name: str, seed: int) -> gym.Env:
+    """A seeded real environment producing (64, 64, channels) uint8 frames; reset() it before use."""
+    if name == "take_cover":
+        env: gym.Env = TakeCoverEnv()
+    elif name == "cartpole":
+        env = CartPolePixels(gym.make("CartPole-v1", render_mode="rgb_array"))
+    elif name == "carracing":
+        if importlib.util.find_spec("Box2D") is None:
+            raise ConfigError("env carracing needs Box2D, which is not installed: pip install 'gymnasium[box2d]'")
+        env = CarRacingPixels(gym.make("CarRacing-v3"))
+    else:
+        raise ConfigError(f"env: {name!r} is not one of {', '.join(ENVS)}")
+    env.reset(seed=seed)
+    env.action_space.seed(seed)
+    return env
+
