@@ -11,25 +11,20 @@ from ui.engine import job_manager, owner_id, store
 from ui.figures import metric_chart
 from ui.meta_rl import episode_chart, reading, regret_chart
 from ui.meta_rl_agents import bundled_preview, load_agent
-from ui.params import hyperparameter_form
-from ui.run_panel import live_controls, live_panel, select_run, train_buttons
+from ui.run_panel import lab_header, live_controls, live_panel
 
 LAB = get_lab("meta_rl")
 
-st.title(":material/casino: Learning to reinforcement learn")
-st.markdown(
+preset, overrides, run = lab_header(
+    LAB,
+    ":material/casino:",
     "An LSTM actor-critic sees only its **last action and last reward**. Trained across thousands of random "
     "bandits and then **frozen**, it still gets better within each new bandit: the learning now happens in its "
-    "activations, so the network has learned an exploration algorithm of its own (Wang et al. 2016)."
+    "activations, so the network has learned an exploration algorithm of its own (Wang et al. 2016).",
+    r"h_t = \mathrm{LSTM}\big(h_{t-1},\,[a_{t-1}, r_{t-1}, t]\big),\qquad "
+    r"\max_\theta\ \mathbb{E}_{p\sim\mathcal{D}}\Big[\sum_{t=1}^{T} r_t\Big],\qquad "
+    r"\mathrm{regret}_T = \sum_{t=1}^{T}\big(\max_i p_i - p_{a_t}\big)",
 )
-st.latex(r"h_t = \mathrm{LSTM}\big(h_{t-1},\,[a_{t-1}, r_{t-1}, t]\big),\qquad "
-         r"\max_\theta\ \mathbb{E}_{p\sim\mathcal{D}}\Big[\sum_{t=1}^{T} r_t\Big],\qquad "
-         r"\mathrm{regret}_T = \sum_{t=1}^{T}\big(\max_i p_i - p_{a_t}\big)")
-
-with st.expander("Hyperparameters", expanded=False):
-    preset, overrides = hyperparameter_form(LAB.name, LAB.space)
-run = select_run(LAB.name)
-train_buttons(LAB.name, preset, overrides, run)
 if st.button("Ablation: the same agent without the reward input", help="The paper's control: it should fall to chance"):
     run_id = job_manager().submit(LAB.name, {**overrides, "reward_input": False}, preset=preset, owner=owner_id())
     st.session_state[f"{LAB.name}.new_run"] = run_id

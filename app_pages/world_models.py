@@ -10,8 +10,7 @@ from engine.labs import get_lab
 from engine.runtime.store import Run
 from ui.engine import job_manager, owner_id, store
 from ui.figures import frames_animation, metric_chart
-from ui.params import hyperparameter_form
-from ui.run_panel import live_controls, live_panel, select_run, train_buttons
+from ui.run_panel import lab_header, live_controls, live_panel
 from ui.world_models import (
     PAPER_RANDOM_SCORE,
     PAPER_TAU_TABLE,
@@ -32,21 +31,17 @@ ACTIONS = {  # what a visitor can press when stepping through a dream
                   "steer ▶": np.array([1.0, 0.3, 0.0]), "brake": np.array([0.0, 0.0, 0.8])},
 }
 
-st.title(":material/cloud: World Models")
-st.markdown(
+preset, overrides, run = lab_header(
+    LAB,
+    ":material/cloud:",
     "**V**, a variational autoencoder, compresses each 64×64 frame to a small code z; **M**, an LSTM with a "
     "mixture-density head, learns to predict the next z — it becomes a *dream* of the game. The controller "
     "**C** is trained by CMA-ES entirely inside that dream, then plays the real game (Ha & Schmidhuber 2018). "
-    "The temperature τ adds noise to the dream so that C cannot win by exploiting M's mistakes."
+    "The temperature τ adds noise to the dream so that C cannot win by exploiting M's mistakes.",
+    r"P(z_{t+1}\mid z_t,a_t,h_t)=\sum_k \pi_k\,\mathcal N(\mu_k,\sigma_k^2),\quad "
+    r"\pi_k^{(\tau)}\propto\exp\!\big(\log\pi_k/\tau\big),\quad \sigma_k^{(\tau)}=\sigma_k\sqrt{\tau},\quad "
+    r"a_t = W_c\,[z_t,h_t]+b_c",
 )
-st.latex(r"P(z_{t+1}\mid z_t,a_t,h_t)=\sum_k \pi_k\,\mathcal N(\mu_k,\sigma_k^2),\quad "
-         r"\pi_k^{(\tau)}\propto\exp\!\big(\log\pi_k/\tau\big),\quad \sigma_k^{(\tau)}=\sigma_k\sqrt{\tau},\quad "
-         r"a_t = W_c\,[z_t,h_t]+b_c")
-
-with st.expander("Hyperparameters", expanded=False):
-    preset, overrides = hyperparameter_form(LAB.name, LAB.space)
-run = select_run(LAB.name)
-train_buttons(LAB.name, preset, overrides, run)
 
 
 def draw(latest: Run) -> None:

@@ -8,10 +8,11 @@ from typing import Any
 
 import streamlit as st
 
+from engine.labs import Lab
 from engine.params import ConfigError, ParamSpace
 from engine.runtime.store import Run
 from ui.engine import job_manager, owner_id, store
-from ui.params import param_widget, snap_to_widget, url_int
+from ui.params import hyperparameter_form, param_widget, snap_to_widget, url_int
 
 STATUS_ICONS = {"queued": "○", "running": "▶", "paused": "❚❚", "done": "✓", "stopped": "■", "failed": "✗"}
 
@@ -101,6 +102,18 @@ def live_controls(lab: str, space: ParamSpace, run: Run) -> None:
             st.session_state[key] = snap_to_widget(space[name], params[name])
         with column:
             param_widget(space[name], key, on_change=_send_live_change, args=(run.id, name, key), slider=True)
+
+
+def lab_header(lab: Lab, icon: str, idea: str, equation: str) -> tuple[str, dict[str, Any], Run | None]:
+    """The top of every lab page: the idea, its equation, the hyperparameters, the run, Train/Pause/Stop."""
+    st.title(f"{icon} {lab.title}")
+    st.markdown(idea)
+    st.latex(equation)
+    with st.expander("Hyperparameters", expanded=False):
+        preset, overrides = hyperparameter_form(lab.name, lab.space)
+    run = select_run(lab.name)
+    train_buttons(lab.name, preset, overrides, run)
+    return preset, overrides, run
 
 
 def live_panel(run: Run, draw: Callable[[Run], None], every: float = 1.0) -> None:
