@@ -6,7 +6,7 @@ import torch
 
 from engine.labs.meta_rl.agent import ActorCritic
 from engine.labs.meta_rl.config import SPACE
-from engine.labs.meta_rl.train import bench, train
+from engine.labs.meta_rl.train import bench, leave_one_out, train
 from engine.params import ConfigError
 from engine.runtime.context import LocalContext
 
@@ -54,6 +54,26 @@ def test_metrics_snapshots_and_checkpoint_have_the_documented_format():
     model.load_state_dict(state["model"])
     assert state["config"]["hidden"] == 8
     assert summary["stopped"] == 0.0 and summary["agent_regret"] == regret["agent_mean"][-1]
+
+
+def test_leave_one_out_cancels_what_copies_of_a_bandit_share():
+    luck = torch.randn(6, 5)
+    difficulty = torch.tensor([10.0, -3.0]).repeat_interleave(3)[:, None]  # two bandits, three copies each
+    centred = leave_one_out(luck + difficulty, group=3)
+    assert torch.allclose(centred, leave_one_out(luck, group=3), atol=1e-5)
+    assert torch.allclose(centred.reshape(2, 3, 5).sum(dim=1), torch.zeros(2, 5), atol=1e-5)
+    assert torch.allclose(leave_one_out(luck[:2], group=2)[0], luck[0] - luck[1])
+
+
+def test_batch_must_split_into_groups():
+    with pytest.raises(ConfigError):
+        SPACE.resolve("quick", TINY | {"batch": 12, "group": 8})
+
+
+def test_learning_rate_decays_to_zero_from_the_live_value():
+    _, ctx = run({"updates": 10, "lr": 0.01})
+    lrs = [lr for _, lr in ctx.metrics["lr"]]
+    assert lrs[0] == 0.01 and all(np.diff(lrs) < 0) and lrs[-1] < 0.01 / 5
 
 
 class LearningRateToZero(LocalContext):

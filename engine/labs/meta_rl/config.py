@@ -19,13 +19,14 @@ SPACE = ParamSpace(
         Param("arms", 2, "Number of arms per bandit (dependent arms exist only for 2)", low=2, high=10),
         Param("pulls", 100, "Pulls per episode: the horizon the agent must learn to explore within", low=5, high=100),
         Param("hidden", 48, "LSTM units: the agent's working memory", low=4, high=256),
-        Param("batch", 128, "Episodes played in parallel per update: batch / group bandits, each played group "
+        Param("batch", 512, "Episodes played in parallel per update: batch / group bandits, each played group "
               "times", low=8, high=4096),
         Param("group", 8, "Copies of each bandit per update, with different luck; each copy's baseline is the "
               "others' mean return (must divide batch)", low=2, high=64),
-        Param("updates", 1400, "Number of A2C updates (one batch of full episodes each)", low=1, high=100_000),
-        Param("lr", 1e-3, "Adam learning rate at the start of training (decays linearly to zero)", low=1e-5, high=1e-1, live=True, log_scale=True),
-        Param("entropy_coef", 0.02, "Entropy bonus at the start of training (decays linearly to zero)",
+        Param("updates", 350, "Number of A2C updates (one batch of full episodes each)", low=1, high=100_000),
+        Param("lr", 2e-3, "Adam learning rate at the start of training (decays linearly to zero)",
+              low=1e-5, high=1e-1, live=True, log_scale=True),
+        Param("entropy_coef", 0.05, "Entropy bonus at the start of training (decays linearly to zero)",
               low=0.0, high=1.0, live=True),
         Param("value_coef", 0.5, "Weight of the critic's squared error in the loss", low=0.0, high=10.0),
         Param("gamma", 1.0, "Discount factor (regret is undiscounted, so close to 1)", low=0.5, high=1.0),
