@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.labs.meta_rl.agent import ActorCritic
+from engine.labs.meta_rl.agent import ActorCritic, play
+from engine.labs.meta_rl.bandits import observations, pull
 from engine.labs.meta_rl.config import SPACE
 from engine.labs.meta_rl.train import bench, leave_one_out, train
 from engine.params import ConfigError
@@ -21,7 +22,7 @@ def run(overrides: dict, **ctx_options) -> tuple[dict, LocalContext]:
 
 
 def test_short_training_beats_random_on_held_out_bandits():
-    summary, _ = run({"updates": 150, "batch": 64, "hidden": 16, "eval_episodes": 1000, "gamma": 0.5})
+    summary, _ = run({"updates": 50, "batch": 64, "hidden": 16, "minibatches": 2, "eval_episodes": 1000, "gamma": 0.5})
     assert summary["agent_regret"] + 3 * summary["agent_regret_se"] < summary["random_regret"]
 
 
@@ -74,6 +75,20 @@ def test_learning_rate_decays_to_zero_from_the_live_value():
     _, ctx = run({"updates": 10, "lr": 0.01})
     lrs = [lr for _, lr in ctx.metrics["lr"]]
     assert lrs[0] == 0.01 and all(np.diff(lrs) < 0) and lrs[-1] < 0.01 / 5
+
+
+def test_play_sees_what_bandits_observations_describes_and_greedy_takes_the_likeliest_arm():
+    rng = np.random.default_rng(0)
+    probs, uniforms = rng.random((16, 2)), rng.random((16, 10, 2), dtype=np.float32)
+    model = ActorCritic(2, 8)
+    for greedy in (False, True):
+        played = play(model, probs, uniforms, torch.Generator().manual_seed(0), greedy=greedy)
+        action, reward = np.full(16, -1), np.zeros(16)
+        for t in range(10):
+            assert np.allclose(played.obs[:, t].numpy(), observations(action, reward, t, 10, 2))
+            action, reward = played.actions[:, t], played.rewards[:, t]
+            assert np.array_equal(reward, pull(probs, action, uniforms[np.arange(16), t, action]))
+    assert np.array_equal(played.actions, played.arm_probs.argmax(axis=-1))
 
 
 class LearningRateToZero(LocalContext):

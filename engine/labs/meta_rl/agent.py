@@ -12,8 +12,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.labs.meta_rl.bandits import observations, pull
-
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -68,20 +66,34 @@ class Episodes:
 
 
 @torch.no_grad()
-def play(model: ActorCritic, probs: np.ndarray, uniforms: np.ndarray, generator: torch.Generator) -> Episodes:
-    """Run the agent on n bandits for a full episode, sampling its actions; see baselines.play for `uniforms`."""
+def play(
+    model: ActorCritic, probs: np.ndarray, uniforms: np.ndarray, generator: torch.Generator, greedy: bool = False
+) -> Episodes:
+    """Run the agent on n bandits for a full episode; see baselines.play for `uniforms`.
+
+    Actions are sampled from the policy (training) or, with `greedy`, its most likely arm (evaluation).
+    Everything stays in torch: the observations are the same as `bandits.observations` builds.
+    """
     n, pulls, arms = uniforms.shape
-    rows = np.arange(n)
-    actions = np.zeros((n, pulls), dtype=np.int64)
-    rewards = np.zeros((n, pulls))
+    rows = torch.arange(n)
+    probs, uniforms = torch.from_numpy(probs), torch.from_numpy(uniforms)
     obs = torch.zeros(n, pulls, arms + 2)
+    obs[:, :, arms + 1] = torch.arange(pulls) / pulls
+    actions = torch.zeros(n, pulls, dtype=torch.int64)
+    rewards = torch.zeros(n, pulls)
     arm_probs = torch.zeros(n, pulls, arms)
-    action, reward, state = np.full(n, -1), np.zeros(n), None
+    state = None
     for t in range(pulls):
-        obs[:, t] = torch.from_numpy(observations(action, reward, t, pulls, arms))
         logits, _, state = model(obs[:, t : t + 1], state)
         arm_probs[:, t] = torch.softmax(logits[:, 0], dim=-1)
-        action = torch.multinomial(arm_probs[:, t], 1, generator=generator)[:, 0].numpy()
-        reward = pull(probs, action, uniforms[rows, t, action])
+        if greedy:
+            action = arm_probs[:, t].argmax(dim=-1)
+        else:
+            action = torch.multinomial(arm_probs[:, t], 1, generator=generator)[:, 0]
+        # The same payout rule as bandits.pull (float32 luck against float64 probabilities).
+        reward = (uniforms[rows, t, action].double() < probs[rows, action]).float()
         actions[:, t], rewards[:, t] = action, reward
-    return Episodes(obs, actions, rewards, arm_probs.numpy())
+        if t + 1 < pulls:
+            obs[rows, t + 1, action] = 1.0
+            obs[:, t + 1, arms] = reward
+    return Episodes(obs, actions.numpy(), rewards.numpy().astype(np.float64), arm_probs.numpy())

@@ -1,12 +1,11 @@
-"""A2C over a distribution of bandits (Wang et al. 2016; Duan et al. 2016), then frozen-weight evaluation.
+"""PPO over a distribution of bandits (Wang et al. 2016; Duan et al. 2016), then frozen-weight evaluation.
 
 Each update draws `batch / group` fresh bandits, plays each one `group` times (same arms, different luck)
-for a whole episode with the current policy, then takes one gradient step on the advantage actor-critic loss
-
-    L = -E[log pi(a_t | h_t) A_t] + c_v E[(R_t - V(h_t))^2] - c_H E[H(pi(. | h_t))],
-
-with A_t from generalised advantage estimation over the unrolled episode, minus the mean advantage of the
-other copies of the same bandit at the same pull (a leave-one-out group baseline, as in RLOO / GRPO).
+for a whole episode with the current policy, then takes `epochs` passes of minibatch steps on the clipped
+PPO loss (see `ppo_update`), with A_t from generalised advantage estimation over the unrolled episode, minus
+the mean advantage of the other copies of the same bandit at the same pull (a leave-one-out group baseline,
+as in RLOO / GRPO). With one epoch of one minibatch this is A2C, which the lab used first: it learned less
+per played episode and, late in training, one bad step could collapse it onto always pulling one arm.
 """
 
 from __future__ import annotations
@@ -56,14 +55,10 @@ def leave_one_out(advantages: torch.Tensor, group: int) -> torch.Tensor:
     return (copies - others).reshape(advantages.shape)
 
 
-def a2c_update(
-    model: agent.ActorCritic,
-    optimizer: torch.optim.Optimizer,
-    config: dict[str, Any],
-    entropy_coef: float,
-    rng: np.random.Generator,
-    generator: torch.Generator,
-) -> dict[str, float]:
+def collect(
+    model: agent.ActorCritic, config: dict[str, Any], rng: np.random.Generator, generator: torch.Generator
+) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+    """Play one batch of episodes with the current policy; return what the PPO epochs reuse, and its stats."""
     bandits = sample_probs(config["task"], config["arms"], config["batch"] // config["group"], rng)
     probs = np.repeat(bandits, config["group"], axis=0)  # copies of a bandit are consecutive rows
     uniforms = rng.random((config["batch"], config["pulls"], config["arms"]), dtype=np.float32)
@@ -75,30 +70,56 @@ def a2c_update(
     # policy gradient stays unbiased with less variance. The agent's *input* is still the sampled reward.
     learning_signal = -torch.from_numpy(regret).float()
 
-    # Re-run the played episodes with gradients, in one fused LSTM call (same inputs => same policy).
-    logits, values, _ = model(episodes.obs)
-    advantages, returns = advantages_and_returns(
-        learning_signal, values.detach(), config["gamma"], config["gae_lambda"]
-    )
+    with torch.no_grad():  # the played episodes again, in one fused LSTM call (same inputs => same policy)
+        logits, values, _ = model(episodes.obs)
+    advantages, returns = advantages_and_returns(learning_signal, values, config["gamma"], config["gae_lambda"])
     advantages = leave_one_out(advantages, config["group"])
     advantages = advantages / (advantages.std() + 1e-8)  # already centred per bandit and pull
-    dist = torch.distributions.Categorical(logits=logits)
-    policy_loss = -(dist.log_prob(actions) * advantages).mean()
-    value_loss = 0.5 * (returns - values).pow(2).mean()
-    entropy = dist.entropy().mean()
-    loss = policy_loss + config["value_coef"] * value_loss - entropy_coef * entropy
-
-    optimizer.zero_grad()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), config["max_grad_norm"])
-    optimizer.step()
-    return {
-        "loss": loss.item(),
-        "reward": float(episodes.rewards.sum(axis=1).mean()),
-        "regret": float(regret.sum(axis=1).mean()),
-        "entropy": entropy.item(),
-        "value_loss": value_loss.item(),
+    rollout = {
+        "obs": episodes.obs,
+        "actions": actions,
+        "log_probs": torch.distributions.Categorical(logits=logits).log_prob(actions),
+        "advantages": advantages,
+        "returns": returns,
     }
+    stats = {"reward": float(episodes.rewards.sum(axis=1).mean()), "regret": float(regret.sum(axis=1).mean())}
+    return rollout, stats
+
+
+def ppo_update(
+    model: agent.ActorCritic,
+    optimizer: torch.optim.Optimizer,
+    rollout: dict[str, torch.Tensor],
+    config: dict[str, Any],
+    entropy_coef: float,
+    generator: torch.Generator,
+) -> dict[str, float]:
+    """`epochs` passes over the rollout in `minibatches` shuffled minibatches of whole episodes, each one step on
+
+        L = -E[min(rho_t A_t, clip(rho_t, 1 - eps, 1 + eps) A_t)] + c_v E[(R_t - V(h_t))^2] - c_H E[H(pi(.|h_t))],
+
+    rho_t = pi(a_t|h_t) / pi_old(a_t|h_t). The clip removes the incentive to move a pull's probability more than
+    eps away from the policy that played it, so reusing the episodes cannot run off into a collapsed policy.
+    With epochs = minibatches = 1, rho = 1 and this is exactly A2C.
+    """
+    batch = len(rollout["actions"])
+    for _ in range(config["epochs"]):
+        for index in torch.randperm(batch, generator=generator).chunk(config["minibatches"]):
+            logits, values, _ = model(rollout["obs"][index])
+            dist = torch.distributions.Categorical(logits=logits)
+            ratio = torch.exp(dist.log_prob(rollout["actions"][index]) - rollout["log_probs"][index])
+            advantages = rollout["advantages"][index]
+            clipped = torch.clamp(ratio, 1 - config["clip"], 1 + config["clip"])
+            policy_loss = -torch.min(ratio * advantages, clipped * advantages).mean()
+            value_loss = 0.5 * (rollout["returns"][index] - values).pow(2).mean()
+            entropy = dist.entropy().mean()
+            loss = policy_loss + config["value_coef"] * value_loss - entropy_coef * entropy
+
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config["max_grad_norm"])
+            optimizer.step()
+    return {"loss": loss.item(), "entropy": entropy.item(), "value_loss": value_loss.item()}  # last minibatch
 
 
 def checkpoint_state(model: agent.ActorCritic, config: dict[str, Any]) -> dict[str, Any]:
@@ -145,7 +166,8 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, float]:
         for group in optimizer.param_groups:
             group["lr"] = lr
         entropy_coef = ctx.params["entropy_coef"] * remaining
-        ctx.log(update, lr=lr, **a2c_update(model, optimizer, config, entropy_coef, rng, generator))
+        rollout, stats = collect(model, config, rng, generator)
+        ctx.log(update, lr=lr, **stats, **ppo_update(model, optimizer, rollout, config, entropy_coef, generator))
         ctx.progress(TRAIN_SHARE * update / updates, "training")
         done = update
         if update % config["eval_every"] == 0 and update < updates:
