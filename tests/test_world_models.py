@@ -8,7 +8,7 @@ import torch
 from gymnasium.utils.env_checker import check_env
 
 from engine.labs.world_models.config import SPACE
-from engine.labs.world_models.dream import DreamSession, load_world, redream
+from engine.labs.world_models.dream import DreamSession, DreamState, build_world, load_world, redream, step
 from engine.labs.world_models.envs import TakeCoverEnv, make_env
 from engine.labs.world_models.mdn_rnn import MDNRNN, Prediction, mdn_loss, sample_mdn
 from engine.labs.world_models.train import train
@@ -76,6 +76,20 @@ def test_low_temperature_sharpens_the_mixture_weights():
     assert picked_second[0.1] > 0.999  # softmax([0, 10]) ~ all mass on the likelier component
     assert picked_second[1.0] == pytest.approx(1 / (1 + math.exp(-1)), abs=0.02)  # the model's own weights
     assert picked_second[3.0] == pytest.approx(1 / (1 + math.exp(-1 / 3)), abs=0.02)  # flatter
+
+
+def test_dream_ends_with_the_probability_m_gives_undoing_the_done_weight():
+    config = SPACE.resolve("quick", TINY | {"done_weight": 10.0})
+    world = build_world(config, 1, make_env("take_cover", 0).action_space)
+    head = world.rnn.head
+    torch.nn.init.zeros_(head.weight)
+    torch.nn.init.zeros_(head.bias)
+    head.bias.data[-1] = math.log(10.0) + math.log(0.2 / 0.8)  # weighted odds 10x the true P(done) = 0.2
+    generator = torch.Generator().manual_seed(0)
+    state = DreamState.start(world, torch.zeros(20_000, 4))
+    state, done_probability = step(world, state, torch.ones(20_000, dtype=torch.long), 1.0, generator)
+    assert done_probability[0].item() == pytest.approx(0.2, abs=1e-5)
+    assert 1 - state.alive.float().mean().item() == pytest.approx(0.2, abs=0.01)
 
 
 def test_take_cover_env_passes_the_gymnasium_checker_and_random_play_dies():

@@ -47,11 +47,11 @@ SPACE = ParamSpace(
               low=0.0, high=10.0),
         Param("rnn_hidden", 64, "LSTM units of M: the memory h the controller also reads", low=4, high=1024),
         Param("mdn_components", 5, "Gaussians in M's mixture for each latent dimension", low=1, high=10),
-        Param("rnn_epochs", 20, "Passes of M over all collected episodes per round", low=1, high=500),
-        Param("rnn_batch", 32, "Episodes per M update", low=1, high=1024),
+        Param("rnn_epochs", 60, "Passes of M over all collected episodes per round", low=1, high=500),
+        Param("rnn_batch", 16, "Episodes per M update", low=1, high=1024),
         Param("rnn_lr", 1e-3, "M's Adam learning rate", low=1e-5, high=1e-1, live=True, log_scale=True),
-        Param("done_weight", 10.0, "Weight of the rare termination steps in M's done loss (the paper's restart "
-              "factor)", low=1.0, high=100.0),
+        Param("done_weight", 10.0, "Weight of the rare termination steps in M's done loss; the dream divides "
+              "the odds back out before sampling termination", low=1.0, high=100.0),
         Param("temperature", 1.0, "Dream temperature tau: mixture logits / tau, sigma * sqrt(tau); takes effect "
               "at the next CMA-ES generation", low=MIN_TEMPERATURE, high=MAX_TEMPERATURE, live=True),
         Param("cma_generations", 40, "CMA-ES generations for the controller per round", low=1, high=10_000),
@@ -67,8 +67,8 @@ SPACE = ParamSpace(
     ),
     presets={
         "quick": {},
-        "cartpole": {"env": "cartpole", "rounds": 2, "rollouts": 100, "rollout_steps": 200, "rnn_hidden": 128,
-                     "rnn_epochs": 20, "cma_generations": 30, "taus": "1.0"},
+        "cartpole": {"env": "cartpole", "rounds": 3, "rollouts": 80, "rollout_steps": 200, "rnn_hidden": 128,
+                     "rnn_epochs": 100, "cma_generations": 30, "taus": "1.0"},
         "carracing": {"env": "carracing", "rounds": 3, "rollouts": 500, "rollout_steps": 1000, "z_size": 32,
                       "vae_width": 1.0, "vae_epochs": 10, "rnn_hidden": 256, "rnn_epochs": 20,
                       "cma_generations": 300, "cma_popsize": 64, "dream_length": 1000, "taus": "1.0"},

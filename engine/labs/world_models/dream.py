@@ -2,11 +2,13 @@
 
 One dream step, for N dreams at once:
     a_t = C([z_t, h_t]),  (P(z_{t+1}), r_t, done logit), h_{t+1} = M(z_t, a_t, h_t),  z_{t+1} ~ P(z_{t+1}) at tau;
-the dream ends when the termination logit is positive or after `length` steps. V decodes z only for the viewer.
+each dream ends with the probability M gives its step (done ~ Bernoulli) or after `length` steps.
+V decodes z only for the viewer.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +30,11 @@ class World:
     controller: LinearController
     start_mu: torch.Tensor  # (S, z_size)
     start_logvar: torch.Tensor  # (S, z_size)
+    done_weight: float = 1.0  # M's done loss weighted terminal steps this much: its logits are shifted by log of it
+
+    def done_probability(self, done_logit: torch.Tensor) -> torch.Tensor:
+        """P(done) undoing the loss's weight: weighting positives by w multiplies the learnt odds by w."""
+        return torch.sigmoid(done_logit - math.log(self.done_weight))
 
     def start_latents(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """n latents of randomly chosen real first frames, each sampled from V's posterior as in training M."""
@@ -46,6 +53,7 @@ def build_world(config: dict[str, Any], channels: int, action_space) -> World:
         controller=controller,
         start_mu=torch.zeros(0, z_size),
         start_logvar=torch.zeros(0, z_size),
+        done_weight=config["done_weight"],
     )
 
 
@@ -87,10 +95,13 @@ def step(
     action_vectors = world.controller.action_vectors(actions).unsqueeze(1)
     prediction, hidden, lstm = world.rnn(state.z.unsqueeze(1), action_vectors, state.lstm)
     z_next = sample_mdn(prediction, temperature, generator).squeeze(1)
-    done_logit, reward = prediction.done_logit.squeeze(1), prediction.reward.squeeze(1)
-    returns = state.returns + reward * state.alive
-    alive = state.alive & (done_logit <= 0)
-    return DreamState(z_next, lstm, hidden.squeeze(1), alive, returns), torch.sigmoid(done_logit)
+    done_probability = world.done_probability(prediction.done_logit.squeeze(1))
+    returns = state.returns + prediction.reward.squeeze(1) * state.alive
+    # sampled, not thresholded: a dream lasts as long as M expects. Measured on CartPole, a 0.5 threshold let C
+    # exploit M's doubt (dream 459, real 52); sampling kept the dream honest (dream 56, real 59)
+    done = torch.rand(done_probability.shape, generator=generator) < done_probability
+    alive = state.alive & ~done
+    return DreamState(z_next, lstm, hidden.squeeze(1), alive, returns), done_probability
 
 
 @torch.no_grad()

@@ -260,11 +260,12 @@ def train_rnn(world: World, batches: list[SequenceBatch], config: dict[str, Any]
 
 
 def train_controller(world: World, config: dict[str, Any], ctx: Context, progress: Progress, generation_offset: int,
-                     seed: int, temperature: float | None = None) -> torch.Tensor:
-    """CMA-ES on C's flat parameters, fitness = mean dream return. temperature None: the live ctx value, read
-    again before every generation; a number: fixed (the bench's sweep)."""
+                     seed: int, temperature: float | None = None, start: torch.Tensor | None = None) -> torch.Tensor:
+    """CMA-ES on C's flat parameters, fitness = mean dream return, searching around `start` (default zero).
+    temperature None: the live ctx value, read again before every generation; a number: fixed (the bench's sweep)."""
     generator = torch.Generator().manual_seed(seed)
-    strategy = cma.CMAEvolutionStrategy(np.zeros(world.controller.n_params), config["cma_sigma"],
+    mean = np.zeros(world.controller.n_params) if start is None else start.numpy()
+    strategy = cma.CMAEvolutionStrategy(mean, config["cma_sigma"],
                                         {"popsize": config["cma_popsize"], "seed": seed + 1, "verbose": -9})
     generations = config["cma_generations"]
     for generation in range(1, generations + 1):
@@ -370,8 +371,9 @@ def run_rounds(config: dict[str, Any], ctx: Context) -> Outcome:
 
         started = stage("C")
         generations = config["cma_generations"]
+        # each round refines the last round's C: V and M keep training, so its features keep their meaning
         params = train_controller(world, config, ctx, progress, (round_ - 1) * generations,
-                                  seed_of(config, CMA_STREAM, round_))
+                                  seed_of(config, CMA_STREAM, round_), start=params)
         seconds["C"] += time.perf_counter() - started
 
         started = stage("evaluate")
