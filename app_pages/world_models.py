@@ -116,34 +116,38 @@ def step_through(checkpoint: Path, env: str, temperature: float) -> None:
 
 
 def tau_table(run: Run) -> None:
-    """One run per τ, the config otherwise equal to this run's: each trains its own V, M and C under the cap."""
-    base = {k: v for k, v in run.config.items() if k != "temperature"}
-    if st.button("Fill the τ table: train one run per temperature", key="wm.sweep",
-                 help=f"Queues {len(SWEEP_TAUS)} runs (τ = {', '.join(map(str, SWEEP_TAUS))}) with this run's "
-                 "settings; they run under the job cap"):
-        taken = {r.config["temperature"] for r in store().list_runs(lab=LAB.name) if _same_but_tau(r, base)}
+    """One C-only job per τ in this run's world (its V and M, shared), each under the job cap."""
+    world = str(store().checkpoint_path(run.id))
+    if run.status != "done" or run.config["world_from"]:
+        st.caption("The τ table starts from a finished whole-pipeline run: its V and M become the shared world.")
+        return
+    sweep = {r.config["temperature"]: r for r in reversed(store().list_runs(lab=LAB.name))
+             if r.config["world_from"] == world}
+    if st.button("Fill the τ table: train a controller at each temperature in this world", key="wm.sweep",
+                 help=f"Queues one CMA-ES job per τ ({', '.join(map(str, SWEEP_TAUS))}) in this run's dream"):
         for tau in SWEEP_TAUS:
-            if tau not in taken:
-                job_manager().submit(LAB.name, {**base, "temperature": tau}, owner=owner_id())
+            if tau not in sweep:
+                job_manager().submit(LAB.name, {**run.config, "temperature": tau, "world_from": world},
+                                     owner=owner_id())
         st.rerun()
     rows = []
-    for tau in sorted({*SWEEP_TAUS, run.config["temperature"]}):
-        match = next((r for r in store().list_runs(lab=LAB.name) if _same_but_tau(r, base)
-                      and r.config["temperature"] == tau), None)
-        summary = match.summary if match else {}
-        paper = PAPER_TAU_TABLE.get(tau, (None, None))
-        rows.append({"tau": tau, "run": f"#{match.id} {match.status}" if match else "—",
+    for tau in SWEEP_TAUS:
+        job = sweep.get(tau)
+        summary = job.summary if job else {}
+        rows.append({"τ": tau, "job": f"#{job.id} {job.status} {job.progress:.0%}" if job else "—",
                      "dream": summary.get("dream_score"), "real": summary.get("real_score"),
-                     "real_std": summary.get("real_score_std"), "paper dream": paper[0], "paper real": paper[1]})
+                     "real_std": summary.get("real_score_std"), "paper dream": PAPER_TAU_TABLE[tau][0],
+                     "paper real": PAPER_TAU_TABLE[tau][1]})
     st.dataframe(pd.DataFrame(rows).rename(columns={"dream": "dream score", "real": "real score",
                                                     "real_std": "real ± std"}), hide_index=True)
-    st.caption(f"Paper (DoomTakeCover, Table 2): a random policy scores {PAPER_RANDOM_SCORE}.")
+    st.caption(f"Paper: DoomTakeCover, Table 2; a random policy scores {PAPER_RANDOM_SCORE} there.")
     if any(r["real"] is not None for r in rows):
         st.plotly_chart(tau_table_chart(rows), key="wm.tau_chart")
 
 
-def _same_but_tau(other: Run, base: dict) -> bool:
-    return {k: v for k, v in other.config.items() if k != "temperature"} == base
+@st.fragment(run_every=2)
+def live_tau_table(run: Run) -> None:
+    tau_table(run)
 
 
 if run is None:
@@ -155,7 +159,7 @@ else:
     st.subheader("The dream viewer")
     dream_viewer(run)
     st.subheader("The τ table")
-    tau_table(run)
+    live_tau_table(run)
 
 with st.expander("Why add noise when imagining experience?", expanded=True):
     st.markdown(Path(__file__).with_suffix(".md").read_text())

@@ -121,3 +121,22 @@ def test_world_models_page_before_and_after_a_run(fresh_app):
     app.button(key="wm.act.right ▶").click().run()
     assert not app.exception
     assert len(app.session_state["world_models.session_log"]) == 2  # two steps taken inside the dream
+
+
+def test_the_tau_table_trains_one_controller_per_temperature_in_one_world(fresh_app):
+    from tests.conftest import TINY_WORLD_MODELS
+    from ui.engine import job_manager
+    from ui.world_models import SWEEP_TAUS
+
+    run_id = job_manager().submit("world_models", TINY_WORLD_MODELS)
+    assert job_manager().wait(run_id, timeout=120) == "done"
+    app = page("world_models", run=str(run_id))
+    app.button(key="wm.sweep").click().run()
+    sweep = [r for r in job_manager().store.list_runs() if r.id != run_id]
+    world = str(job_manager().store.checkpoint_path(run_id))
+    assert sorted(r.config["temperature"] for r in sweep) == sorted(SWEEP_TAUS)
+    assert all(r.config["world_from"] == world for r in sweep)
+    for job in sweep:
+        assert job_manager().wait(job.id, timeout=120) == "done", job_manager().store.get_run(job.id).error
+    table = page("world_models", run=str(run_id)).dataframe[0].value
+    assert table["real score"].notna().all() and table["dream score"].notna().all()

@@ -60,9 +60,9 @@ def tau_table_chart(rows: list[dict]) -> go.Figure:
     """Dream vs real score per τ for our runs, the paper's DoomTakeCover numbers as hollow markers."""
     figure = go.Figure()
     done = [r for r in rows if r["real"] is not None]
-    figure.add_scatter(x=[r["tau"] for r in done], y=[r["dream"] for r in done], name="ours: in the dream",
+    figure.add_scatter(x=[r["τ"] for r in done], y=[r["dream"] for r in done], name="ours: in the dream",
                        mode="lines+markers", line={"color": PALETTE[0]})
-    figure.add_scatter(x=[r["tau"] for r in done], y=[r["real"] for r in done], name="ours: in the real game",
+    figure.add_scatter(x=[r["τ"] for r in done], y=[r["real"] for r in done], name="ours: in the real game",
                        mode="lines+markers", line={"color": PALETTE[1], "width": 3},
                        error_y={"type": "data", "array": [r["real_std"] for r in done]})
     figure.update_layout(title="Score in the dream vs in the real game, per temperature", height=340,

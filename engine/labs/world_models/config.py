@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from engine.labs.world_models.envs import ENVS
@@ -23,6 +24,8 @@ def parse_taus(text: str) -> list[float]:
 
 def check(config: dict[str, Any]) -> None:
     parse_taus(config["taus"])
+    if config["world_from"] and not Path(config["world_from"]).is_file():
+        raise ConfigError(f"world_from: no checkpoint at {config['world_from']!r}")
 
 
 SPACE = ParamSpace(
@@ -63,6 +66,8 @@ SPACE = ParamSpace(
         Param("real_eval_episodes", 20, "Real episodes to score a controller", low=1, high=1000),
         Param("taus", "0.1,0.5,1.0,1.15,1.3", "Comma-separated temperatures that `bench` trains a controller at, "
               "each scored in its dream and in the real game"),
+        Param("world_from", "", "A checkpoint whose V and M are reused: only C is trained, at `temperature` (how "
+              "the tau table compares temperatures in one shared world); empty = the whole pipeline", in_ui=False),
         Param("seed", 0, "Random seed: a run is reproducible from its config", low=0, high=2**31 - 1),
     ),
     presets={

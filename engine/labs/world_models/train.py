@@ -377,23 +377,48 @@ def run_rounds(config: dict[str, Any], ctx: Context) -> Outcome:
         seconds["C"] += time.perf_counter() - started
 
         started = stage("evaluate")
-        temperature = ctx.params["temperature"]
-        real = scores(play_real(config, world, params, config["real_eval_episodes"], 10**9, 0.0,
-                                seed_of(config, EVAL_STREAM, round_), ctx))
-        dreamt, _ = dream_score(world, params, config, temperature, seed_of(config, EVAL_STREAM, round_),
-                                config["real_eval_episodes"])
-        ctx.log(round_, real_score=real.mean(), real_score_std=real.std(), dream_score=dreamt)
-        ctx.snapshot("dream", round_, dream_snapshot(world, params, config, temperature,
-                                                    seed_of(config, EVAL_STREAM, round_), ctx))
-        ctx.checkpoint(checkpoint_state(world, params, config, round_))
-        summary |= {"real_score": float(real.mean()), "real_score_std": float(real.std()), "dream_score": dreamt,
-                    "rounds_done": float(round_)}
+        summary |= evaluate_controller(world, params, config, ctx, round_)
         seconds["evaluate"] += time.perf_counter() - started
     return Outcome(world, params, summary, seconds)
 
 
+def evaluate_controller(world: World, params: torch.Tensor, config: dict[str, Any], ctx: Context,
+                        round_: int) -> dict[str, float]:
+    """C's score in the real game and in the dream at the current temperature; the dream viewer's snapshot; a
+    checkpoint."""
+    temperature = ctx.params["temperature"]
+    real = scores(play_real(config, world, params, config["real_eval_episodes"], 10**9, 0.0,
+                            seed_of(config, EVAL_STREAM, round_), ctx))
+    dreamt, _ = dream_score(world, params, config, temperature, seed_of(config, EVAL_STREAM, round_),
+                            config["real_eval_episodes"])
+    ctx.log(round_, real_score=real.mean(), real_score_std=real.std(), dream_score=dreamt)
+    ctx.snapshot("dream", round_, dream_snapshot(world, params, config, temperature,
+                                                seed_of(config, EVAL_STREAM, round_), ctx))
+    ctx.checkpoint(checkpoint_state(world, params, config, round_))
+    return {"real_score": float(real.mean()), "real_score_std": float(real.std()), "dream_score": dreamt,
+            "rounds_done": float(round_)}
+
+
+def controller_only(config: dict[str, Any], ctx: Context) -> dict[str, float]:
+    """The τ table's job: V and M come from `world_from` (one world shared by every temperature, so the table
+    compares temperatures and nothing else); only C is trained, in their dream at `temperature`, then scored."""
+    torch.set_num_threads(1)
+    world, _ = dream.load_world(torch.load(config["world_from"], map_location="cpu", weights_only=True))
+    progress = Progress(ctx, rounds=1, stage="C")
+    started = time.perf_counter()
+    params = train_controller(world, config, ctx, progress, 0, seed_of(config, CMA_STREAM, 1))
+    c_seconds = time.perf_counter() - started
+    progress.stage = "evaluate"
+    progress(0.0)
+    return evaluate_controller(world, params, config, ctx, 1) | {"C_seconds": c_seconds}
+
+
 def train(config: dict[str, Any], ctx: Context) -> dict[str, float]:
     try:
+        if config["world_from"]:
+            summary = controller_only(config, ctx)
+            ctx.progress(1.0, "done")
+            return summary | {"stopped": 0.0}
         outcome = run_rounds(config, ctx)
     except Stopped:
         return {"stopped": 1.0}
