@@ -118,11 +118,11 @@ def step_through(checkpoint: Path, env: str, temperature: float) -> None:
 def tau_table(run: Run) -> None:
     """One C-only job per τ in this run's world (its V and M, shared), each under the job cap."""
     world = str(store().checkpoint_path(run.id))
-    if run.status != "done" or run.config["world_from"]:
+    if run.status != "done" or run.config.get("world_from", ""):
         st.caption("The τ table starts from a finished whole-pipeline run: its V and M become the shared world.")
         return
     sweep = {r.config["temperature"]: r for r in reversed(store().list_runs(lab=LAB.name))
-             if r.config["world_from"] == world}
+             if r.config.get("world_from") == world}
     if st.button("Fill the τ table: train a controller at each temperature in this world", key="wm.sweep",
                  help=f"Queues one CMA-ES job per τ ({', '.join(map(str, SWEEP_TAUS))}) in this run's dream"):
         for tau in SWEEP_TAUS:

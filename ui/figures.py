@@ -54,7 +54,7 @@ def band(figure: go.Figure, x: np.ndarray, mean: np.ndarray, error: np.ndarray, 
                        line={"color": color, "dash": dash, "width": width})
 
 
-def frames_animation(frames: np.ndarray, title: str, height: int = 320) -> go.Figure:
+def frames_animation(frames: np.ndarray, title: str, height: int = 440) -> go.Figure:
     """Frames (n, H, W) or (n, H, W, 1|3), uint8, as a Plotly animation with a play button and a step slider."""
     import plotly.express as px
 
