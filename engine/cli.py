@@ -96,7 +96,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_params(args: argparse.Namespace) -> int:
     space = get_lab(args.lab).space
     for p in space.params:
-        bounds = f"one of {', '.join(map(str, p.choices))}" if p.choices else f"[{p.low}, {p.high}]"
+        if p.choices:
+            bounds = f"one of {', '.join(map(str, p.choices))}"
+        elif p.kind in (bool, str):
+            bounds = p.kind.__name__
+        else:
+            bounds = f"[{p.low}, {p.high}]"
         print(f"{p.name:<16} {p.default!s:<14} {bounds:<28} {'live ' if p.live else ''}{p.help}")
     print("presets:", ", ".join(f"{name} ({json.dumps(values)})" for name, values in space.presets.items()))
     return 0

@@ -42,7 +42,7 @@ SPACE = ParamSpace(
         Param("max_grad_norm", 1.0, "Gradient norm clip", low=0.01, high=100.0),
         Param("reward_input", True, "Feed the previous reward to the agent (off = the paper's ablation)"),
         Param("eval_episodes", 10_000, "Held-out bandits for the final evaluation", low=10, high=20_000),
-        Param("eval_every", 200, "Updates between live evaluations", low=1, high=100_000),
+        Param("eval_every", 50, "Updates between live evaluations", low=1, high=100_000),
         Param("bench_tasks", "independent,dependent", "Comma-separated tasks that `bench` trains and evaluates, "
               "each with one agent", in_ui=False),
         Param("seed", 0, "Random seed: a run is reproducible from its config", low=0, high=2**31 - 1),
