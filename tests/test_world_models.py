@@ -177,3 +177,12 @@ def test_stop_ends_the_run_cleanly():
     summary, ctx = run(stop_after_polls=5)  # during the first collection
     assert summary == {"stopped": 1.0}
     assert ctx.polls == 6 and not ctx.metrics and not ctx.checkpoints
+
+
+def test_carracing_frames_are_64x64_rgb():
+    pytest.importorskip("Box2D", reason="gymnasium[box2d] is in requirements.txt; this machine lacks it")
+    env = make_env("carracing", seed=0)
+    frame, _ = env.reset(seed=0)
+    after, *_ = env.step(np.array([0.0, 1.0, 0.0], dtype=np.float32))
+    assert frame.shape == after.shape == (64, 64, 3) and frame.dtype == np.uint8
+    env.close()
