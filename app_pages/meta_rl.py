@@ -7,11 +7,11 @@ import streamlit as st
 from engine.labs import get_lab
 from engine.labs.meta_rl.evaluate import explore_episode
 from engine.runtime.store import Run
-from ui.engine import job_manager, owner_id, store
+from ui.engine import store
 from ui.figures import metric_chart
 from ui.meta_rl import episode_chart, reading, regret_chart
 from ui.meta_rl_agents import bundled_preview, load_agent
-from ui.run_panel import lab_header, live_controls, live_panel
+from ui.run_panel import lab_header, live_controls, live_panel, start_run
 
 LAB = get_lab("meta_rl")
 
@@ -26,9 +26,7 @@ preset, overrides, run = lab_header(
     r"\mathrm{regret}_T = \sum_{t=1}^{T}\big(\max_i p_i - p_{a_t}\big)",
 )
 if st.button("Ablation: the same agent without the reward input", help="The paper's control: it should fall to chance"):
-    run_id = job_manager().submit(LAB.name, {**overrides, "reward_input": False}, preset=preset, owner=owner_id())
-    st.session_state[f"{LAB.name}.new_run"] = run_id
-    st.rerun()
+    start_run(LAB.name, preset, {**overrides, "reward_input": False})
 
 
 def ablation_for(run: Run) -> dict | None:

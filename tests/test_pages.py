@@ -140,3 +140,15 @@ def test_the_tau_table_trains_one_controller_per_temperature_in_one_world(fresh_
         assert job_manager().wait(job.id, timeout=120) == "done", job_manager().store.get_run(job.id).error
     table = page("world_models", run=str(run_id)).dataframe[0].value
     assert table["real score"].notna().all() and table["dream score"].notna().all()
+
+
+def test_a_combination_the_lab_rejects_gets_a_message_not_a_job(fresh_app):
+    from ui.engine import job_manager
+
+    app = page("meta_rl")
+    app.selectbox(key="meta_rl.param.task").set_value("dependent")
+    app.number_input(key="meta_rl.param.arms").set_value(3)
+    app.button(key="meta_rl.train").click().run()
+    assert not app.exception
+    assert any("dependent arms" in e.value for e in app.error)
+    assert job_manager().store.list_runs() == []

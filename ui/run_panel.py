@@ -41,17 +41,22 @@ def select_run(lab: str) -> Run | None:
     return by_id[chosen]
 
 
+def start_run(lab: str, preset: str, overrides: dict[str, Any]) -> None:
+    """Queue a run and open it; a bad combination of values gets a message and starts nothing."""
+    try:
+        run_id = job_manager().submit(lab, overrides, preset=preset, owner=owner_id())
+    except ConfigError as error:
+        st.error(f"Not started: {error}")
+    else:
+        st.session_state[f"{lab}.new_run"] = run_id
+        st.rerun()
+
+
 def train_buttons(lab: str, preset: str, overrides: dict[str, Any], run: Run | None) -> None:
     manager = job_manager()
     train, pause, stop = st.columns(3)
     if train.button("Train", type="primary", width="stretch", key=f"{lab}.train"):
-        try:
-            run_id = manager.submit(lab, overrides, preset=preset, owner=owner_id())
-        except ConfigError as error:
-            st.error(f"Not started: {error}")
-        else:
-            st.session_state[f"{lab}.new_run"] = run_id
-            st.rerun()
+        start_run(lab, preset, overrides)
     active = run is not None and run.active
     paused = active and run.status == "paused"
     if pause.button("Resume" if paused else "Pause", disabled=not active or run.status == "queued",
