@@ -5,12 +5,11 @@ from pathlib import Path
 import streamlit as st
 
 from engine.labs import get_lab
-from engine.labs.meta_rl.evaluate import explore_episode
 from engine.runtime.store import Run
 from ui.engine import store
 from ui.figures import metric_chart
 from ui.meta_rl import episode_chart, reading, regret_chart
-from ui.meta_rl_agents import bundled_preview, load_agent
+from ui.meta_rl_agents import bundled_preview, replay
 from ui.run_panel import lab_header, live_controls, live_panel, start_run
 
 LAB = get_lab("meta_rl")
@@ -79,8 +78,7 @@ else:
     checkpoint = store().checkpoint_path(run.id)
     if checkpoint.exists():
         bandit = st.slider("Held-out bandit #", 0, 99, 0, help="Replay the latest checkpoint on another bandit")
-        model = load_agent(str(checkpoint), checkpoint.stat().st_mtime)
-        st.plotly_chart(episode_chart(explore_episode(model, run.config, seed=bandit)), width="stretch")
+        st.plotly_chart(episode_chart(replay(checkpoint, run.config, bandit)), width="stretch")
     else:
         st.caption("The explorer opens at the first checkpoint.")
 

@@ -20,6 +20,11 @@ def load_agent(path: str, mtime: float) -> agent.ActorCritic:
     return agent.from_checkpoint(load_checkpoint(Path(path)))
 
 
+def replay(path: Path, config: dict, bandit: int) -> dict[str, np.ndarray]:
+    """The agent of a run's latest checkpoint on held-out bandit number `bandit`, for the episode explorer."""
+    return evaluate.explore_episode(load_agent(str(path), path.stat().st_mtime), config, seed=bandit)
+
+
 @st.cache_data(show_spinner="Evaluating the bundled agent on held-out bandits…")
 def bundled_preview() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     state = load_checkpoint(BUNDLED)
