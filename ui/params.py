@@ -96,7 +96,7 @@ def _seed_from_url(lab: str, space: ParamSpace, presets: list[str]) -> None:
 
 
 def _write_url(values: dict[str, Any]) -> None:
-    keep = {k: v for k, v in st.query_params.items() if k in ("run", "compare", "view")}
+    keep = {k: v for k, v in st.query_params.items() if k == "run"}  # the page's own state rides along
     wanted = {**keep, **{k: str(v) for k, v in values.items()}}
     if dict(st.query_params) != wanted:
         st.query_params.from_dict(wanted)

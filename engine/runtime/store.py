@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-STATUSES = ("queued", "running", "paused", "done", "stopped", "failed")
 ACTIVE = ("queued", "running", "paused")
+FINISHED = ("done", "stopped", "failed")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -162,15 +162,16 @@ class Store:
     def set_pid(self, run_id: int, pid: int) -> None:
         self.db.execute("UPDATE runs SET pid=? WHERE id=?", (pid, run_id))
 
-    def set_status(self, run_id: int, status: str, error: str = "", summary: dict | None = None) -> None:
-        assert status in STATUSES, status
+    def set_paused(self, run_id: int, paused: bool) -> None:
+        """running ⇄ paused; never revives a run that something else has already finished."""
         self.db.execute(
-            "UPDATE runs SET status=?, error=?, summary=COALESCE(?, summary), updated=? WHERE id=?",
-            (status, error, json.dumps(summary) if summary is not None else None, time.time(), run_id),
+            "UPDATE runs SET status=?, updated=? WHERE id=? AND status IN ('running', 'paused')",
+            ("paused" if paused else "running", time.time(), run_id),
         )
 
     def finish(self, run_id: int, status: str, error: str = "", summary: dict | None = None) -> bool:
         """Mark an active run finished; False if something else already finished it."""
+        assert status in FINISHED, status
         cursor = self.db.execute(
             f"UPDATE runs SET status=?, error=?, summary=COALESCE(?, summary), updated=? "
             f"WHERE id=? AND status IN ({','.join('?' * len(ACTIVE))})",

@@ -74,10 +74,10 @@ class StoreContext(Context):
             op, detail = payload.get("op"), {}
             if op == "pause" and not self.paused:
                 self.paused = True
-                self.store.set_status(self.run_id, "paused")
+                self.store.set_paused(self.run_id, True)
             elif op == "resume" and self.paused:
                 self.paused = False
-                self.store.set_status(self.run_id, "running")
+                self.store.set_paused(self.run_id, False)
             elif op == "stop":
                 self.stopping = True
             elif op == "set":
@@ -126,9 +126,10 @@ def run_worker(data_dir: str, run_id: int) -> int:
         summary = lab.train_fn()(dict(run.config), ctx)
         ctx.flush()
         heartbeat.stage = "stopped" if ctx.stopping else "done"
-        heartbeat.fraction = heartbeat.fraction if ctx.stopping else 1.0
+        if not ctx.stopping:
+            heartbeat.fraction = 1.0
         store.beat(run_id, heartbeat.fraction, heartbeat.stage)
-        store.finish(run_id, "stopped" if ctx.stopping else "done", summary=summary or {})
+        store.finish(run_id, heartbeat.stage, summary=summary or {})
         return 0
     except Exception as error:  # noqa: BLE001 a failed run is data for the user, not a crash of the app
         ctx.flush()
