@@ -93,21 +93,42 @@ def block_reduce(image: np.ndarray, rows: int, cols: int, reduce: np.ufunc) -> n
 
 
 class CartPolePixels(gym.ObservationWrapper):
-    """CartPole-v1 seen through its own renderer: a 64x64 mask of everything that is not background.
+    """CartPole-v1 seen as a 64x64 grey image of the cart and pole: what fraction of each pixel they cover.
 
-    The crop keeps the rows where the cart and pole can be; a max over each block keeps the thin pole visible.
+    Drawn straight from the state with the geometry of gymnasium's own renderer (600x400, 125 px per metre,
+    rows 150-330: from the upright pole's tip to below the cart; the track line, which never moves, is left
+    out). Coverage keeps the pole's sub-pixel tilt that a 64-wide thresholded render would lose, and drawing
+    costs about 1 ms a frame instead of pygame's 6.
     """
 
-    ROWS = slice(150, 330)  # of the 400x600 render: pole tip when upright to just below the cart's wheels
+    SUB = 4  # samples per pixel along each axis
+    SCALE, TOP, HEIGHT, WIDTH = 125.0, 150.0, 180.0, 600.0  # render px per metre; the crop of the 600x400 render
+    PIVOT_ROW, POLE_LENGTH, POLE_HALF_WIDTH = 292.5, 120.0, 5.0
+    CART_ROW, CART_HALF_WIDTH, CART_HALF_HEIGHT = 300.0, 25.0, 15.0
+    REACH = 135.0  # the furthest any drawn point lies from the cart's centre, in render px
 
     def __init__(self, env: gym.Env):
         super().__init__(env)
         self.observation_space = spaces.Box(0, 255, (FRAME, FRAME, 1), np.uint8)
+        samples = np.arange(FRAME * self.SUB) + 0.5
+        self.rows = (self.TOP + samples * self.HEIGHT / (FRAME * self.SUB))[:, None]
+        self.cols = (samples * self.WIDTH / (FRAME * self.SUB))[None, :]
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
-        rendered = self.env.render()[self.ROWS]
-        mask = (rendered < 200).any(axis=2).astype(np.uint8) * 255
-        return block_reduce(mask, FRAME, FRAME, np.maximum)[:, :, None]
+        x, _, theta, _ = observation
+        cart_x = x * self.SCALE + self.WIDTH / 2
+        pixel = self.WIDTH / FRAME  # only the columns near the cart can be covered: sample just those
+        first = int(np.clip((cart_x - self.REACH) // pixel, 0, FRAME)) * self.SUB
+        last = int(np.clip((cart_x + self.REACH) // pixel + 1, 0, FRAME)) * self.SUB
+        dx, dy = self.cols[:, first:last] - cart_x, self.PIVOT_ROW - self.rows
+        along = dx * np.sin(theta) + dy * np.cos(theta)  # the pole's axis, tilted by theta from upright
+        across = dx * np.cos(theta) - dy * np.sin(theta)
+        pole = (along >= -self.POLE_HALF_WIDTH) & (along <= self.POLE_LENGTH) & (np.abs(across) <= self.POLE_HALF_WIDTH)
+        cart = (np.abs(dx) <= self.CART_HALF_WIDTH) & (np.abs(self.rows - self.CART_ROW) <= self.CART_HALF_HEIGHT)
+        covered = np.zeros((FRAME * self.SUB, FRAME * self.SUB), np.float32)
+        covered[:, first:last] = pole | cart
+        coverage = covered.reshape(FRAME, self.SUB, FRAME, self.SUB).mean(axis=(1, 3))
+        return (coverage * 255).round().astype(np.uint8)[:, :, None]
 
 
 class CarRacingPixels(gym.ObservationWrapper):
@@ -128,7 +149,7 @@ def make_env(name: str, seed: int) -> gym.Env:
     if name == "take_cover":
         env: gym.Env = TakeCoverEnv()
     elif name == "cartpole":
-        env = CartPolePixels(gym.make("CartPole-v1", render_mode="rgb_array"))
+        env = CartPolePixels(gym.make("CartPole-v1"))
     elif name == "carracing":
         if importlib.util.find_spec("Box2D") is None:
             raise ConfigError("env carracing needs Box2D, which is not installed: pip install 'gymnasium[box2d]'")

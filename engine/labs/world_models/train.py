@@ -146,8 +146,9 @@ def train_vae(world: World, frames: np.ndarray, config: dict[str, Any], ctx: Con
     epochs, batch = config["vae_epochs"], config["vae_batch"]
     for epoch in range(epochs):
         totals = np.zeros(3)
-        order = torch.randperm(len(frames), generator=generator).numpy()
-        starts = range(0, len(frames), batch)
+        # consecutive frames are near copies: an epoch is a fresh random subset of at most vae_frames of them
+        order = torch.randperm(len(frames), generator=generator)[: config["vae_frames"]].numpy()
+        starts = range(0, len(order), batch)
         for i, start in enumerate(starts):
             keep_going(ctx)
             for group in optimizer.param_groups:
@@ -160,7 +161,7 @@ def train_vae(world: World, frames: np.ndarray, config: dict[str, Any], ctx: Con
             optimizer.step()
             totals += np.array([loss.item(), reconstruction_loss.item(), kl.item()]) * len(x)
             progress((epoch + (i + 1) / len(starts)) / epochs)
-        vae, recon, kl = (totals / len(frames)).tolist()
+        vae, recon, kl = (totals / len(order)).tolist()
         ctx.log(epoch_offset + epoch + 1, vae_loss=vae, recon_loss=recon, kl=kl)
     return {"vae_loss": vae, "recon_loss": recon, "kl": kl}
 
