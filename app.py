@@ -14,6 +14,9 @@ PAGES = [
     st.Page("app_pages/meta_rl.py", title="Learning to reinforcement learn", icon=":material/casino:",
             url_path="meta_rl"),
     st.Page("app_pages/world_models.py", title="World Models", icon=":material/cloud:", url_path="world_models"),
+    st.Page("app_pages/tdm.py", title="Temporal Difference Models", icon=":material/radar:", url_path="tdm"),
+    st.Page("app_pages/tournament.py", title="Expert tournament", icon=":material/emoji_events:",
+            url_path="tournament"),
     st.Page("app_pages/runs.py", title="Runs", icon=":material/list_alt:", url_path="runs"),
 ]
 

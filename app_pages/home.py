@@ -24,4 +24,4 @@ for lab in LABS.values():
         text.write(lab.idea)
         text.page_link(f"app_pages/{lab.name}.py", label=f"Open the {lab.title} lab",
                        icon=":material/play_arrow:")
-st.caption("More labs (Temporal Difference Models, an expert tournament) are on their way.")
+st.caption("All four labs of the seed notes are here; each also runs from the command line (`python -m engine`).")

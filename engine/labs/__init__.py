@@ -48,6 +48,22 @@ LABS: dict[str, Lab] = {
             config_module="engine.labs.world_models.config",
             trainer_module="engine.labs.world_models.train",
         ),
+        Lab(
+            name="tdm",
+            title="Temporal Difference Models",
+            idea="A goal-conditioned Q-function with a horizon τ learns how close a point mass can get to any goal "
+            "in τ steps: watch its reachability heatmaps grow around the walls, checked against the exact answer.",
+            config_module="engine.labs.tdm.config",
+            trainer_module="engine.labs.tdm.train",
+        ),
+        Lab(
+            name="tournament",
+            title="Expert tournament",
+            idea="Experts compete to undo hidden transformations of digits; a discriminator judges and only the "
+            "winner learns, so each expert becomes the inverse of one independent mechanism.",
+            config_module="engine.labs.tournament.config",
+            trainer_module="engine.labs.tournament.train",
+        ),
     ]
 }
 

@@ -74,8 +74,9 @@ SPACE = ParamSpace(
     ),
     presets={
         "quick": {},
-        "cartpole": {"env": "cartpole", "rounds": 3, "rollouts": 80, "rollout_steps": 200, "rnn_hidden": 128,
-                     "rnn_epochs": 100, "cma_generations": 30, "taus": "1.0"},
+        "cartpole": {"env": "cartpole", "rounds": 4, "rollouts": 120, "rollout_steps": 200, "vae_lr": 3e-3,
+                     "vae_epochs": 6, "vae_frames": 4000, "rnn_hidden": 128, "rnn_epochs": 50, "cma_generations": 25,
+                     "cma_popsize": 12, "dream_episodes": 8, "temperature": 1.3, "taus": "1.3"},
         "carracing": {"env": "carracing", "rounds": 3, "rollouts": 500, "rollout_steps": 1000, "z_size": 32,
                       "vae_width": 1.0, "vae_epochs": 10, "rnn_hidden": 256, "rnn_epochs": 20,
                       "cma_generations": 300, "cma_popsize": 64, "dream_length": 1000, "taus": "1.0"},

@@ -1,0 +1,128 @@
+"""Temporal Difference Models: a goal-conditioned Q with a horizon τ learns what a point mass can reach in τ steps."""
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from engine.labs import get_lab
+from engine.labs.tdm.envs import LAYOUTS, inside_walls
+from engine.runtime.store import Run
+from ui.engine import store
+from ui.figures import metric_chart
+from ui.run_panel import lab_header, live_controls, live_panel
+from ui.tdm import (
+    BUNDLED,
+    METHOD_NAMES,
+    checkpoint_learners,
+    curve_series,
+    exact,
+    paths_toward,
+    predicted,
+    reachability_figure,
+    rollout_figure,
+)
+
+LAB = get_lab("tdm")
+POINTS = {"sx": "start x", "sy": "start y", "gx": "goal x", "gy": "goal y"}  # URL key → slider label
+FIRST_TAU = 4  # the heatmaps open at a horizon where the wall already bends the reachable set
+
+
+def seed_points_from_url() -> None:
+    """Before lab_header rewrites the URL: the start and goal a shared link carries, checked."""
+    for key in POINTS:
+        raw = st.query_params.get(key)
+        if raw is None or f"tdm.{key}" in st.session_state:
+            continue
+        try:
+            value = float(raw)
+            if not -1 <= value <= 1:
+                raise ValueError
+            st.session_state[f"tdm.{key}"] = round(value * 20) / 20
+        except ValueError:
+            st.warning(f"Ignored {key}={raw!r} in the link: not a number in [-1, 1].")
+
+
+def pick_points(layout: str) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """Start and goal sliders (defaults: the layout's first scoring start, and a goal across the room)."""
+    defaults = dict(zip(POINTS, (*LAYOUTS[layout].starts[0], 0.6, -0.5), strict=True))
+    columns = st.columns(4)
+    values = {}
+    for column, (key, label) in zip(columns, POINTS.items(), strict=True):
+        st.session_state.setdefault(f"tdm.{key}", defaults[key])
+        values[key] = column.slider(label, -1.0, 1.0, step=0.05, key=f"tdm.{key}")
+        st.query_params[key] = f"{values[key]:g}"
+    start, goal = (values["sx"], values["sy"]), (values["gx"], values["gy"])
+    walls = LAYOUTS[layout].walls
+    if inside_walls(np.array([start, goal]), walls).any():
+        st.warning("The start or the goal is inside a wall: move it into the room.")
+        return None
+    return start, goal
+
+
+def views(checkpoint: Path, start, goal, success: dict, distance: dict, events=(),
+          snapshot: tuple[int, dict] | None = None) -> None:
+    """The heatmaps over τ for the start; below, the learning curves and the rollouts toward the goal."""
+    _, config, _ = checkpoint_learners(checkpoint)
+    key = (str(checkpoint), checkpoint.stat().st_mtime)
+    truth = exact(config["layout"], start, config["tau_max"], config["max_step"])
+    when = ""
+    if snapshot is not None and np.allclose(snapshot[1]["start"], start):
+        model = snapshot[1]["distance"]  # the trainer's own snapshot: no torch in the page for the default start
+        when = f" (after {snapshot[0]} env steps)"
+    else:
+        model = predicted(*key, start)
+    st.plotly_chart(reachability_figure(model, truth, config["layout"], start, min(FIRST_TAU, config["tau_max"]),
+                                        f"From {start}, how close can it get to each goal in τ + 1 steps?{when}"),
+                    key="tdm.heatmap")
+    left, middle, right = st.columns(3)
+    if success:
+        left.plotly_chart(metric_chart(success, "Success on held-out start–goal pairs", events, "success rate",
+                                       height=380), key="tdm.success")
+        middle.plotly_chart(metric_chart(distance, "Final distance to the goal", events, "mean ‖s − g‖₂",
+                                         height=380), key="tdm.distance")
+    right.plotly_chart(rollout_figure(paths_toward(*key, start, goal), config["layout"], goal, config["radius"]),
+                       key="tdm.rollouts")
+
+
+seed_points_from_url()
+preset, overrides, run = lab_header(
+    LAB,
+    ":material/radar:",
+    "A **Temporal Difference Model** is a goal-conditioned Q-function with a horizon: Q(s, a, g, τ) is minus the "
+    "distance to the goal g that the agent will be left with after τ more steps. Trained off-policy on every "
+    "horizon at once, it is a model of what the dynamics can reach — it plans like a model and learns like "
+    "Q-learning (Pong, Gu, Dalal & Levine 2018). Here a point mass learns it; the exact answer is drawn beside.",
+    r"Q(s_t,a_t,g,\tau)=\mathbb{E}_{s_{t+1}}\Big[-\lvert s_{t+1}-g\rvert\,\mathbb{1}[\tau=0]"
+    r"+\max_a Q(s_{t+1},a,g,\tau-1)\,\mathbb{1}[\tau\neq0]\Big]",
+)
+_, bundled_config, bundled_curves = checkpoint_learners(BUNDLED)
+points = pick_points(run.config["layout"] if run else bundled_config["layout"])
+
+
+def draw(latest: Run) -> None:
+    checkpoint = store().checkpoint_path(latest.id)
+    if not checkpoint.exists():
+        st.info(f"The curves and heatmaps appear at the first evaluation (every {latest.config['eval_every']} "
+                "env steps, after a warm-up of random moves).")
+        return
+    if points:
+        metrics = store().metrics(latest.id)
+        series = {name: {METHOD_NAMES[m]: metrics[f"{m}_{name}"] for m in METHOD_NAMES if f"{m}_{name}" in metrics}
+                  for name in ("success", "final_distance")}
+        views(checkpoint, *points, series["success"], series["final_distance"], store().events(latest.id),
+              store().snapshot(latest.id, "heatmap"))
+
+
+if run is None:
+    st.subheader("What a trained TDM knows")
+    st.caption("No run yet: this is a TDM bundled with Dreamlab (a quick-preset run on the wall layout). Pick "
+               "any start and goal; press **Train** to grow your own and watch it learn.")
+    if points:
+        views(BUNDLED, *points, curve_series(bundled_curves, 1), curve_series(bundled_curves, 2))
+else:
+    live_controls(LAB.name, LAB.space, run)
+    live_panel(run, draw)
+
+with st.expander("What the figures show", expanded=True):
+    st.markdown(Path(__file__).with_suffix(".md").read_text())

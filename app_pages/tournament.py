@@ -1,0 +1,101 @@
+"""Expert tournament: independent causal mechanisms, and which expert wins each round."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from engine.labs import get_lab
+from engine.labs.tournament.data import parse_mechanisms
+from engine.runtime.store import Run
+from ui.engine import store
+from ui.figures import metric_chart
+from ui.run_panel import lab_header, live_controls, live_panel
+from ui.tournament import (
+    bundled_preview,
+    cross_application_chart,
+    reading,
+    sample_grid,
+    transfer_chart,
+    win_history_chart,
+    win_matrix_chart,
+)
+
+LAB = get_lab("tournament")
+
+preset, overrides, run = lab_header(
+    LAB,
+    ":material/emoji_events:",
+    "Digits are transformed by **hidden mechanisms** — eight shifts, contrast inversion, noise. A set of experts "
+    "competes for every transformed digit: a discriminator judges whose output looks most like a clean digit, and "
+    "**only the winner learns** from it. Round by round each expert becomes the inverse of one mechanism, without "
+    "ever being told which mechanism made which digit (Parascandolo et al. 2018).",
+    r"j^\ast(x') = \arg\max_j D\big(E_j(x')\big),\qquad "
+    r"\max_{E_{j^\ast}}\ \log D\big(E_{j^\ast}(x')\big),\qquad "
+    r"\max_D\ \mathbb{E}_{x\sim P}\log D(x) + \mathbb{E}_{x'\sim Q}\log\big(1 - D(E_{j^\ast}(x'))\big)",
+)
+
+
+def evaluation_panels(test: dict, transfer: dict, mechanisms: list[str], when: str) -> None:
+    """The cross-application matrix, a sample grid, and transfer to held-out classes."""
+    st.subheader("Does each expert undo its own mechanism, and only it?")
+    st.markdown(reading(test, mechanisms))
+    matrix, grid = st.columns(2)
+    matrix.plotly_chart(cross_application_chart(test, mechanisms, f"Every expert on every mechanism ({when})"),
+                        width="stretch", key="tournament.cross")
+    sample = grid.radio("Sample digit", range(test["inputs"].shape[1]), horizontal=True, key="tournament.sample")
+    grid.plotly_chart(sample_grid(test, mechanisms, sample, "Inputs, every expert's output (winner framed), "
+                                  "clean original"), width="stretch", key="tournament.grid")
+    st.subheader("Transfer: digits the experts never saw")
+    chart, held = st.columns(2)
+    chart.plotly_chart(transfer_chart(test, transfer, mechanisms), width="stretch", key="tournament.transfer")
+    held.plotly_chart(sample_grid(transfer, mechanisms, sample, "Held-out classes: inputs, outputs, original"),
+                      width="stretch", key="tournament.transfer_grid")
+
+
+def draw(latest: Run) -> None:
+    mechanisms = parse_mechanisms(latest.config["mechanisms"])
+    wins = store().snapshot(latest.id, "wins")
+    if wins is None:
+        st.info("The experts are learning the identity first; the tournament starts in a few seconds.")
+        return
+    step, history = wins
+    current, past = st.columns(2)
+    first = max(step - latest.config["report_every"] + 1, 1)
+    current.plotly_chart(win_matrix_chart(history["counts"], mechanisms, f"Who wins: rounds {first}–{step}"),
+                         width="stretch", key="tournament.wins")
+    past.plotly_chart(win_history_chart(history["rounds"], history["shares"], mechanisms), width="stretch",
+                      key="tournament.history")
+    metrics = store().metrics(latest.id, ["owned_in_training", "owned", "discriminator_loss", "expert_loss"])
+    owned = {label: metrics[name] for name, label in (("owned_in_training", "in the last rounds' tournament"),
+                                                       ("owned", "on held-out test digits")) if name in metrics}
+    losses = {name: metrics[name] for name in ("discriminator_loss", "expert_loss") if name in metrics}
+    events = store().events(latest.id)  # live learning-rate changes and pauses, as dotted verticals
+    left, right = st.columns(2)
+    left.plotly_chart(metric_chart(owned, "Mechanisms owned by distinct experts", events, "mechanisms"),
+                      width="stretch", key="tournament.owned")
+    right.plotly_chart(metric_chart(losses, "Losses", events, smoothing=20), width="stretch",
+                       key="tournament.losses")
+    test, transfer = store().snapshot(latest.id, "test"), store().snapshot(latest.id, "transfer")
+    if test is None or transfer is None:
+        st.caption("The cross-application and transfer panels appear at the first evaluation.")
+        return
+    evaluation_panels(test[1], transfer[1], mechanisms, f"after round {test[0]}")
+
+
+if run is None:
+    st.caption("No run yet: this is the tournament bundled with Dreamlab (a quick-preset run), replayed now on "
+               "held-out digits. Press **Train** to hold your own.")
+    preview = bundled_preview()
+    mechanisms = parse_mechanisms(preview["config"]["mechanisms"])
+    current, past = st.columns(2)
+    current.plotly_chart(win_matrix_chart(preview["test"]["wins"], mechanisms, "Who wins each test digit"),
+                         width="stretch", key="tournament.wins")
+    past.plotly_chart(win_history_chart(preview["wins"]["rounds"], preview["wins"]["shares"], mechanisms),
+                      width="stretch", key="tournament.history")
+    evaluation_panels(preview["test"], preview["transfer"], mechanisms, "bundled run")
+else:
+    live_controls(LAB.name, LAB.space, run)
+    live_panel(run, draw)
+
+with st.expander("What the figures show", expanded=True):
+    st.markdown(Path(__file__).with_suffix(".md").read_text())

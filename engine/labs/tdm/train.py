@@ -1,0 +1,173 @@
+"""Train a TDM and, step for step beside it, the DDPG baseline on the same room, networks and budget.
+
+Each environment step, every learner acts in its own env (τ counting down to 0 and starting again at τ_max,
+evaluate.countdown), stores the transition, and takes `updates_per_step` updates on relabelled batches
+(goals: buffer.py; τ: tdm.relabel_tau). Every `eval_every` steps both play the held-out start-goal pairs, the TDM's
+reachability heatmaps for the layout's first start are snapshot, and a checkpoint holds both learners.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from engine.labs.tdm import evaluate, tdm
+from engine.labs.tdm.agent import Learner
+from engine.labs.tdm.buffer import TrajectoryBuffer
+from engine.labs.tdm.config import bench_layouts
+from engine.labs.tdm.envs import LAYOUTS, PointMassEnv
+
+if TYPE_CHECKING:  # labs sit below the runtime: the context's interface is only needed for type hints
+    from engine.runtime.context import Context
+
+SUCCESS_MARK = 0.9  # the issue's "env steps to 90 % success"
+
+
+@dataclass
+class Player:
+    """A learner with its own env, replay buffer and place in the current episode."""
+
+    learner: Learner
+    env: PointMassEnv
+    buffer: TrajectoryBuffer
+    observation: dict = field(default_factory=dict)
+    t: int = 0  # step within the episode
+    curve: list[tuple[int, float, float]] = field(default_factory=list)  # (env step, success, final distance)
+
+    def play_one_step(self, config: dict[str, Any], params: dict[str, Any], rng: np.random.Generator,
+                      explore_only: bool) -> None:
+        if self.t == 0:
+            self.observation, _ = self.env.reset(seed=int(rng.integers(2**31)))
+            self.buffer.begin(self.observation["observation"], self.observation["desired_goal"])
+        if explore_only:
+            action = rng.uniform(-1, 1, 2)
+        else:
+            tau = np.array([evaluate.countdown(self.t, config["episode_steps"], config["tau_max"])], dtype=float)
+            action = self.learner.act(self.observation["observation"][None], self.observation["desired_goal"][None],
+                                      tau)[0]
+            action = np.clip(action + params["noise"] * rng.standard_normal(2), -1, 1)
+        self.observation, _, _, truncated, _ = self.env.step(action)
+        self.buffer.add(action, self.observation["observation"])
+        self.t = 0 if truncated else self.t + 1
+
+    def learn(self, config: dict[str, Any], params: dict[str, Any], rng: np.random.Generator) -> dict[str, float]:
+        losses = {}
+        walls = LAYOUTS[config["layout"]].walls
+        for _ in range(params["updates_per_step"]):
+            batch = self.buffer.sample(config["batch"], rng, config["future_goals"], config["random_goals"], walls)
+            tau = (tdm.relabel_tau(config["batch"], config["tau_max"], rng) if self.learner.method == "tdm"
+                   else np.zeros(config["batch"]))
+            losses = self.learner.update(batch, tau, params["actor_lr"], params["critic_lr"])
+        return losses
+
+
+def make_players(config: dict[str, Any]) -> dict[str, Player]:
+    methods = ["tdm", "ddpg"] if config["baseline"] else ["tdm"]
+    return {
+        method: Player(Learner(method, config),
+                       PointMassEnv(config["layout"], config["max_step"], config["episode_steps"], config["radius"]),
+                       TrajectoryBuffer(config["buffer_episodes"], config["episode_steps"]))
+        for method in methods
+    }
+
+
+def checkpoint_state(players: dict[str, Player], config: dict[str, Any]) -> dict[str, Any]:
+    """Both learners' weights, the config and the learning curves (so a bundled checkpoint can show them too)."""
+    state: dict[str, Any] = {method: player.learner.state_dict() for method, player in players.items()}
+    state |= {f"{method}_curve": torch.tensor(player.curve, dtype=torch.float64) for method, player in players.items()}
+    return state | {"config": dict(config)}
+
+
+def report(ctx: Context, step: int, players: dict[str, Player], config: dict[str, Any]) -> None:
+    scalars = {}
+    for method, player in players.items():
+        result = evaluate.goal_reaching(player.learner, config)
+        player.curve.append((step, result["success"], result["final_distance"]))
+        scalars |= {f"{method}_{name}": value for name, value in result.items()}
+    ctx.log(step, **scalars)
+    start = np.array(LAYOUTS[config["layout"]].starts[0])
+    ctx.snapshot("heatmap", step, {"start": start, "distance": evaluate.predicted_distances(
+        players["tdm"].learner, start, config["tau_max"]).astype(np.float32)})
+    ctx.checkpoint(checkpoint_state(players, config))
+
+
+def steps_to(curve: list[tuple[int, float, float]], mark: float) -> int | None:
+    """The first evaluation's env step at which the success rate reached `mark`, or None."""
+    return next((int(step) for step, success, _ in curve if success >= mark), None)
+
+
+def run(config: dict[str, Any], ctx: Context) -> tuple[dict[str, Player], int, float]:
+    """The training loop; returns the players, the env steps done and the training wall time."""
+    torch.set_num_threads(1)
+    torch.manual_seed(config["seed"])
+    rng = np.random.default_rng([0, config["seed"]])
+    started = time.perf_counter()
+    players = make_players(config)
+    done = 0
+    for step in range(1, config["env_steps"] + 1):
+        if not ctx.poll():
+            break
+        params = ctx.params
+        losses = {}
+        for method, player in players.items():
+            player.play_one_step(config, params, rng, explore_only=step <= config["warmup"])
+            if step > config["warmup"] and player.buffer.transitions >= config["batch"]:
+                losses |= {f"{method}_{k}": v for k, v in player.learn(config, params, rng).items()}
+        done = step
+        if losses and step % 100 == 0:
+            ctx.log(step, **losses)
+        if step % config["eval_every"] == 0 or step == config["env_steps"]:
+            report(ctx, step, players, config)
+        ctx.progress(step / config["env_steps"], "training")
+    if done and done % config["eval_every"] and done < config["env_steps"]:  # stopped between evaluations
+        ctx.checkpoint(checkpoint_state(players, config))
+    return players, done, time.perf_counter() - started
+
+
+def train(config: dict[str, Any], ctx: Context) -> dict[str, float]:
+    players, done, seconds = run(config, ctx)
+    summary = {"env_steps_done": float(done), "train_seconds": round(seconds, 1),
+               "stopped": float(done < config["env_steps"])}
+    for method, player in players.items():
+        if player.curve:
+            summary[f"{method}_success"] = player.curve[-1][1]
+            summary[f"{method}_final_distance"] = round(player.curve[-1][2], 4)
+    ctx.progress(1.0, "done")
+    return summary
+
+
+def bench(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    """Per layout in `bench_layouts`: train, then score the TDM's heatmaps against the exact reachability at every
+    τ over the layout's starts, play `eval_pairs` held-out start-goal pairs, and find the env steps to 90 %."""
+    results = {}
+    for layout in bench_layouts(config):
+        layout_config = config | {"layout": layout}
+        players, done, seconds = run(layout_config, ctx)
+        if done < config["env_steps"]:
+            break
+        scoring_started = time.perf_counter()
+        scores = evaluate.score_starts(players["tdm"].learner, layout_config)
+        results[layout] = {
+            "train_seconds": round(seconds, 1),
+            "env_steps": done,
+            "success": {m: p.curve[-1][1] for m, p in players.items()},
+            "final_distance": {m: round(p.curve[-1][2], 4) for m, p in players.items()},
+            "steps_to_90pct": {m: steps_to(p.curve, SUCCESS_MARK) for m, p in players.items()},
+            "success_curve": {m: [[int(s), round(v, 3)] for s, v, _ in p.curve] for m, p in players.items()},
+            "heatmap": scores["mean"],
+            "heatmap_worst_start": _worst(scores["per_start"]),
+            "iou_min": min(min(s["iou"]) for s in scores["per_start"].values()),
+            "scoring_seconds": round(time.perf_counter() - scoring_started, 1),
+        }
+    return {"layouts": results}
+
+
+def _worst(per_start: dict[str, dict[str, list]]) -> dict[str, Any]:
+    """The start with the lowest mean IoU, and its scores: the start where the walls are most in the way."""
+    start, scores = min(per_start.items(), key=lambda item: np.mean(item[1]["iou"]))
+    return {"start": start} | {name: [None if v is None else round(v, 4) for v in values]
+                               for name, values in scores.items()}

@@ -1,0 +1,63 @@
+"""Every hyperparameter of the expert-tournament lab: default, bounds, one line of help."""
+
+from __future__ import annotations
+
+from engine.labs.tournament.data import DIGIT_SIZE, parse_mechanisms
+from engine.labs.tournament.models import receptive_radius
+from engine.params import ConfigError, Param, ParamSpace
+
+WINNER_RULES = ("balanced", "argmax")
+
+
+def check(config: dict) -> None:
+    try:
+        parse_mechanisms(config["mechanisms"])
+    except ValueError as error:
+        raise ConfigError(f"mechanisms: {error}") from None
+    if receptive_radius(config["expert_depth"]) < config["shift"]:
+        raise ConfigError(f"expert_depth: {config['expert_depth']} layers of 3x3 convolutions see "
+                          f"{receptive_radius(config['expert_depth'])} px around a pixel, too few to undo a "
+                          f"{config['shift']} px shift")
+
+
+SPACE = ParamSpace(
+    params=(
+        Param("mechanisms", "all", "Comma-separated mechanisms that transform the digits (N, NE, E, SE, S, SW, W, "
+              "NW: translations; invert; noise), or 'all'"),
+        Param("experts", 10, "Number of competing experts", low=1, high=16),
+        Param("shift", 3, f"Pixels a translation moves a {DIGIT_SIZE}x{DIGIT_SIZE} digit (the frame's margin is as "
+              "wide)", low=1, high=6),
+        Param("noise_std", 0.3, "Standard deviation of the additive-noise mechanism", low=0.05, high=1.0),
+        Param("expert_width", 8, "Channels of each expert's convolutions", low=2, high=64),
+        Param("expert_depth", 3, "3x3 convolutions per expert (its reach must cover the shift)", low=2, high=8),
+        Param("disc_width", 16, "Channels of the discriminator's first convolution (doubling after)", low=2, high=64),
+        Param("batch", 60, "Transformed examples per round (and canonical images per discriminator step)",
+              low=4, high=1024),
+        Param("pretrain_steps", 60, "Steps pre-training every expert towards the identity on transformed data",
+              low=0, high=10_000),
+        Param("rounds", 400, "Tournament rounds: one batch of transformed examples each", low=1, high=100_000),
+        Param("winner_rule", "balanced", "argmax: the paper's rule, the best-scored expert wins each example; "
+              "balanced: the same, but no expert may win more than `capacity` times its fair share of a round",
+              choices=WINNER_RULES),
+        Param("capacity", 1.0, "With the balanced rule: the most examples one expert may win in a round, as a "
+              "multiple of batch / experts", low=1.0, high=10.0),
+        Param("losers_are_fakes", True, "Train the discriminator on every expert's output as fake, not only the "
+              "winners'"),
+        Param("lr_expert", 1e-3, "Adam learning rate of the experts", low=1e-5, high=1e-1, live=True,
+              log_scale=True),
+        Param("lr_discriminator", 1e-3, "Adam learning rate of the discriminator", low=1e-5, high=1e-1, live=True,
+              log_scale=True),
+        Param("report_every", 10, "Rounds between two frames of the live win matrix", low=1, high=10_000),
+        Param("eval_every", 100, "Rounds between evaluations on held-out digits (cross-application, transfer)",
+              low=1, high=100_000),
+        Param("eval_images", 100, "Test digits (and held-out-class digits) each evaluation transforms by every "
+              "mechanism", low=4, high=400),
+        Param("seed", 0, "Random seed: a run is reproducible from its config", low=0, high=2**31 - 1),
+    ),
+    presets={
+        "quick": {},
+        "paper": {"expert_width": 32, "disc_width": 16, "rounds": 5000, "pretrain_steps": 500, "eval_every": 500,
+                  "report_every": 25},
+    },
+    check=check,
+)

@@ -1,0 +1,202 @@
+"""TDM lab: the env, the exact reachability, the TDM target and relabelling, a short training, the page."""
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from gymnasium.utils.env_checker import check_env
+
+from engine.labs.tdm import evaluate, reachability, tdm, train
+from engine.labs.tdm.buffer import TrajectoryBuffer
+from engine.labs.tdm.config import SPACE
+from engine.labs.tdm.envs import LAYOUTS, PointMassEnv, move
+from engine.labs.tdm.networks import Actor, Critic
+from engine.runtime.context import LocalContext
+from tests.test_browser import poll
+from tests.test_pages import fresh_app  # noqa: F401  (a fixture)
+from tests.test_pages import page as open_page
+
+TINY_TDM = {"env_steps": 60, "warmup": 20, "eval_every": 30, "batch": 16, "hidden": 8, "eval_pairs": 10,
+            "episode_steps": 20, "buffer_episodes": 10, "tau_max": 5}
+GOAL_INDEX = {round(v, 2): i for i, v in enumerate(reachability.GOALS)}
+
+
+def at(distances: np.ndarray, tau: int, goal: tuple[float, float]) -> float:
+    return float(distances[tau, GOAL_INDEX[goal[1]], GOAL_INDEX[goal[0]]])  # rows are y
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_the_env_passes_gymnasiums_checker(layout):
+    env = PointMassEnv(layout)
+    check_env(env, skip_render_check=True)
+    observation, _ = env.reset(seed=1, options={"start": (0.0, 0.0), "goal": (0.3, 0.0)})
+    observation, reward, _, _, info = env.step(np.array([1.0, 0.0]))
+    assert np.allclose(observation["achieved_goal"], [0.15, 0.0]) and reward == pytest.approx(-0.15)
+    assert reward == env.compute_reward(observation["achieved_goal"], observation["desired_goal"], {})
+    assert not info["is_success"]
+
+
+def test_a_move_into_a_wall_slides_along_it():
+    walls = LAYOUTS["wall"].walls
+    pushed = move(np.array([-0.1, -0.5]), np.array([1.0, 0.5]), 0.15, walls)
+    assert np.allclose(pushed, [-0.1, -0.425])  # the x part would enter the wall: only the y part is kept
+    through_gap = move(np.array([-0.1, 0.0]), np.array([1.0, 0.0]), 0.15, walls)
+    assert np.allclose(through_gap, [0.05, 0.0])
+
+
+def test_exact_reachability_in_the_open_room_by_hand():
+    d = reachability.exact_distances("open", np.array([0.0, 0.0]), 3, 0.15)
+    # one action reaches the square |x|, |y| <= 0.15; the distance left is L1 from that square
+    assert at(d, 0, (0.5, 0.0)) == pytest.approx(0.35)
+    assert at(d, 0, (0.3, 0.3)) == pytest.approx(0.3)
+    assert at(d, 0, (0.1, -0.15)) == 0.0
+    assert at(d, 1, (0.5, 0.0)) == pytest.approx(0.2)  # two actions: the square grows to 0.3
+    assert at(d, 3, (0.6, 0.6)) == 0.0
+    assert (np.diff(d, axis=0) <= 1e-12).all()  # more steps never hurt: staying put is an action
+
+
+def test_exact_reachability_when_a_wall_is_in_the_way_by_hand():
+    start, goal = np.array([-0.4, -0.5]), (0.5, -0.5)
+    walled = reachability.exact_distances("wall", start, 6, 0.15)
+    open_room = reachability.exact_distances("open", start, 6, 0.15)
+    assert at(walled, 0, goal) == pytest.approx(0.75)  # one step right: x = -0.25
+    assert at(walled, 1, goal) == pytest.approx(0.6)  # x = -0.1
+    assert at(walled, 2, goal) == pytest.approx(0.575)  # stuck at the wall's face x = -0.075 (the gap is too far)
+    assert at(open_room, 2, goal) == pytest.approx(0.45)  # without the wall: x = 0.05
+    assert at(walled, 6, goal) == 0.0  # around through the gap in seven steps
+    assert reachability.goal_in_wall("wall")[GOAL_INDEX[-0.5], GOAL_INDEX[0.0]]
+
+
+def test_the_target_at_tau_zero_is_the_distance_reached_and_otherwise_the_next_horizon():
+    torch.manual_seed(0)
+    actor, critic = Actor(16, 5), Critic(16, "vector", 5)
+    next_state, goal = torch.tensor([[0.2, -0.1], [0.2, -0.1]]), torch.tensor([[0.5, 0.3], [0.5, 0.3]])
+    tau = torch.tensor([0.0, 3.0])
+    y = tdm.target(next_state, goal, tau, actor, critic)
+    assert torch.allclose(y[0], torch.tensor([-0.3, -0.4]))  # -|s' - g| per dimension, no network involved
+    two = torch.tensor([2.0])
+    expected = critic.psi(next_state[1:], actor(next_state[1:], goal[1:], two), goal[1:], two)[0]
+    assert torch.allclose(y[1], expected)
+    scalar = tdm.target(next_state, goal, tau, actor, Critic(16, "scalar", 5))
+    assert scalar.shape == (2, 1) and scalar[0, 0].item() == pytest.approx(-0.7)
+
+
+def test_goals_are_relabelled_with_later_states_of_the_same_trajectory_and_taus_uniformly():
+    rng = np.random.default_rng(0)
+    buffer = TrajectoryBuffer(episodes=4, steps=5)
+    for episode in range(3):  # states on a line; episode e lives at y = e
+        buffer.begin(np.array([0.0, episode]), np.array([9.0, 9.0]))
+        for t in range(1, 6):
+            buffer.add(np.zeros(2), np.array([t / 10, episode]))
+    later = buffer.sample(500, rng, future=1.0, random=0.0, walls=())
+    assert (later.goal[:, 1] == later.state[:, 1]).all()  # the same episode
+    assert (later.goal[:, 0] > later.state[:, 0]).all()  # strictly later: at or after s_{t+1}
+    assert (later.goal[:, 0] >= later.next_state[:, 0]).all()
+    assert np.allclose(later.next_state[:, 0] - later.state[:, 0], 0.1)
+    original = buffer.sample(100, rng, future=0.0, random=0.0, walls=())
+    assert (original.goal == 9.0).all()
+    anywhere = buffer.sample(200, rng, future=0.0, random=1.0, walls=LAYOUTS["wall"].walls)
+    assert np.abs(anywhere.goal).max() <= 1 and len(np.unique(anywhere.goal[:, 0])) == 200
+    taus = tdm.relabel_tau(10_000, 5, rng)
+    assert set(taus) == set(range(6)) and abs(np.bincount(taus).std() / np.bincount(taus).mean()) < 0.1
+
+
+def test_a_short_training_learns_heatmaps_that_follow_the_truth():
+    config = SPACE.resolve("quick", {"layout": "open", "baseline": False, "env_steps": 900, "warmup": 200,
+                                     "eval_every": 900, "tau_max": 5, "hidden": 32, "eval_pairs": 50})
+    started = time.perf_counter()
+    players, done, _ = train.run(config, LocalContext(config))
+    assert done == 900 and time.perf_counter() - started < 40
+    start = np.array(LAYOUTS["open"].starts[0])
+    truth = reachability.exact_distances("open", start, 5, config["max_step"])
+    model = evaluate.predicted_distances(players["tdm"].learner, start, 5)
+    correlation = np.corrcoef(model[:3].ravel(), truth[:3].ravel())[0, 1]
+    assert correlation > 0.9, correlation
+    untrained = evaluate.predicted_distances(train.make_players(config)["tdm"].learner, start, 5)
+    assert np.abs(model - truth).mean() < 0.5 * np.abs(untrained - truth).mean()
+
+
+def test_train_reports_curves_heatmaps_and_a_checkpoint_and_stops_cleanly():
+    config = SPACE.resolve("quick", TINY_TDM)
+    ctx = LocalContext(config)
+    summary = train.train(config, ctx)
+    assert summary["stopped"] == 0.0 and summary["env_steps_done"] == 60
+    assert [step for step, _ in ctx.metrics["tdm_success"]] == [30, 60] and "ddpg_success" in ctx.metrics
+    step, heatmap = ctx.snapshots["heatmap"]
+    assert step == 60 and heatmap["distance"].shape == (6, 41, 41)
+    assert {"tdm", "ddpg", "config", "tdm_curve"} <= set(ctx.checkpoints[-1])
+    stopped = LocalContext(config, stop_after_polls=40)
+    assert train.train(config, stopped)["stopped"] == 1.0 and stopped.checkpoints
+
+
+def test_bad_values_are_rejected_with_a_message():
+    from engine.params import ConfigError
+
+    with pytest.raises(ConfigError, match="relabelling shares"):
+        SPACE.resolve("quick", {"future_goals": 0.8, "random_goals": 0.5})
+    with pytest.raises(ConfigError, match="max_step"):
+        SPACE.resolve("quick", {"max_step": 0.13})
+    with pytest.raises(ConfigError, match="bench_layouts"):
+        SPACE.resolve("quick", {"bench_layouts": "open,maze"})
+
+
+# ---- the page, under AppTest and in a real browser ----
+
+
+def chart_titles(app) -> str:
+    return " ".join(str(chart.proto.spec) for chart in app.get("plotly_chart"))
+
+
+def test_the_first_visit_shows_the_bundled_tdm(fresh_app):  # noqa: F811
+    app = open_page("tdm")
+    assert not app.exception and not app.error
+    titles = chart_titles(app)
+    for title in ("how close can it get", "Success on held-out", "Final distance", "Rollouts toward the goal"):
+        assert title in titles
+    assert app.query_params["sx"] == "-0.4"  # the start is in the URL, so a view can be shared
+
+
+def test_a_finished_run_shows_its_curves_heatmaps_and_rollouts(fresh_app):  # noqa: F811
+    from ui.engine import job_manager
+
+    run_id = job_manager().submit("tdm", TINY_TDM)
+    assert job_manager().wait(run_id, timeout=60) == "done", job_manager().store.get_run(run_id).error
+    app = open_page("tdm", run=str(run_id), sx="0.3", sy="0.2")
+    assert not app.exception and not app.error
+    assert app.slider(key="tdm.sx").value == 0.3
+    assert "after 60 env steps" not in chart_titles(app)  # another start than the snapshot's: from the checkpoint
+    assert len(app.get("plotly_chart")) == 4
+    app.slider(key="tdm.sx").set_value(-0.4).run()
+    app.slider(key="tdm.sy").set_value(-0.5).run()
+    assert "after 60 env steps" in chart_titles(app)  # the default start: the trainer's snapshot
+
+
+def test_bad_points_in_the_link_get_a_message(fresh_app):  # noqa: F811
+    app = open_page("tdm", sx="far", sy="0.0", gx="0.0")
+    assert not app.exception
+    warnings = " ".join(w.value for w in app.warning)
+    assert "sx" in warnings and "inside a wall" in warnings  # (0.0, 0.0) is not, but the goal (0.0, -0.5) is
+
+
+HEATMAP = """() => {
+  for (const chart of document.querySelectorAll('.js-plotly-plot')) {
+    const title = chart.layout && chart.layout.title ? JSON.stringify(chart.layout.title) : '';
+    if (title.includes('how close can it get') && chart._fullData) {
+      let total = 0;  // z is an array of typed rows; walls are NaN
+      for (const row of chart._fullData[0].z) for (const v of row) if (v !== null && !Number.isNaN(v)) total += v;
+      return total;
+    }
+  }
+  return null;
+}"""
+
+
+def test_moving_the_tau_slider_changes_the_heatmap(app_url, page):
+    page.goto(f"{app_url}/tdm")
+    before = poll(page, HEATMAP, lambda total: total is not None, timeout=90)
+    rail = page.locator(".slider-rail-touch-rect").first  # Plotly's τ slider under the heatmaps
+    box = rail.bounding_box()
+    rail.click(position={"x": box["width"] * 0.98, "y": box["height"] / 2})  # drag to τ = τ_max
+    after = poll(page, HEATMAP, lambda total: total is not None and total < before - 1, timeout=30)
+    assert after < before  # a longer horizon: every goal is closer

@@ -1,0 +1,138 @@
+"""Figures of the expert-tournament lab, drawn from the trainer's snapshots, and the bundled tournament."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from engine.labs.tournament import data, evaluate, train
+from engine.runtime.checkpoints import load_checkpoint
+
+BUNDLED = Path(train.__file__).with_name("bundled_tournament.pt")
+WINNER_RGB = (0, 204, 150)  # the winner's frame in the sample grid
+MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
+
+
+def expert_labels(experts: int) -> list[str]:
+    return [f"E{j}" for j in range(experts)]
+
+
+def win_matrix_chart(counts: np.ndarray, mechanisms: list[str], title: str) -> go.Figure:
+    """Mechanisms x experts: each cell the expert's share of that mechanism's examples, the count written in it."""
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    figure = go.Figure(go.Heatmap(z=shares, x=expert_labels(counts.shape[1]), y=mechanisms, zmin=0, zmax=1,
+                                  colorscale="Blues", text=counts.astype(int), texttemplate="%{text}",
+                                  colorbar={"title": "share"},
+                                  hovertemplate="%{y} → %{x}: %{z:.0%} of wins<extra></extra>"))
+    figure.update_layout(title=title, height=380, margin=MARGIN, xaxis_title="expert",
+                         yaxis={"autorange": "reversed", "title": "mechanism (hidden from the experts)"})
+    return figure
+
+
+def win_history_chart(rounds: np.ndarray, shares: np.ndarray, mechanisms: list[str]) -> go.Figure:
+    """The win matrix over the rounds as an animation with a slider: specialisation, frame by frame."""
+    labels = expert_labels(shares.shape[2])
+
+    def heatmap(frame: np.ndarray) -> go.Heatmap:
+        return go.Heatmap(z=frame, x=labels, y=mechanisms, zmin=0, zmax=1, colorscale="Blues",
+                          colorbar={"title": "share"}, hovertemplate="%{y} → %{x}: %{z:.0%}<extra></extra>")
+
+    steps = [{"label": str(r), "method": "animate",
+              "args": [[str(r)], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}}]} for r in rounds]
+    figure = go.Figure(data=[heatmap(shares[-1])],
+                       frames=[go.Frame(data=[heatmap(frame)], name=str(r)) for r, frame in zip(rounds, shares,
+                                                                                                 strict=True)])
+    play = {"label": "▶", "method": "animate",
+            "args": [None, {"frame": {"duration": 150, "redraw": True}, "fromcurrent": False,
+                            "transition": {"duration": 0}}]}
+    figure.update_layout(
+        title="Share of wins per mechanism, round by round", height=450, margin={**MARGIN, "b": 100},
+        yaxis={"autorange": "reversed"},
+        updatemenus=[{"type": "buttons", "buttons": [play], "x": 0, "y": -0.1, "xanchor": "left", "yanchor": "top",
+                      "pad": {"t": 30}}],
+        sliders=[{"steps": steps, "active": len(steps) - 1, "x": 0.08, "len": 0.92, "y": -0.1, "yanchor": "top",
+                  "currentvalue": {"prefix": "round ", "xanchor": "right"}}],
+    )
+    return figure
+
+
+def sample_grid(result: dict[str, np.ndarray], mechanisms: list[str], sample: int, title: str) -> go.Figure:
+    """One row per mechanism: the transformed input, every expert's output (the winner framed), the clean original."""
+    inputs, outputs, winners = result["inputs"][:, sample], result["outputs"][:, sample], result["winners"][:, sample]
+    clean = result["clean"][sample]
+    size = clean.shape[-1]
+    tile = size + 4  # 2 px of frame on each side
+    columns = outputs.shape[1] + 2
+    grid = np.full((len(mechanisms) * tile, columns * tile, 3), 255, dtype=np.uint8)
+    for row in range(len(mechanisms)):
+        tiles = [inputs[row], *outputs[row], clean]
+        for column, image in enumerate(tiles):
+            top, left = row * tile, column * tile
+            if column == winners[row] + 1:
+                grid[top:top + tile, left:left + tile] = WINNER_RGB
+            grid[top + 2:top + 2 + size, left + 2:left + 2 + size] = (255 * image.clip(0, 1))[..., None].astype(np.uint8)
+    labels = ["input", *expert_labels(outputs.shape[1]), "clean"]
+    figure = go.Figure(go.Image(z=grid, hoverinfo="skip"))
+    figure.update_xaxes(tickvals=[tile * (c + 0.5) for c in range(columns)], ticktext=labels, side="top",
+                        showgrid=False)
+    figure.update_yaxes(tickvals=[tile * (r + 0.5) for r in range(len(mechanisms))], ticktext=mechanisms,
+                        showgrid=False)
+    figure.update_layout(title=title, height=60 + 34 * len(mechanisms), margin={**MARGIN, "t": 70})
+    return figure
+
+
+def cross_application_chart(result: dict[str, np.ndarray], mechanisms: list[str], title: str) -> go.Figure:
+    """Each expert's error on each mechanism's data, beside the error of doing nothing; winners starred."""
+    error = np.concatenate([result["error"], result["identity_error"][:, None]], axis=1)
+    wins = result["wins"]
+    top = wins.argmax(axis=1)
+    text = [[f"{error[r, c]:.3f}".removeprefix("0") + ("★" if c == top[r] else "") for c in range(error.shape[1])]
+            for r in range(len(mechanisms))]
+    figure = go.Figure(go.Heatmap(z=error, x=[*expert_labels(wins.shape[1]), "nothing"], y=mechanisms, text=text,
+                                  texttemplate="%{text}", textfont={"size": 11}, colorscale="Reds_r", zmin=0,
+                                  zmax=float(np.quantile(result["identity_error"], 0.9)),
+                                  colorbar={"title": "error"},
+                                  hovertemplate="%{x} on %{y}: squared error %{z:.4f}<extra></extra>"))
+    figure.update_layout(title=title, height=460, margin=MARGIN, xaxis_title="expert applied",
+                         yaxis={"autorange": "reversed", "title": "mechanism of the data"})
+    return figure
+
+
+def transfer_chart(test: dict[str, np.ndarray], transfer: dict[str, np.ndarray], mechanisms: list[str]) -> go.Figure:
+    """Per mechanism: the winners' error on trained classes, on classes never seen, and doing nothing."""
+    held = "/".join(map(str, data.HELD_OUT_CLASSES))
+    figure = go.Figure()
+    figure.add_bar(x=mechanisms, y=test["winner_error"], name="winner, trained classes (test digits)")
+    figure.add_bar(x=mechanisms, y=transfer["winner_error"], name=f"winner, held-out classes {held}")
+    figure.add_bar(x=mechanisms, y=transfer["identity_error"], name="doing nothing", marker_color="lightgrey")
+    figure.update_layout(title="Transfer: error against the clean original", barmode="group", height=360,
+                         yaxis={"type": "log", "dtick": 1, "exponentformat": "power",
+                                "title": "mean squared error per pixel"}, margin=MARGIN,
+                         legend={"orientation": "h", "y": -0.2})
+    return figure
+
+
+def reading(result: dict[str, np.ndarray], mechanisms: list[str]) -> str:
+    """What the cross-application says, in words, from its own numbers."""
+    owners = evaluate.ownership(result["wins"])
+    owned = [m for m, is_owned in zip(mechanisms, owners["owned"], strict=True) if is_owned]
+    better = int((result["winner_error"] < result["identity_error"]).sum())
+    return (f"**{owners['distinct_owners']} of {len(mechanisms)}** mechanisms are owned (≥ "
+            f"{evaluate.OWNED_SHARE:.0%} of their wins) by distinct experts; owned: {', '.join(owned) or 'none yet'}. "
+            f"The winner's output is closer to the clean digit than doing nothing on **{better} of "
+            f"{len(mechanisms)}** mechanisms (mean error {result['winner_error'].mean():.3f} vs "
+            f"{result['identity_error'].mean():.3f}).")
+
+
+@st.cache_data(show_spinner="Replaying the bundled tournament on held-out digits…")
+def bundled_preview() -> dict[str, dict]:
+    """The bundled checkpoint (a quick-preset run): its win history, and a fresh evaluation."""
+    state = load_checkpoint(BUNDLED)
+    tournament = train.from_checkpoint(state)
+    config = state["config"]
+    results = train.evaluation(tournament, data.load(config["shift"], config["seed"]),
+                               data.parse_mechanisms(config["mechanisms"]))
+    return results | {"wins": {name: tensor.numpy() for name, tensor in state["wins"].items()}, "config": config}
