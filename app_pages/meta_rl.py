@@ -47,7 +47,7 @@ def draw(latest: Run) -> None:
             if "eval_regret" in metrics:
                 series["held-out regret (frozen)"] = metrics["eval_regret"]
             st.plotly_chart(metric_chart({k: v for k, v in series.items() if v is not None}, "Training curve",
-                                         events, "regret at the last pull", smoothing=10),
+                                         events, "regret at the last pull", smoothing=10, x_title="update"),
                             width="stretch", key="meta_rl.training")
         else:
             st.info("Waiting for the first update…")

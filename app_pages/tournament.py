@@ -71,9 +71,10 @@ def draw(latest: Run) -> None:
     losses = {name: metrics[name] for name in ("discriminator_loss", "expert_loss") if name in metrics}
     events = store().events(latest.id)  # live learning-rate changes and pauses, as dotted verticals
     left, right = st.columns(2)
-    left.plotly_chart(metric_chart(owned, "Mechanisms owned by distinct experts", events, "mechanisms"),
+    left.plotly_chart(metric_chart(owned, "Mechanisms owned by distinct experts", events, "mechanisms",
+                                   x_title="round"),
                       width="stretch", key="tournament.owned")
-    right.plotly_chart(metric_chart(losses, "Losses", events, smoothing=20), width="stretch",
+    right.plotly_chart(metric_chart(losses, "Losses", events, smoothing=20, x_title="round"), width="stretch",
                        key="tournament.losses")
     test, transfer = store().snapshot(latest.id, "test"), store().snapshot(latest.id, "transfer")
     if test is None or transfer is None:

@@ -12,9 +12,11 @@ from ui.engine import job_manager, owner_id, store
 from ui.figures import frames_animation, metric_chart
 from ui.run_panel import lab_header, live_controls, live_panel
 from ui.world_models import (
+    BUNDLED,
     PAPER_RANDOM_SCORE,
     PAPER_TAU_TABLE,
     SWEEP_TAUS,
+    cached_real_game,
     cached_redream,
     done_chart,
     dream_session,
@@ -56,11 +58,12 @@ def draw(latest: Run) -> None:
                      caption=f"after V epoch {recon[0]}")
         v_losses = {k: metrics[k] for k in ("recon_loss", "kl") if k in metrics}
         if v_losses:
-            st.plotly_chart(metric_chart(v_losses, "V's losses", events, height=240), key="wm.v")
+            st.plotly_chart(metric_chart(v_losses, "V's losses", events, height=240, x_title="V epoch"), key="wm.v")
     with m_column:
         m_losses = {k: metrics[k] for k in ("mdn_loss", "done_loss", "reward_loss") if k in metrics}
         if m_losses:
-            st.plotly_chart(metric_chart(m_losses, "M's losses", events, y_title="per step", height=300),
+            st.plotly_chart(metric_chart(m_losses, "M's losses", events, y_title="per step", height=300,
+                                         x_title="M epoch"),
                             key="wm.m")
         else:
             st.caption("M trains after V.")
@@ -73,28 +76,32 @@ def draw(latest: Run) -> None:
     if "real_score" in metrics:
         scores = {k: metrics[k] for k in ("dream_score", "real_score") if k in metrics}
         st.plotly_chart(metric_chart(scores, "Each round: the controller's score in the dream and in the real game",
-                                     height=260), key="wm.scores")
+                                     height=260, x_title="round"), key="wm.scores")
 
 
-def dream_viewer(run: Run) -> None:
+def dream_viewer(checkpoint: Path, env: str, real_frames: np.ndarray | None) -> None:
+    """Re-dream from a checkpoint at any τ, beside a real episode under the same controller; then play in it."""
+    temperature = st.slider("Dream temperature τ", 0.05, 2.0, 1.0, 0.05, key="wm.viewer_tau",
+                            help="Re-dreams at once from the latest checkpoint, under its controller")
+    seed = st.number_input("Dream #", 0, 999, 0, key="wm.viewer_seed", help="Another first frame and other luck")
+    dreamt = cached_redream(str(checkpoint), checkpoint.stat().st_mtime, temperature, int(seed))
+    left, right = st.columns(2)
+    left.plotly_chart(frames_animation(dreamt["frames"], f"The dream at τ = {temperature:g} "
+                                       f"({len(dreamt['done_probability'])} steps)"), key="wm.dream")
+    if real_frames is not None:
+        right.plotly_chart(frames_animation(real_frames, "The real game, same controller "
+                                            f"({len(real_frames) - 1} steps)"), key="wm.real")
+    st.plotly_chart(done_chart(dreamt["done_probability"]), key="wm.done")
+    step_through(checkpoint, env, temperature)
+
+
+def run_dream_viewer(run: Run) -> None:
     checkpoint = store().checkpoint_path(run.id)
     if not checkpoint.exists():
         st.caption("The dream viewer opens when the first round has a controller.")
         return
-    mtime = checkpoint.stat().st_mtime
-    temperature = st.slider("Dream temperature τ", 0.05, 2.0, 1.0, 0.05, key="wm.viewer_tau",
-                            help="Re-dreams at once from the latest checkpoint, under its controller")
-    seed = st.number_input("Dream #", 0, 999, 0, key="wm.viewer_seed", help="Another first frame and other luck")
-    dreamt = cached_redream(str(checkpoint), mtime, temperature, int(seed))
     snapshot = store().snapshot(run.id, "dream")
-    left, right = st.columns(2)
-    left.plotly_chart(frames_animation(dreamt["frames"], f"The dream at τ = {temperature:g} "
-                                       f"({len(dreamt['done_probability'])} steps)"), key="wm.dream")
-    if snapshot:
-        right.plotly_chart(frames_animation(snapshot[1]["real_frames"], "The real game, same controller "
-                                            f"({len(snapshot[1]['real_frames']) - 1} steps)"), key="wm.real")
-    st.plotly_chart(done_chart(dreamt["done_probability"]), key="wm.done")
-    step_through(checkpoint, run.config["env"], temperature)
+    dream_viewer(checkpoint, run.config["env"], snapshot[1]["real_frames"] if snapshot else None)
 
 
 def step_through(checkpoint: Path, env: str, temperature: float) -> None:
@@ -151,13 +158,15 @@ def live_tau_table(run: Run) -> None:
 
 
 if run is None:
-    st.info("No run yet. Press **Train**: the quick preset learns the take-cover game in a few minutes, stage by "
-            "stage (collect → V → M → C → evaluate), and every figure fills in as it goes.")
+    st.info("No run yet: below is the world bundled with Dreamlab (a quick-preset run on the take-cover game), "
+            "dreaming live. Press **Train** to learn your own, stage by stage (collect → V → M → C → evaluate).")
+    st.subheader("The dream viewer")
+    dream_viewer(BUNDLED, "take_cover", cached_real_game(str(BUNDLED), BUNDLED.stat().st_mtime))
 else:
     live_controls(LAB.name, LAB.space, run)
     live_panel(run, draw)
     st.subheader("The dream viewer")
-    dream_viewer(run)
+    run_dream_viewer(run)
     st.subheader("The τ table")
     live_tau_table(run)
 

@@ -108,8 +108,10 @@ def test_world_models_page_before_and_after_a_run(fresh_app):
     from tests.conftest import TINY_WORLD_MODELS
     from ui.engine import job_manager
 
-    first = page("world_models")
+    first = page("world_models")  # a first visit dreams live in the bundled world
     assert not first.exception and any("No run yet" in i.value for i in first.info)
+    first_titles = " ".join(str(chart.proto.spec) for chart in first.get("plotly_chart"))
+    assert "The dream at τ = 1" in first_titles and "The real game" in first_titles
     run_id = job_manager().submit("world_models", TINY_WORLD_MODELS)
     assert job_manager().wait(run_id, timeout=120) == "done"
     app = page("world_models", run=str(run_id))

@@ -27,6 +27,7 @@ def metric_chart(
     y_title: str = "",
     smoothing: int = 1,
     height: int = 320,
+    x_title: str = "step",
 ) -> go.Figure:
     """Lines per metric against step; live-control events as dotted verticals, so their effect is visible."""
     figure = go.Figure()
@@ -39,8 +40,10 @@ def metric_chart(
                                         for k, v in event["detail"].items())
         figure.add_vline(x=event["step"], line={"dash": "dot", "color": "grey"}, annotation_text=label,
                          annotation_position="top left", annotation_font_size=10)
-    figure.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                         xaxis_title="step", yaxis_title=y_title, legend={"orientation": "h", "y": -0.2})
+    # the legend sits at the very bottom of the figure, below the x-axis title rather than on it
+    figure.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 50},
+                         xaxis_title=x_title, yaxis_title=y_title,
+                         legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"})
     return figure
 
 

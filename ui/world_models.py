@@ -8,9 +8,12 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from engine.labs.world_models import dream
+from engine.labs.world_models import dream, train
 from engine.runtime.checkpoints import load_checkpoint
+from engine.runtime.context import LocalContext
 from ui.figures import PALETTE
+
+BUNDLED = Path(train.__file__).with_name("bundled_world.pt")  # `train world_models --preset quick`'s checkpoint
 
 # Ha & Schmidhuber 2018, Table 2 (DoomTakeCover): temperature → (score in the dream, score in the real game)
 PAPER_TAU_TABLE = {0.10: (2086, 193), 0.50: (2060, 196), 1.00: (1145, 868), 1.15: (918, 1092), 1.30: (732, 753)}
@@ -75,6 +78,18 @@ def tau_table_chart(rows: list[dict]) -> go.Figure:
 def cached_redream(path: str, mtime: float, temperature: float, seed: int) -> dict[str, np.ndarray]:
     """`mtime` is part of the key: a newer checkpoint of the same run dreams anew."""
     return dream.redream(load_checkpoint(Path(path)), temperature, seed=seed)
+
+
+@st.cache_data(max_entries=8, show_spinner="Playing the real game…")
+def cached_real_game(path: str, mtime: float) -> np.ndarray:
+    """One real episode under the checkpoint's controller, the viewer's reference beside the dream (a run's own
+    evaluation snapshot serves instead when there is one)."""
+    checkpoint = load_checkpoint(Path(path))
+    world, params = dream.load_world(checkpoint)
+    config = checkpoint["config"]
+    episode = train.play_real(config, world, params, 1, config["dream_length"], 0.0, config["seed"],
+                              LocalContext(config))[0]
+    return train.viewable(episode.frames)
 
 
 def dream_session(path: Path, temperature: float, restart: bool) -> dream.DreamSession:
