@@ -110,10 +110,10 @@ def test_a_short_training_learns_heatmaps_that_follow_the_truth():
     assert done == 900 and time.perf_counter() - started < 40
     start = np.array(LAYOUTS["open"].starts[0])
     truth = reachability.exact_distances("open", start, 5, config["max_step"])
-    model = evaluate.predicted_distances(players["tdm"].learner, start, 5)
+    model = evaluate.predicted_distances(players["tdm"].learner.averaged(), start, 5)
     correlation = np.corrcoef(model[:3].ravel(), truth[:3].ravel())[0, 1]
     assert correlation > 0.9, correlation
-    untrained = evaluate.predicted_distances(train.make_players(config)["tdm"].learner, start, 5)
+    untrained = evaluate.predicted_distances(train.make_players(config)["tdm"].learner.averaged(), start, 5)
     assert np.abs(model - truth).mean() < 0.5 * np.abs(untrained - truth).mean()
 
 

@@ -71,14 +71,22 @@ class Learner:
         for net, target in ((self.actor, self.actor_target), (self.critic, self.critic_target)):
             torch._foreach_lerp_(list(target.parameters()), list(net.parameters()), self.config["target_rate"])
 
+    def averaged(self) -> Learner:
+        """The same learner read through its Polyak-averaged (target) networks: what evaluation, heatmaps and
+        checkpoints use. An average over the last ~1/ρ updates is less noisy than the latest weights, and the vector
+        head turns any noise in f into extra distance (E|f - g| > |E f - g|), i.e. into pessimism."""
+        readout = copy.copy(self)
+        readout.actor, readout.critic = self.actor_target, self.critic_target
+        return readout
+
     def state_dict(self) -> dict[str, Any]:
-        """Copies (a state_dict's tensors are live views that later updates would change)."""
+        """The averaged networks' weights, copied (a state_dict's tensors are live views that later updates change)."""
         return {name: {k: v.detach().clone() for k, v in net.state_dict().items()}
-                for name, net in (("actor", self.actor), ("critic", self.critic))}
+                for name, net in (("actor", self.actor_target), ("critic", self.critic_target))}
 
 
 def from_checkpoint(state: dict[str, Any], method: str = "tdm") -> Learner:
-    """A learner with a checkpoint's weights for `method` ("tdm" or "ddpg"), for evaluation."""
+    """A learner whose networks hold a checkpoint's (averaged) weights for `method` ("tdm" or "ddpg"), for evaluation."""
     learner = Learner(method, state["config"])
     learner.actor.load_state_dict(state[method]["actor"])
     learner.critic.load_state_dict(state[method]["critic"])

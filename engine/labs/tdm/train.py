@@ -3,7 +3,8 @@
 Each environment step, every learner acts in its own env (τ counting down to 0 and starting again at τ_max,
 evaluate.countdown), stores the transition, and takes `updates_per_step` updates on relabelled batches
 (goals: buffer.py; τ: tdm.relabel_tau). Every `eval_every` steps both play the held-out start-goal pairs, the TDM's
-reachability heatmaps for the layout's first start are snapshot, and a checkpoint holds both learners.
+reachability heatmaps for the layout's first start are snapshot, and a checkpoint holds both learners; all three read
+the learners through their Polyak-averaged networks (Learner.averaged).
 """
 
 from __future__ import annotations
@@ -85,13 +86,13 @@ def checkpoint_state(players: dict[str, Player], config: dict[str, Any]) -> dict
 def report(ctx: Context, step: int, players: dict[str, Player], config: dict[str, Any]) -> None:
     scalars = {}
     for method, player in players.items():
-        result = evaluate.goal_reaching(player.learner, config)
+        result = evaluate.goal_reaching(player.learner.averaged(), config)
         player.curve.append((step, result["success"], result["final_distance"]))
         scalars |= {f"{method}_{name}": value for name, value in result.items()}
     ctx.log(step, **scalars)
     start = np.array(LAYOUTS[config["layout"]].starts[0])
     ctx.snapshot("heatmap", step, {"start": start, "distance": evaluate.predicted_distances(
-        players["tdm"].learner, start, config["tau_max"]).astype(np.float32)})
+        players["tdm"].learner.averaged(), start, config["tau_max"]).astype(np.float32)})
     ctx.checkpoint(checkpoint_state(players, config))
 
 
@@ -150,7 +151,7 @@ def bench(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
         if done < config["env_steps"]:
             break
         scoring_started = time.perf_counter()
-        scores = evaluate.score_starts(players["tdm"].learner, layout_config)
+        scores = evaluate.score_starts(players["tdm"].learner.averaged(), layout_config)
         results[layout] = {
             "train_seconds": round(seconds, 1),
             "env_steps": done,
