@@ -78,9 +78,9 @@ def views(checkpoint: Path, start, goal, success: dict, distance: dict, events=(
     left, middle, right = st.columns(3)
     if success:
         left.plotly_chart(metric_chart(success, "Success on held-out start–goal pairs", events, "success rate",
-                                       height=380), key="tdm.success")
+                                       height=380, x_title="env steps"), key="tdm.success")
         middle.plotly_chart(metric_chart(distance, "Final distance to the goal", events, "mean ‖s − g‖₂",
-                                         height=380), key="tdm.distance")
+                                         height=380, x_title="env steps"), key="tdm.distance")
     right.plotly_chart(rollout_figure(paths_toward(*key, start, goal), config["layout"], goal, config["radius"]),
                        key="tdm.rollouts")
 
