@@ -24,6 +24,20 @@ def data_dir(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def fresh_app(data_dir):
+    """For AppTest: the app's cached job manager and data start afresh on this test's store, and stop after it."""
+    import streamlit as st
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield data_dir
+    from ui.engine import job_manager
+
+    job_manager().shutdown(stop_runs=True)
+    st.cache_resource.clear()
+
+
+@pytest.fixture
 def manager(data_dir):
     from engine.runtime.jobs import JobManager
 

@@ -1,8 +1,8 @@
 """Real browser (Playwright + Debian chromium) against `streamlit run app.py`."""
 
-import time
 
 from tests.conftest import LONG_META_RL
+from tests.helpers import poll
 
 # plotly ships arrays base64-encoded; _fullData holds them decoded, as drawn
 TRAINING_POINTS = """() => {
@@ -12,16 +12,6 @@ TRAINING_POINTS = """() => {
   }
   return -1;
 }"""
-
-
-def poll(tab, script, predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = tab.evaluate(script)
-        if predicate(value):
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"gave up waiting; last value {value!r}")
 
 
 def test_meta_rl_page_trains_live_and_the_chart_gains_points(app_url, page):

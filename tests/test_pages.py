@@ -1,36 +1,7 @@
 """Every page under Streamlit's AppTest: renders without an exception, shows real figures, rejects bad links."""
 
-from pathlib import Path
-
-import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
-
 from tests.conftest import TINY_META_RL
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def fresh_app(data_dir):
-    st.cache_resource.clear()  # the job manager is cached per process: give each test its own store
-    st.cache_data.clear()
-    yield data_dir
-    from ui.engine import job_manager
-
-    job_manager().shutdown(stop_runs=True)
-    st.cache_resource.clear()
-
-
-def page(name: str, **query) -> AppTest:
-    """The whole app (navigation, sidebar) opened on one page, with a query string as a shared link would carry."""
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    app.run()
-    if name != "home":
-        app.switch_page(f"app_pages/{name}.py")
-    for key, value in query.items():
-        app.query_params[key] = value
-    return app.run()
+from tests.helpers import open_page, plotly_count
 
 
 def finished_run() -> int:
@@ -41,18 +12,14 @@ def finished_run() -> int:
     return run_id
 
 
-def plotly_count(app: AppTest) -> int:
-    return len(app.get("plotly_chart"))
-
-
 def test_home_presents_the_labs(fresh_app):
-    app = page("home")
+    app = open_page("home")
     assert not app.exception
     assert "Learning to reinforcement learn" in [h.value for h in app.subheader]
 
 
 def test_meta_rl_first_visit_shows_the_bundled_agent(fresh_app):
-    app = page("meta_rl")
+    app = open_page("meta_rl")
     assert not app.exception
     assert plotly_count(app) == 2  # regret curves and an episode, before anyone trains anything
     assert any("frozen agent's regret" in m.value for m in app.markdown)
@@ -60,7 +27,7 @@ def test_meta_rl_first_visit_shows_the_bundled_agent(fresh_app):
 
 def test_meta_rl_shows_a_finished_run_and_its_figures(fresh_app):
     run_id = finished_run()
-    app = page("meta_rl", run=str(run_id))
+    app = open_page("meta_rl", run=str(run_id))
     assert not app.exception
     assert app.selectbox(key="meta_rl.run").value == run_id
     assert plotly_count(app) == 3  # training curve, regret curves, episode explorer
@@ -68,7 +35,7 @@ def test_meta_rl_shows_a_finished_run_and_its_figures(fresh_app):
 
 
 def test_meta_rl_bad_links_get_a_message_and_defaults(fresh_app):
-    app = page("meta_rl", lr="fast", hidden="99999", preset="huge", run="42")
+    app = open_page("meta_rl", lr="fast", hidden="99999", preset="huge", run="42")
     assert not app.exception
     warnings = " ".join(w.value for w in app.warning)
     assert "lr" in warnings and "hidden" in warnings and "huge" in warnings
@@ -78,7 +45,7 @@ def test_meta_rl_bad_links_get_a_message_and_defaults(fresh_app):
 
 
 def test_the_link_seeds_the_hyperparameters(fresh_app):
-    app = page("meta_rl", preset="quick", hidden="16", task="dependent")
+    app = open_page("meta_rl", preset="quick", hidden="16", task="dependent")
     assert app.number_input(key="meta_rl.param.hidden").value == 16
     assert app.selectbox(key="meta_rl.param.task").value == "dependent"
 
@@ -86,7 +53,7 @@ def test_the_link_seeds_the_hyperparameters(fresh_app):
 def test_train_starts_a_run_and_stop_stops_it(fresh_app):
     from ui.engine import job_manager
 
-    app = page("meta_rl")
+    app = open_page("meta_rl")
     app.number_input(key="meta_rl.param.updates").set_value(100_000)
     app.button(key="meta_rl.train").click().run()
     assert not app.exception
@@ -97,9 +64,9 @@ def test_train_starts_a_run_and_stop_stops_it(fresh_app):
 
 
 def test_runs_page_lists_and_exports(fresh_app):
-    assert any("No runs yet" in i.value for i in page("runs").info)
+    assert any("No runs yet" in i.value for i in open_page("runs").info)
     run_id = finished_run()
-    app = page("runs", run=str(run_id))
+    app = open_page("runs", run=str(run_id))
     assert not app.exception
     assert len(app.dataframe) == 1 and plotly_count(app) == 1
 
@@ -108,13 +75,13 @@ def test_world_models_page_before_and_after_a_run(fresh_app):
     from tests.conftest import TINY_WORLD_MODELS
     from ui.engine import job_manager
 
-    first = page("world_models")  # a first visit dreams live in the bundled world
+    first = open_page("world_models")  # a first visit dreams live in the bundled world
     assert not first.exception and any("No run yet" in i.value for i in first.info)
     first_titles = " ".join(str(chart.proto.spec) for chart in first.get("plotly_chart"))
     assert "The dream at τ = 1" in first_titles and "The real game" in first_titles
     run_id = job_manager().submit("world_models", TINY_WORLD_MODELS)
     assert job_manager().wait(run_id, timeout=120) == "done"
-    app = page("world_models", run=str(run_id))
+    app = open_page("world_models", run=str(run_id))
     assert not app.exception and not app.error
     titles = " ".join(str(chart.proto.spec) for chart in app.get("plotly_chart"))
     for title in ("M's losses", "CMA-ES fitness", "The dream at", "The real game", "termination probability"):
@@ -132,7 +99,7 @@ def test_the_tau_table_trains_one_controller_per_temperature_in_one_world(fresh_
 
     run_id = job_manager().submit("world_models", TINY_WORLD_MODELS)
     assert job_manager().wait(run_id, timeout=120) == "done"
-    app = page("world_models", run=str(run_id))
+    app = open_page("world_models", run=str(run_id))
     app.button(key="wm.sweep").click().run()
     sweep = [r for r in job_manager().store.list_runs() if r.id != run_id]
     world = str(job_manager().store.checkpoint_path(run_id))
@@ -140,14 +107,14 @@ def test_the_tau_table_trains_one_controller_per_temperature_in_one_world(fresh_
     assert all(r.config["world_from"] == world for r in sweep)
     for job in sweep:
         assert job_manager().wait(job.id, timeout=120) == "done", job_manager().store.get_run(job.id).error
-    table = page("world_models", run=str(run_id)).dataframe[0].value
+    table = open_page("world_models", run=str(run_id)).dataframe[0].value
     assert table["real score"].notna().all() and table["dream score"].notna().all()
 
 
 def test_a_combination_the_lab_rejects_gets_a_message_not_a_job(fresh_app):
     from ui.engine import job_manager
 
-    app = page("meta_rl")
+    app = open_page("meta_rl")
     app.selectbox(key="meta_rl.param.task").set_value("dependent")
     app.number_input(key="meta_rl.param.arms").set_value(3)
     app.button(key="meta_rl.train").click().run()

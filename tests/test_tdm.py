@@ -13,9 +13,7 @@ from engine.labs.tdm.config import SPACE
 from engine.labs.tdm.envs import LAYOUTS, PointMassEnv, move
 from engine.labs.tdm.networks import Actor, Critic
 from engine.runtime.context import LocalContext
-from tests.test_browser import poll
-from tests.test_pages import fresh_app  # noqa: F401  (a fixture)
-from tests.test_pages import page as open_page
+from tests.helpers import open_page, poll
 
 TINY_TDM = {"env_steps": 60, "warmup": 20, "eval_every": 30, "batch": 16, "hidden": 8, "eval_pairs": 10,
             "episode_steps": 20, "buffer_episodes": 10, "tau_max": 5}
@@ -148,7 +146,7 @@ def chart_titles(app) -> str:
     return " ".join(str(chart.proto.spec) for chart in app.get("plotly_chart"))
 
 
-def test_the_first_visit_shows_the_bundled_tdm(fresh_app):  # noqa: F811
+def test_the_first_visit_shows_the_bundled_tdm(fresh_app):
     app = open_page("tdm")
     assert not app.exception and not app.error
     titles = chart_titles(app)
@@ -157,7 +155,7 @@ def test_the_first_visit_shows_the_bundled_tdm(fresh_app):  # noqa: F811
     assert app.query_params["sx"] == "-0.4"  # the start is in the URL, so a view can be shared
 
 
-def test_a_finished_run_shows_its_curves_heatmaps_and_rollouts(fresh_app):  # noqa: F811
+def test_a_finished_run_shows_its_curves_heatmaps_and_rollouts(fresh_app):
     from ui.engine import job_manager
 
     run_id = job_manager().submit("tdm", TINY_TDM)
@@ -172,7 +170,7 @@ def test_a_finished_run_shows_its_curves_heatmaps_and_rollouts(fresh_app):  # no
     assert "after 60 env steps" in chart_titles(app)  # the default start: the trainer's snapshot
 
 
-def test_bad_points_in_the_link_get_a_message(fresh_app):  # noqa: F811
+def test_bad_points_in_the_link_get_a_message(fresh_app):
     app = open_page("tdm", sx="far", sy="0.0", gx="0.0")
     assert not app.exception
     warnings = " ".join(w.value for w in app.warning)

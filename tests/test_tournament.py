@@ -11,8 +11,7 @@ from engine.labs.tournament.config import SPACE
 from engine.labs.tournament.train import Tournament, assign_winners, bench, draw_batch, from_checkpoint, train
 from engine.params import ConfigError
 from engine.runtime.context import LocalContext
-from tests.test_browser import poll
-from tests.test_pages import fresh_app, page, plotly_count  # noqa: F401  (fresh_app: a fixture used below)
+from tests.helpers import open_page, plotly_count, poll
 
 # a tournament that runs through every stage in a few seconds
 TINY = {"mechanisms": "N,invert,noise", "experts": 3, "shift": 2, "expert_width": 4, "expert_depth": 3,
@@ -173,7 +172,7 @@ def test_bench_reports_ownership_and_errors():
 
 @pytest.mark.usefixtures("fresh_app")
 def test_page_first_visit_shows_the_bundled_tournament():
-    app = page("tournament")
+    app = open_page("tournament")
     assert not app.exception and not app.error
     assert plotly_count(app) == 6  # win matrix, history, cross-application, samples, transfer, transfer samples
     assert any("owned" in m.value for m in app.markdown)
@@ -185,13 +184,13 @@ def test_page_shows_a_finished_run_and_rejects_bad_links():
 
     run_id = job_manager().submit("tournament", TINY)
     assert job_manager().wait(run_id, timeout=60) == "done", job_manager().store.get_run(run_id).error
-    app = page("tournament", run=str(run_id))
+    app = open_page("tournament", run=str(run_id))
     assert not app.exception and not app.error
     titles = " ".join(str(chart.proto.spec) for chart in app.get("plotly_chart"))
     for title in ("Who wins: rounds 16", "round by round", "Mechanisms owned", "Every expert on every mechanism",
                   "Transfer"):
         assert title in titles
-    bad = page("tournament", mechanisms="N,spin", experts="99")
+    bad = open_page("tournament", mechanisms="N,spin", experts="99")
     assert not bad.exception
     warnings = " ".join(w.value for w in bad.warning)
     assert "experts" in warnings
