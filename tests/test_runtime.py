@@ -10,6 +10,7 @@ import torch
 
 from engine.params import ConfigError
 from engine.runtime.checkpoints import load_checkpoint
+from engine.runtime.context import LocalContext
 from engine.runtime.jobs import JobManager
 from tests.conftest import LONG_META_RL, TINY_META_RL
 
@@ -118,3 +119,13 @@ def test_the_job_cap_queues_runs(data_dir):
         assert manager.wait(second, timeout=60) == "done"
     finally:
         manager.shutdown(stop_runs=True)
+
+
+def test_a_local_checkpoint_keeps_the_weights_as_they_were_at_the_call():
+    layer = torch.nn.Linear(2, 2)
+    ctx = LocalContext({})
+    ctx.checkpoint({"model": layer.state_dict()})  # a live view, as every lab passes it
+    before = layer.weight.detach().clone()
+    with torch.no_grad():
+        layer.weight.add_(1.0)
+    assert torch.equal(ctx.checkpoints[0]["model"]["weight"], before)

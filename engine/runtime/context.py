@@ -7,6 +7,7 @@ and benchmarks can call `train` directly; the worker hands a store-backed one.
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any
 
@@ -26,6 +27,7 @@ class Context:
         raise NotImplementedError
 
     def checkpoint(self, state: dict[str, Any]) -> None:
+        """Keep `state` as it is now: a lab may pass live state_dicts, which its later updates go on changing."""
         raise NotImplementedError
 
     def progress(self, fraction: float, stage: str) -> None:
@@ -59,7 +61,7 @@ class LocalContext(Context):
         self.snapshots[name] = (step, data)
 
     def checkpoint(self, state: dict[str, Any]) -> None:
-        self.checkpoints.append(state)
+        self.checkpoints.append(copy.deepcopy(state))  # a file would freeze it; a list must copy
 
     def progress(self, fraction: float, stage: str) -> None:
         self.fraction, self.stage = fraction, stage

@@ -123,8 +123,8 @@ def ppo_update(
 
 
 def checkpoint_state(model: agent.ActorCritic, config: dict[str, Any]) -> dict[str, Any]:
-    """A copy of the weights (state_dict tensors are live views that later updates would change) and the config."""
-    return {"model": {k: v.detach().clone() for k, v in model.state_dict().items()}, "config": dict(config)}
+    """The weights and the config."""
+    return {"model": model.state_dict(), "config": dict(config)}
 
 
 def report_evaluation(

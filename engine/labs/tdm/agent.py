@@ -80,9 +80,8 @@ class Learner:
         return readout
 
     def state_dict(self) -> dict[str, Any]:
-        """The averaged networks' weights, copied (a state_dict's tensors are live views that later updates change)."""
-        return {name: {k: v.detach().clone() for k, v in net.state_dict().items()}
-                for name, net in (("actor", self.actor_target), ("critic", self.critic_target))}
+        """The averaged networks' weights."""
+        return {"actor": self.actor_target.state_dict(), "critic": self.critic_target.state_dict()}
 
 
 def from_checkpoint(state: dict[str, Any], method: str = "tdm") -> Learner:

@@ -148,12 +148,9 @@ class Tournament:
         return winners, stats
 
     def state(self, wins: dict[str, np.ndarray]) -> dict[str, Any]:
-        """Copies of every state_dict (live views would change under later updates), the config, and the win
-        history so far (so a checkpoint alone can show how the experts came to specialise)."""
-        def copied(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-            return {k: v.detach().clone() for k, v in module.state_dict().items()}
-
-        return {"experts": [copied(e) for e in self.experts], "discriminator": copied(self.discriminator),
+        """Every state_dict, the config, and the win history so far (so a checkpoint alone can show how the experts
+        came to specialise)."""
+        return {"experts": [e.state_dict() for e in self.experts], "discriminator": self.discriminator.state_dict(),
                 "config": dict(self.config), "wins": {k: torch.from_numpy(v) for k, v in wins.items()}}
 
 

@@ -309,13 +309,9 @@ def dream_score(world: World, params: torch.Tensor, config: dict[str, Any], temp
 
 
 def checkpoint_state(world: World, params: torch.Tensor, config: dict[str, Any], round_: int) -> dict[str, Any]:
-    """Copies (state_dict tensors are live views) of V, M, C and the dream starts, with the config."""
-    def copy(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-        return {k: v.detach().clone() for k, v in module.state_dict().items()}
-
-    return {"vae": copy(world.vae), "rnn": copy(world.rnn), "controller": params.clone(),
-            "start_mu": world.start_mu.clone(), "start_logvar": world.start_logvar.clone(),
-            "config": dict(config), "round": round_}
+    """V, M, C and the dream starts, with the config."""
+    return {"vae": world.vae.state_dict(), "rnn": world.rnn.state_dict(), "controller": params,
+            "start_mu": world.start_mu, "start_logvar": world.start_logvar, "config": dict(config), "round": round_}
 
 
 # ---------------------------------------------------------------------------------------------- the rounds
