@@ -9,7 +9,7 @@ from engine.params import ConfigError
 from engine.runtime.store import Run
 from ui.engine import job_manager, owner_id, store
 from ui.figures import metric_chart
-from ui.params import url_int
+from ui.params import url_number
 from ui.run_panel import live_panel, run_label
 
 
@@ -38,11 +38,11 @@ st.dataframe(
 
 by_id = {r.id: r for r in runs}
 ids = list(by_id)
-wanted = url_int("run")
+wanted = url_number("run")
 chosen = st.selectbox("Open run", ids, index=ids.index(wanted) if wanted in by_id else 0,
                       format_func=lambda i: f"{by_id[i].lab} {run_label(by_id[i])}")
 others = [i for i in ids if i != chosen and by_id[i].lab == by_id[chosen].lab]
-wanted_compare = url_int("compare")
+wanted_compare = url_number("compare")
 compare = st.selectbox("Compare with", [None, *others], format_func=lambda i: "—" if i is None else run_label(by_id[i]),
                        index=[None, *others].index(wanted_compare) if wanted_compare in others else 0)
 st.query_params.from_dict({"run": str(chosen), **({"compare": str(compare)} if compare else {})})

@@ -10,6 +10,7 @@ from engine.labs.tdm.envs import LAYOUTS, inside_walls
 from engine.runtime.store import Run
 from ui.engine import store
 from ui.figures import metric_chart
+from ui.params import url_number
 from ui.run_panel import lab_header, live_controls, live_panel
 from ui.tdm import (
     BUNDLED,
@@ -28,28 +29,16 @@ POINTS = {"sx": "start x", "sy": "start y", "gx": "goal x", "gy": "goal y"}  # U
 FIRST_TAU = 4  # the heatmaps open at a horizon where the wall already bends the reachable set
 
 
-def seed_points_from_url() -> None:
-    """Before lab_header rewrites the URL: the start and goal a shared link carries, checked."""
-    for key in POINTS:
-        raw = st.query_params.get(key)
-        if raw is None or f"tdm.{key}" in st.session_state:
-            continue
-        try:
-            value = float(raw)
-            if not -1 <= value <= 1:
-                raise ValueError
-            st.session_state[f"tdm.{key}"] = round(value * 20) / 20
-        except ValueError:
-            st.warning(f"Ignored {key}={raw!r} in the link: not a number in [-1, 1].")
-
-
 def pick_points(layout: str) -> tuple[tuple[float, float], tuple[float, float]] | None:
-    """Start and goal sliders (defaults: the layout's first scoring start, and a goal across the room)."""
+    """Start and goal sliders, seeded from a shared link (else: the layout's first scoring start, and a goal across
+    the room), written back to the URL."""
     defaults = dict(zip(POINTS, (*LAYOUTS[layout].starts[0], 0.6, -0.5), strict=True))
     columns = st.columns(4)
     values = {}
     for column, (key, label) in zip(columns, POINTS.items(), strict=True):
-        st.session_state.setdefault(f"tdm.{key}", defaults[key])
+        if f"tdm.{key}" not in st.session_state:
+            linked = url_number(key, float, -1.0, 1.0)
+            st.session_state[f"tdm.{key}"] = defaults[key] if linked is None else round(linked * 20) / 20
         values[key] = column.slider(label, -1.0, 1.0, step=0.05, key=f"tdm.{key}")
         st.query_params[key] = f"{values[key]:g}"
     start, goal = (values["sx"], values["sy"]), (values["gx"], values["gy"])
@@ -85,7 +74,6 @@ def views(checkpoint: Path, start, goal, success: dict, distance: dict, events=(
                        key="tdm.rollouts")
 
 
-seed_points_from_url()
 preset, overrides, run = lab_header(
     LAB,
     ":material/radar:",

@@ -73,7 +73,7 @@ def hyperparameter_form(lab: str, space: ParamSpace, disabled: bool = False) -> 
             values[param.name] = param_widget(param, _key(lab, param.name), disabled=disabled)
     preset_values = space.resolve(preset, {})
     overrides = {name: value for name, value in values.items() if value != preset_values[name]}
-    _write_url({"preset": preset, **overrides})
+    _write_url(space, {"preset": preset, **overrides})
     return preset, overrides
 
 
@@ -95,20 +95,29 @@ def _seed_from_url(lab: str, space: ParamSpace, presets: list[str]) -> None:
             st.warning(f"Ignored a value from the link: {error}")
 
 
-def _write_url(values: dict[str, Any]) -> None:
-    keep = {k: v for k, v in st.query_params.items() if k == "run"}  # the page's own state rides along
+def _write_url(space: ParamSpace, values: dict[str, Any]) -> None:
+    """The preset and the parameters that differ from it; keys that are not parameters (run, a start point, …)
+    belong to the page and ride along."""
+    names = {p.name for p in space.params} | {"preset"}
+    keep = {k: v for k, v in st.query_params.items() if k not in names}
     wanted = {**keep, **{k: str(v) for k, v in values.items()}}
     if dict(st.query_params) != wanted:
         st.query_params.from_dict(wanted)
 
 
-def url_int(name: str) -> int | None:
-    """An integer from the URL, or None (with a message) when it is missing or garbage."""
+def url_number(name: str, kind: type = int, low: float | None = None, high: float | None = None
+               ) -> int | float | None:
+    """A number from the URL (of `kind`, within [low, high] where given), or None, with a message, when it is
+    missing or garbage."""
     raw = st.query_params.get(name)
     if raw is None:
         return None
     try:
-        return int(raw)
+        value = kind(raw)
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ValueError
+        return value
     except ValueError:
-        st.warning(f"Ignored {name}={raw!r} in the link: not a number.")
+        bounds = f" in [{low:g}, {high:g}]" if low is not None and high is not None else ""
+        st.warning(f"Ignored {name}={raw!r} in the link: not a number{bounds}.")
         return None

@@ -12,7 +12,7 @@ from engine.labs import Lab
 from engine.params import ConfigError, ParamSpace
 from engine.runtime.store import Run
 from ui.engine import job_manager, owner_id, store
-from ui.params import hyperparameter_form, param_widget, snap_to_widget, url_int
+from ui.params import hyperparameter_form, param_widget, snap_to_widget, url_number
 
 STATUS_ICONS = {"queued": "○", "running": "▶", "paused": "❚❚", "done": "✓", "stopped": "■", "failed": "✗"}
 
@@ -28,7 +28,7 @@ def select_run(lab: str) -> Run | None:
     if not runs:
         return None
     ids = [r.id for r in runs]
-    wanted = st.session_state.pop(f"{lab}.new_run", None) or url_int("run")
+    wanted = st.session_state.pop(f"{lab}.new_run", None) or url_number("run")
     if wanted is not None and wanted not in ids:
         st.warning(f"There is no {lab} run #{wanted}; showing the latest.")
         wanted = None
