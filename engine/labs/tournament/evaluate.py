@@ -63,12 +63,16 @@ def cross_application(experts: list[Expert], discriminator: Discriminator, clean
     return result
 
 
+def win_shares(wins: np.ndarray) -> np.ndarray:
+    """A (mechanisms, experts) win-count matrix as each expert's share of each mechanism's examples."""
+    return wins / np.maximum(wins.sum(axis=1, keepdims=True), 1)
+
+
 def ownership(wins: np.ndarray) -> dict[str, Any]:
     """From a (mechanisms, experts) win-count matrix: each mechanism's top expert, its share, and how many
     mechanisms are owned (top share >= OWNED_SHARE) by distinct experts (one expert owning two counts once)."""
-    totals = np.maximum(wins.sum(axis=1), 1)
     top = wins.argmax(axis=1)
-    share = wins.max(axis=1) / totals
+    share = win_shares(wins).max(axis=1)
     owned = share >= OWNED_SHARE
     return {"top_expert": top, "top_share": share, "owned": owned, "distinct_owners": len(set(top[owned].tolist()))}
 

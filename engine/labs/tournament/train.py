@@ -201,7 +201,7 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
         ctx.progress(PRETRAIN_SHARE + (1 - PRETRAIN_SHARE) * round_ / rounds, "tournament")
         done = round_
         if round_ % config["report_every"] == 0 or round_ == rounds:
-            frames.append(window / np.maximum(window.sum(axis=1, keepdims=True), 1))
+            frames.append(evaluate.win_shares(window))
             frame_rounds.append(round_)
             wins = {"counts": window, "rounds": np.array(frame_rounds), "shares": np.stack(frames)}
             ctx.snapshot("wins", round_, wins)
