@@ -57,6 +57,17 @@ def band(figure: go.Figure, x: np.ndarray, mean: np.ndarray, error: np.ndarray, 
                        line={"color": color, "dash": dash, "width": width})
 
 
+def animation_controls(frame_names: list[str], active: int, play_label: str, frame_ms: int) -> tuple[dict, dict]:
+    """A play button and a slider over a figure's named frames (Plotly animates in the browser, no rerun); the
+    caller places them: `updatemenus=[{"type": "buttons", "buttons": [play], …}]`, `sliders=[{**slider, …}]`."""
+    play = {"label": play_label, "method": "animate",
+            "args": [None, {"frame": {"duration": frame_ms, "redraw": True}, "fromcurrent": False,
+                            "transition": {"duration": 0}}]}
+    steps = [{"label": name, "method": "animate",
+              "args": [[name], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}}]} for name in frame_names]
+    return play, {"steps": steps, "active": active}
+
+
 def frames_animation(frames: np.ndarray, title: str, height: int = 440) -> go.Figure:
     """Frames (n, H, W) or (n, H, W, 1|3), uint8, as a Plotly animation with a play button and a step slider."""
     import plotly.express as px

@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 from engine.labs.tdm import agent, evaluate, reachability
 from engine.labs.tdm.envs import BOX, LAYOUTS
 from engine.runtime.checkpoints import load_checkpoint
-from ui.figures import PALETTE
+from ui.figures import PALETTE, animation_controls
 
 BUNDLED = Path(agent.__file__).with_name("bundled_tdm.pt")
 WALL_COLOR = "#444"
@@ -85,12 +85,7 @@ def reachability_figure(distance: np.ndarray, truth: np.ndarray, layout: str, st
                            marker={"symbol": "star", "size": 14, "color": "white", "line": {"width": 1}},
                            row=1, col=column)
     figure.frames = [go.Frame(data=traces(t), traces=[0, 1, 2], name=str(t)) for t in range(len(distance))]
-    slider_steps = [{"label": str(t), "method": "animate",
-                     "args": [[str(t)], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}}]}
-                    for t in range(len(distance))]
-    play = {"label": "▶ Play τ", "method": "animate",
-            "args": [None, {"frame": {"duration": 400, "redraw": True}, "fromcurrent": False,
-                            "transition": {"duration": 0}}]}
+    play, slider = animation_controls([str(t) for t in range(len(distance))], tau, "▶ Play τ", frame_ms=400)
     figure.update_layout(
         title=title, height=520, margin={"l": 10, "r": 100, "t": 70, "b": 140},
         shapes=[shape for axis in ("", "2", "3") for shape in wall_shapes(layout, axis)],
@@ -98,8 +93,7 @@ def reachability_figure(distance: np.ndarray, truth: np.ndarray, layout: str, st
                    "colorbar": {"title": "L1 distance", "x": 1.01, "len": 0.9, "thickness": 14}},
         updatemenus=[{"type": "buttons", "buttons": [play], "x": 1.0, "y": 1.2, "xanchor": "right",
                       "yanchor": "bottom", "showactive": False}],
-        sliders=[{"active": tau, "steps": slider_steps, "currentvalue": {"prefix": "τ = "}, "x": 0, "len": 0.9,
-                  "y": -0.16, "yanchor": "top"}],
+        sliders=[{**slider, "currentvalue": {"prefix": "τ = "}, "x": 0, "len": 0.9, "y": -0.16, "yanchor": "top"}],
     )
     figure.update_xaxes(range=[-BOX, BOX])
     figure.update_yaxes(range=[-BOX, BOX])

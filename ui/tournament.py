@@ -10,6 +10,7 @@ import streamlit as st
 
 from engine.labs.tournament import data, evaluate, train
 from engine.runtime.checkpoints import load_checkpoint
+from ui.figures import animation_controls
 
 BUNDLED = Path(train.__file__).with_name("bundled_tournament.pt")
 WINNER_RGB = (0, 204, 150)  # the winner's frame in the sample grid
@@ -22,8 +23,7 @@ def expert_labels(experts: int) -> list[str]:
 
 def win_matrix_chart(counts: np.ndarray, mechanisms: list[str], title: str) -> go.Figure:
     """Mechanisms x experts: each cell the expert's share of that mechanism's examples, the count written in it."""
-    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    figure = go.Figure(go.Heatmap(z=shares, x=expert_labels(counts.shape[1]), y=mechanisms, zmin=0, zmax=1,
+    figure = go.Figure(go.Heatmap(z=evaluate.win_shares(counts), x=expert_labels(counts.shape[1]), y=mechanisms, zmin=0, zmax=1,
                                   colorscale="Blues", text=counts.astype(int), texttemplate="%{text}",
                                   colorbar={"title": "share"},
                                   hovertemplate="%{y} → %{x}: %{z:.0%} of wins<extra></extra>"))
@@ -40,20 +40,16 @@ def win_history_chart(rounds: np.ndarray, shares: np.ndarray, mechanisms: list[s
         return go.Heatmap(z=frame, x=labels, y=mechanisms, zmin=0, zmax=1, colorscale="Blues",
                           colorbar={"title": "share"}, hovertemplate="%{y} → %{x}: %{z:.0%}<extra></extra>")
 
-    steps = [{"label": str(r), "method": "animate",
-              "args": [[str(r)], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}}]} for r in rounds]
+    play, slider = animation_controls([str(r) for r in rounds], len(rounds) - 1, "▶", frame_ms=150)
     figure = go.Figure(data=[heatmap(shares[-1])],
                        frames=[go.Frame(data=[heatmap(frame)], name=str(r)) for r, frame in zip(rounds, shares,
                                                                                                  strict=True)])
-    play = {"label": "▶", "method": "animate",
-            "args": [None, {"frame": {"duration": 150, "redraw": True}, "fromcurrent": False,
-                            "transition": {"duration": 0}}]}
     figure.update_layout(
         title="Share of wins per mechanism, round by round", height=450, margin={**MARGIN, "b": 100},
         yaxis={"autorange": "reversed"},
         updatemenus=[{"type": "buttons", "buttons": [play], "x": 0, "y": -0.1, "xanchor": "left", "yanchor": "top",
                       "pad": {"t": 30}}],
-        sliders=[{"steps": steps, "active": len(steps) - 1, "x": 0.08, "len": 0.92, "y": -0.1, "yanchor": "top",
+        sliders=[{**slider, "x": 0.08, "len": 0.92, "y": -0.1, "yanchor": "top",
                   "currentvalue": {"prefix": "round ", "xanchor": "right"}}],
     )
     return figure
