@@ -2,7 +2,6 @@
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
-    SDL_VIDEODRIVER=dummy \
     DREAMLAB_DATA=/data \
     PIP_NO_CACHE_DIR=1
 WORKDIR /app

@@ -1,12 +1,10 @@
 """Dreamlab: train small models live in the browser. `streamlit run app.py`."""
 
-import os
 
 import streamlit as st
 
 from ui.engine import engine_status
 
-os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # environments render frames offscreen, never to a window
 st.set_page_config(page_title="Dreamlab", page_icon=":material/science:", layout="wide")
 
 PAGES = [

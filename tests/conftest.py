@@ -2,8 +2,6 @@ import os
 
 import pytest
 
-os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-
 # a meta_rl run that finishes in seconds, and one that keeps training until told to stop
 TINY_META_RL = {"updates": 3, "batch": 8, "hidden": 8, "pulls": 10, "eval_every": 2, "eval_episodes": 20}
 LONG_META_RL = {**TINY_META_RL, "updates": 100_000, "eval_every": 100_000}

@@ -158,7 +158,7 @@ class JobManager:
             process = subprocess.Popen(
                 [sys.executable, "-m", "engine.runtime.worker", str(self.store.data_dir), str(run.id)],
                 cwd=PROJECT_ROOT,
-                env={**os.environ, "OMP_NUM_THREADS": "1", "SDL_VIDEODRIVER": os.environ.get("SDL_VIDEODRIVER", "dummy"),
+                env={**os.environ, "OMP_NUM_THREADS": "1",
                      "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))},
                 start_new_session=True,  # a Ctrl-C meant for the app or CLI does not kill training mid-write
             )

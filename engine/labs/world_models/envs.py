@@ -7,6 +7,7 @@ games, three (RGB) for CarRacing.
 from __future__ import annotations
 
 import importlib.util
+import os
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -153,6 +154,7 @@ def make_env(name: str, seed: int) -> gym.Env:
     elif name == "carracing":
         if importlib.util.find_spec("Box2D") is None:
             raise ConfigError("env carracing needs Box2D, which is not installed: pip install 'gymnasium[box2d]'")
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # CarRacing draws its frames with pygame: offscreen
         env = CarRacingPixels(gym.make("CarRacing-v3"))
     else:
         raise ConfigError(f"env: {name!r} is not one of {', '.join(ENVS)}")
