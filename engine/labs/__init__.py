@@ -17,6 +17,8 @@ class Lab:
     idea: str
     config_module: str
     trainer_module: str
+    sweep_link: str = ""  # the parameter through which a sweep's jobs refer to the run they start from
+
 
     @property
     def space(self) -> ParamSpace:
@@ -47,6 +49,7 @@ LABS: dict[str, Lab] = {
             "dream, with a temperature that keeps it from exploiting the dream's mistakes.",
             config_module="engine.labs.world_models.config",
             trainer_module="engine.labs.world_models.train",
+            sweep_link="world_run",
         ),
         Lab(
             name="tdm",

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.params import ConfigError
+
 
 class Context:
     """Interface. `params` holds the current values of every hyperparameter, live changes applied."""
@@ -37,12 +39,18 @@ class Context:
         """Apply pending controls (blocking while paused); False means: stop now, cleanly."""
         raise NotImplementedError
 
+    def load_run_checkpoint(self, run_id: int) -> dict[str, Any]:
+        """Another run's last checkpoint (a sweep's jobs start from their base run's models)."""
+        raise NotImplementedError
+
 
 class LocalContext(Context):
     """In-memory context: for tests, benchmarks and notebooks. `stop_after` simulates a Stop press."""
 
-    def __init__(self, config: dict[str, Any], stop_after_polls: int | None = None, quiet: bool = True):
+    def __init__(self, config: dict[str, Any], stop_after_polls: int | None = None, quiet: bool = True,
+                 runs: dict[int, dict[str, Any]] | None = None):
         super().__init__(config)
+        self.runs = runs or {}  # run id -> checkpoint state, for load_run_checkpoint
         self.metrics: dict[str, list[tuple[int, float]]] = {}
         self.snapshots: dict[str, tuple[int, Any]] = {}
         self.checkpoints: list[dict[str, Any]] = []
@@ -71,6 +79,11 @@ class LocalContext(Context):
     def poll(self) -> bool:
         self.polls += 1
         return self.stop_after_polls is None or self.polls <= self.stop_after_polls
+
+    def load_run_checkpoint(self, run_id: int) -> dict[str, Any]:
+        if run_id not in self.runs:
+            raise ConfigError(f"no checkpoint of run {run_id} in this context")
+        return self.runs[run_id]
 
     def last(self, name: str) -> float:
         return self.metrics[name][-1][1]

@@ -60,6 +60,21 @@ class JobManager:
         self.tick()
         return run_id
 
+    def submit_sweep(self, base_run_id: int, name: str, values: list[Any], owner: str = "") -> list[int]:
+        """One job per value: the base run's config with `name` set, linked to the base run through the lab's
+        `sweep_link` parameter (e.g. the World Models τ table: one controller per τ in one world)."""
+        base = self.store.get_run(base_run_id)
+        if base is None:
+            raise ConfigError(f"no run {base_run_id}")
+        if base.status != "done":
+            raise ConfigError(f"run {base_run_id} is {base.status}: a sweep starts from a finished run")
+        lab = get_lab(base.lab)
+        link = {lab.sweep_link: base_run_id} if lab.sweep_link else {}
+        configs = [lab.space.validate({**base.config, name: value, **link}) for value in values]  # all or none
+        ids = [self.store.create_run(lab.name, config, owner) for config in configs]
+        self.tick()
+        return ids
+
     def pause(self, run_id: int) -> None:
         self._control(run_id, {"op": "pause"})
 

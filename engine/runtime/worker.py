@@ -54,6 +54,14 @@ class StoreContext(Context):
 
         save_checkpoint(state, self.store.checkpoint_path(self.run_id))
 
+    def load_run_checkpoint(self, run_id: int) -> dict[str, Any]:
+        from engine.runtime.checkpoints import load_checkpoint
+
+        path = self.store.checkpoint_path(run_id)
+        if not path.is_file():
+            raise ConfigError(f"run {run_id} has no checkpoint")
+        return load_checkpoint(path)
+
     def progress(self, fraction: float, stage: str) -> None:
         self.heartbeat.fraction, self.heartbeat.stage = float(min(max(fraction, 0.0), 1.0)), stage
 
