@@ -107,6 +107,27 @@ def cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_load(args: argparse.Namespace) -> int:
+    from engine.load import run_load, run_watch
+
+    if args.watch:
+        result = run_watch(args.url, args.watch, args.run, args.seconds, args.server_pid, warmup=args.warmup)
+    else:
+        pages = args.pages.split(",") if args.pages else None
+        result = run_load(args.url, args.visitors, args.trainers, args.seconds, pages, args.server_pid, args.ramp,
+                          warm=not args.cold)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    for key, value in result.items():
+        if key == "per_visitor":
+            for visitor in value:
+                print("  " + " ".join(f"{k}={v}" for k, v in visitor.items()))
+        else:
+            print(f"{key}: {value}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m engine", description="Dreamlab's engine from the command line.")
     parser.add_argument("--data", help="data directory (default: $DREAMLAB_DATA or ~/.dreamlab)")
@@ -136,6 +157,23 @@ def build_parser() -> argparse.ArgumentParser:
     params = commands.add_parser("params", help="a lab's hyperparameters, bounds and presets")
     params.add_argument("lab", choices=labs)
     params.set_defaults(handler=cmd_params)
+    load = commands.add_parser("load", help="simulated visitors on a running app (Streamlit's websocket protocol): "
+                                            "server CPU per visitor, health and first-figure latency, Train outcomes")
+    load.add_argument("url", help="the app, e.g. http://127.0.0.1:8501")
+    load.add_argument("--visitors", type=int, default=20, help="browser tabs in all (default 20)")
+    load.add_argument("--trainers", type=int, default=5, help="of them, how many press Train (default 5)")
+    load.add_argument("--seconds", type=float, default=60, help="how long everyone stays (default 60)")
+    load.add_argument("--pages", help="comma-separated url paths the watchers spread over (default: every lab, runs)")
+    load.add_argument("--ramp", type=float, help="seconds over which the visitors arrive (default min(5, seconds/4))")
+    load.add_argument("--server-pid", type=int, help="the Streamlit server's pid (default: whoever listens on the "
+                                                      "URL's local port)")
+    load.add_argument("--cold", action="store_true", help="do not open each page once before the crowd arrives")
+    load.add_argument("--watch", metavar="PAGE", help="instead: one viewer on PAGE, its cost to the server")
+    load.add_argument("--run", type=int, help="with --watch: the run to open (?run=ID)")
+    load.add_argument("--warmup", type=float, default=5.0, help="with --watch: seconds after the first render that "
+                                                                 "are not measured (default 5)")
+    load.add_argument("--json", action="store_true", help="print one JSON object")
+    load.set_defaults(handler=cmd_load)
     return parser
 
 
