@@ -1,11 +1,15 @@
 """Dreamlab: train small models live in the browser. `streamlit run app.py`."""
 
 
+from pathlib import Path
+
 import streamlit as st
 
-from ui.engine import engine_status
+from ui.engine import engine_status, remember_visitor, visitor
 
-st.set_page_config(page_title="Dreamlab", page_icon=":material/science:", layout="wide")
+# a local icon: a `:material/…:` tab icon is fetched from a font CDN, which an offline deployment cannot reach
+st.set_page_config(page_title="Dreamlab", page_icon=str(Path(__file__).parent / "assets" / "favicon.png"),
+                   layout="wide")
 
 PAGES = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -20,5 +24,7 @@ PAGES = [
 
 navigation = st.navigation(PAGES)
 with st.sidebar:
+    visitor()  # an `?admin=` token in the link is read (and removed) on whichever page it arrives
+    remember_visitor()
     engine_status()
 navigation.run()

@@ -7,7 +7,7 @@ import streamlit as st
 
 from engine.params import ConfigError
 from engine.runtime.store import Run
-from ui.engine import job_manager, owner_id, store
+from ui.engine import job_manager, store, visitor
 from ui.figures import metric_chart
 from ui.params import url_number
 from ui.run_panel import live_panel, run_label
@@ -24,12 +24,12 @@ if not runs:
     st.info("No runs yet. Open a lab and press Train, or run `python -m engine train meta_rl --preset quick`.")
     st.stop()
 
-me = owner_id()
+me = visitor()
 st.dataframe(
     pd.DataFrame([{
         "id": r.id, "lab": r.lab, "status": r.status, "progress": r.progress,
         "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
-        "owner": "you" if r.owner == me else (r.owner if r.owner == "cli" else "other"),
+        "owner": "you" if r.owner == me.id else (r.owner if r.owner == "cli" else "another visitor"),
         "key figures": key_figures(r),
     } for r in runs]),
     hide_index=True, width="stretch",
@@ -74,10 +74,12 @@ checkpoint_path = store().checkpoint_path(run.id)
 checkpoint.download_button("Download checkpoint", checkpoint_path.read_bytes() if checkpoint_path.exists() else b"",
                            file_name=checkpoint_path.name, disabled=not checkpoint_path.exists(),
                            width="stretch")
-if delete.button("Delete run", width="stretch", disabled=run.active,
-                 help="Stop it first" if run.active else "Removes its metrics, snapshots and checkpoint"):
+mine = me.may_control(run)
+if delete.button("Delete run", width="stretch", disabled=run.active or not mine,
+                 help="Stop it first" if run.active else "Removes its metrics, snapshots and checkpoint" if mine
+                 else "Only its owner can delete it"):
     try:
-        job_manager().delete(run.id)
+        job_manager().delete(run.id, by=me)
         st.query_params.clear()
         st.rerun()
     except ConfigError as error:

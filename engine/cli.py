@@ -10,6 +10,7 @@ from pathlib import Path
 
 from engine.labs import LABS, get_lab
 from engine.params import ConfigError, parse_assignments
+from engine.runtime.access import OPERATOR
 from engine.runtime.store import Store
 
 
@@ -24,7 +25,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from engine.runtime.jobs import JobManager
 
     manager = JobManager(args.data)
-    run_id = manager.submit(args.lab, parse_assignments(args.set), preset=args.preset, owner="cli")
+    run_id = manager.submit(args.lab, parse_assignments(args.set), preset=args.preset, by=OPERATOR)
     print(f"run {run_id} queued ({args.lab}); follow it in the app's Runs page too", file=sys.stderr)
     try:
         while (run := manager.store.get_run(run_id)).active:
@@ -33,7 +34,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             time.sleep(0.5)
     except KeyboardInterrupt:
         print("\nstopping cleanly…", file=sys.stderr)
-        manager.stop(run_id)
+        manager.stop(run_id, by=OPERATOR)
         manager.wait(run_id)
     manager.shutdown()
     run = manager.store.get_run(run_id)

@@ -9,10 +9,29 @@ LONG_META_RL = {**TINY_META_RL, "updates": 100_000, "eval_every": 100_000}
 
 @pytest.fixture(scope="session", autouse=True)
 def no_worker_outlives_the_tests(tmp_path_factory):
+    """End the workers the tests started — each run's recorded pid, in every store the tests made — and no other
+    process."""
     yield
-    import subprocess
+    import signal
 
-    subprocess.run(["pkill", "-f", f"engine.runtime.worker {tmp_path_factory.getbasetemp()}"], check=False)
+    from engine.runtime.store import Store
+
+    for database in tmp_path_factory.getbasetemp().rglob("dreamlab.sqlite3"):
+        store = Store(database.parent)
+        for run in store.list_runs():
+            if run.pid and _is_worker_of(run.pid, run.id, database.parent):
+                os.killpg(run.pid, signal.SIGKILL)  # a worker leads its own process group
+        store.close()
+
+
+def _is_worker_of(pid: int, run_id: int, data_dir) -> bool:
+    """The pid still belongs to that run's worker (not to a process that reused the number)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            argv = cmdline.read().decode(errors="replace").split("\0")
+    except OSError:
+        return False
+    return "engine.runtime.worker" in argv and str(data_dir) in argv and str(run_id) in argv
 
 
 @pytest.fixture
@@ -35,11 +54,20 @@ def fresh_app(data_dir):
     st.cache_resource.clear()
 
 
+def local_settings(**changes):
+    """The local profile's settings (whatever this machine's environment says), with some knobs changed."""
+    from dataclasses import replace
+
+    from engine.runtime.settings import Settings
+
+    return replace(Settings.from_env(), **changes)
+
+
 @pytest.fixture
 def manager(data_dir):
     from engine.runtime.jobs import JobManager
 
-    jobs = JobManager(data_dir, max_jobs=2, heartbeat_timeout=3.0, supervise_every=0.1)
+    jobs = JobManager(data_dir, settings=local_settings(slots=2), heartbeat_timeout=3.0, supervise_every=0.1)
     yield jobs
     jobs.shutdown(stop_runs=True)
     for run in jobs.store.list_runs(statuses=("running", "paused")):

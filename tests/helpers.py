@@ -1,5 +1,6 @@
 """Helpers shared by the page tests: open a page under AppTest, count its charts, poll a real browser."""
 
+import json
 import time
 from pathlib import Path
 
@@ -21,6 +22,22 @@ def open_page(name: str, **query) -> AppTest:
 
 def plotly_count(app: AppTest) -> int:
     return len(app.get("plotly_chart"))
+
+
+def chart_titles(app: AppTest) -> list[str]:
+    """Every chart's title and subplot titles, read from its parsed Plotly spec (never from the raw JSON text,
+    whose escaping depends on which JSON library Plotly found)."""
+    titles = []
+    for chart in app.get("plotly_chart"):
+        layout = json.loads(chart.proto.spec)["layout"]
+        title = layout.get("title", {})
+        titles.append(title.get("text", "") if isinstance(title, dict) else str(title))
+        titles += [note.get("text", "") for note in layout.get("annotations", [])]
+    return titles
+
+
+def titled(titles: list[str], fragment: str) -> bool:
+    return any(fragment in title for title in titles)
 
 
 def poll(tab, script: str, predicate, timeout: float):

@@ -121,14 +121,14 @@ def test_stop_ends_training_cleanly_and_keeps_the_weights():
 
 
 def test_reward_input_ablation_trains_and_cannot_see_rewards():
-    summary, _ = run({"reward_input": False})
-    assert np.isfinite(summary["agent_regret"])
-    blind = ActorCritic(2, 8, reward_input=False)
+    summary, ctx = run({"reward_input": False})
+    assert summary["updates_done"] == TINY["updates"] and len(ctx.metrics["loss"]) == TINY["updates"]
     obs = torch.rand(3, 5, 4)
     rewarded = obs.clone()
-    rewarded[..., 2] = 1 - obs[..., 2]
-    assert torch.equal(blind(obs)[0], blind(rewarded)[0])
-    assert not torch.equal(ActorCritic(2, 8)(obs)[0], ActorCritic(2, 8)(rewarded)[0])
+    rewarded[..., 2] = 1 - obs[..., 2]  # only the reward column changes
+    blind, seeing = ActorCritic(2, 8, reward_input=False), ActorCritic(2, 8)
+    assert torch.equal(blind(obs)[0], blind(rewarded)[0])  # the same network, blind to the change
+    assert not torch.equal(seeing(obs)[0], seeing(rewarded)[0])  # the same network, seeing it
 
 
 def test_runs_are_reproducible_from_their_config():
@@ -144,7 +144,6 @@ def test_bench_reports_every_method_for_each_task():
     for task in result["tasks"].values():
         assert set(task["regret"]) == set(METHODS)
         assert all(set(r) == {"mean", "se"} for r in task["regret"].values())
-        assert task["train_seconds"] >= 0
 
 
 @pytest.mark.parametrize("tasks", ["", "independent,bogus"])

@@ -1,5 +1,6 @@
 """Every page under Streamlit's AppTest: renders without an exception, shows real figures, rejects bad links."""
 
+from engine.runtime.access import OPERATOR
 from tests.conftest import TINY_META_RL
 from tests.helpers import open_page, plotly_count
 
@@ -7,7 +8,7 @@ from tests.helpers import open_page, plotly_count
 def finished_run() -> int:
     from ui.engine import job_manager
 
-    run_id = job_manager().submit("meta_rl", TINY_META_RL)
+    run_id = job_manager().submit("meta_rl", TINY_META_RL, by=OPERATOR)
     assert job_manager().wait(run_id, timeout=60) == "done"
     return run_id
 
@@ -69,46 +70,6 @@ def test_runs_page_lists_and_exports(fresh_app):
     app = open_page("runs", run=str(run_id))
     assert not app.exception
     assert len(app.dataframe) == 1 and plotly_count(app) == 1
-
-
-def test_world_models_page_before_and_after_a_run(fresh_app):
-    from tests.conftest import TINY_WORLD_MODELS
-    from ui.engine import job_manager
-
-    first = open_page("world_models")  # a first visit dreams live in the bundled world
-    assert not first.exception and any("No run yet" in i.value for i in first.info)
-    first_titles = " ".join(str(chart.proto.spec) for chart in first.get("plotly_chart"))
-    assert "The dream at τ = 1" in first_titles and "The real game" in first_titles
-    run_id = job_manager().submit("world_models", TINY_WORLD_MODELS)
-    assert job_manager().wait(run_id, timeout=120) == "done"
-    app = open_page("world_models", run=str(run_id))
-    assert not app.exception and not app.error
-    titles = " ".join(str(chart.proto.spec) for chart in app.get("plotly_chart"))
-    for title in ("M's losses", "CMA-ES fitness", "The dream at", "The real game", "termination probability"):
-        assert title in titles
-    app.button(key="wm.act.◀ left").click().run()
-    app.button(key="wm.act.right ▶").click().run()
-    assert not app.exception
-    assert len(app.session_state["world_models.session_log"]) == 2  # two steps taken inside the dream
-
-
-def test_the_tau_table_trains_one_controller_per_temperature_in_one_world(fresh_app):
-    from tests.conftest import TINY_WORLD_MODELS
-    from ui.engine import job_manager
-    from ui.world_models import SWEEP_TAUS
-
-    run_id = job_manager().submit("world_models", TINY_WORLD_MODELS)
-    assert job_manager().wait(run_id, timeout=120) == "done"
-    app = open_page("world_models", run=str(run_id))
-    app.button(key="wm.sweep").click().run()
-    sweep = [r for r in job_manager().store.list_runs() if r.id != run_id]
-    world = str(job_manager().store.checkpoint_path(run_id))
-    assert sorted(r.config["temperature"] for r in sweep) == sorted(SWEEP_TAUS)
-    assert all(r.config["world_from"] == world for r in sweep)
-    for job in sweep:
-        assert job_manager().wait(job.id, timeout=120) == "done", job_manager().store.get_run(job.id).error
-    table = open_page("world_models", run=str(run_id)).dataframe[0].value
-    assert table["real score"].notna().all() and table["dream score"].notna().all()
 
 
 def test_a_combination_the_lab_rejects_gets_a_message_not_a_job(fresh_app):

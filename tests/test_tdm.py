@@ -1,6 +1,5 @@
 """TDM lab: the env, the exact reachability, the TDM target and relabelling, a short training, the page."""
 
-import time
 
 import numpy as np
 import pytest
@@ -12,8 +11,9 @@ from engine.labs.tdm.buffer import TrajectoryBuffer
 from engine.labs.tdm.config import SPACE
 from engine.labs.tdm.envs import LAYOUTS, PointMassEnv, move
 from engine.labs.tdm.networks import Actor, Critic
+from engine.runtime.access import OPERATOR
 from engine.runtime.context import LocalContext
-from tests.helpers import open_page, poll
+from tests.helpers import chart_titles, open_page, poll, titled
 
 TINY_TDM = {"env_steps": 60, "warmup": 20, "eval_every": 30, "batch": 16, "hidden": 8, "eval_pairs": 10,
             "episode_steps": 20, "buffer_episodes": 10, "tau_max": 5}
@@ -103,9 +103,8 @@ def test_goals_are_relabelled_with_later_states_of_the_same_trajectory_and_taus_
 def test_a_short_training_learns_heatmaps_that_follow_the_truth():
     config = SPACE.resolve("quick", {"layout": "open", "baseline": False, "env_steps": 900, "warmup": 200,
                                      "eval_every": 900, "tau_max": 5, "hidden": 32, "eval_pairs": 50})
-    started = time.perf_counter()
     players, done, _ = train.run(config, LocalContext(config))
-    assert done == 900 and time.perf_counter() - started < 40
+    assert done == 900
     start = np.array(LAYOUTS["open"].starts[0])
     truth = reachability.exact_distances("open", start, 5, config["max_step"])
     model = evaluate.predicted_distances(players["tdm"].learner.averaged(), start, 5)
@@ -142,32 +141,28 @@ def test_bad_values_are_rejected_with_a_message():
 # ---- the page, under AppTest and in a real browser ----
 
 
-def chart_titles(app) -> str:
-    return " ".join(str(chart.proto.spec) for chart in app.get("plotly_chart"))
-
-
 def test_the_first_visit_shows_the_bundled_tdm(fresh_app):
     app = open_page("tdm")
     assert not app.exception and not app.error
     titles = chart_titles(app)
     for title in ("how close can it get", "Success on held-out", "Final distance", "Rollouts toward the goal"):
-        assert title in titles
+        assert titled(titles, title), (title, titles)
     assert app.query_params["sx"] == "-0.4"  # the start is in the URL, so a view can be shared
 
 
 def test_a_finished_run_shows_its_curves_heatmaps_and_rollouts(fresh_app):
     from ui.engine import job_manager
 
-    run_id = job_manager().submit("tdm", TINY_TDM)
+    run_id = job_manager().submit("tdm", TINY_TDM, by=OPERATOR)
     assert job_manager().wait(run_id, timeout=60) == "done", job_manager().store.get_run(run_id).error
     app = open_page("tdm", run=str(run_id), sx="0.3", sy="0.2")
     assert not app.exception and not app.error
     assert app.slider(key="tdm.sx").value == 0.3
-    assert "after 60 env steps" not in chart_titles(app)  # another start than the snapshot's: from the checkpoint
+    assert not titled(chart_titles(app), "after 60 env steps")  # another start than the snapshot's: from the checkpoint
     assert len(app.get("plotly_chart")) == 4
     app.slider(key="tdm.sx").set_value(-0.4).run()
     app.slider(key="tdm.sy").set_value(-0.5).run()
-    assert "after 60 env steps" in chart_titles(app)  # the default start: the trainer's snapshot
+    assert titled(chart_titles(app), "after 60 env steps")  # the default start: the trainer's snapshot
 
 
 def test_bad_points_in_the_link_get_a_message(fresh_app):
@@ -179,7 +174,7 @@ def test_bad_points_in_the_link_get_a_message(fresh_app):
 
 HEATMAP = """() => {
   for (const chart of document.querySelectorAll('.js-plotly-plot')) {
-    const title = chart.layout && chart.layout.title ? JSON.stringify(chart.layout.title) : '';
+    const title = (chart.layout && chart.layout.title && chart.layout.title.text) || '';
     if (title.includes('how close can it get') && chart._fullData) {
       let total = 0;  // z is an array of typed rows; walls are NaN
       for (const row of chart._fullData[0].z) for (const v of row) if (v !== null && !Number.isNaN(v)) total += v;

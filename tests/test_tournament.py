@@ -10,8 +10,9 @@ from engine.labs.tournament import data, evaluate
 from engine.labs.tournament.config import SPACE
 from engine.labs.tournament.train import Tournament, assign_winners, bench, draw_batch, from_checkpoint, train
 from engine.params import ConfigError
+from engine.runtime.access import OPERATOR
 from engine.runtime.context import LocalContext
-from tests.helpers import open_page, plotly_count, poll
+from tests.helpers import chart_titles, open_page, plotly_count, poll, titled
 
 # a tournament that runs through every stage in a few seconds
 TINY = {"mechanisms": "N,invert,noise", "experts": 3, "shift": 2, "expert_width": 4, "expert_depth": 3,
@@ -163,7 +164,7 @@ def test_live_learning_rates_reach_the_optimizers():
 def test_bench_reports_ownership_and_errors():
     config = SPACE.resolve("quick", TINY)
     result = bench(config, LocalContext(config))
-    assert result["rounds"] == 20 and result["wall_seconds"] > 0
+    assert result["rounds"] == 20
     for part in ("test", "held_out_classes"):
         assert 0 <= result[part]["mechanisms_owned_by_distinct_experts"] <= 3
         for mechanism in result[part]["per_mechanism"].values():
@@ -182,14 +183,14 @@ def test_page_first_visit_shows_the_bundled_tournament():
 def test_page_shows_a_finished_run_and_rejects_bad_links():
     from ui.engine import job_manager
 
-    run_id = job_manager().submit("tournament", TINY)
+    run_id = job_manager().submit("tournament", TINY, by=OPERATOR)
     assert job_manager().wait(run_id, timeout=60) == "done", job_manager().store.get_run(run_id).error
     app = open_page("tournament", run=str(run_id))
     assert not app.exception and not app.error
-    titles = " ".join(str(chart.proto.spec) for chart in app.get("plotly_chart"))
+    titles = chart_titles(app)
     for title in ("Who wins: rounds 16", "round by round", "Mechanisms owned", "Every expert on every mechanism",
                   "Transfer"):
-        assert title in titles
+        assert titled(titles, title), (title, titles)
     bad = open_page("tournament", mechanisms="N,spin", experts="99")
     assert not bad.exception
     warnings = " ".join(w.value for w in bad.warning)
@@ -201,7 +202,7 @@ def test_page_shows_a_finished_run_and_rejects_bad_links():
 
 WIN_CELLS = """() => {
   for (const chart of document.querySelectorAll('.js-plotly-plot')) {
-    const title = chart.layout && chart.layout.title ? JSON.stringify(chart.layout.title) : '';
+    const title = (chart.layout && chart.layout.title && chart.layout.title.text) || '';
     if (title.includes('Who wins: rounds') && chart._fullData) {
       return chart._fullData[0].z.reduce((total, row) => total + Array.from(row).reduce((a, b) => a + b, 0), 0);
     }

@@ -1,13 +1,25 @@
-"""The app's one job manager, and who this browser session is."""
+"""The app's one job manager, and who this browser is.
+
+A visitor is a random secret kept in a first-party cookie (`dreamlab_visitor`, a year, SameSite=Strict),
+read with `st.context.cookies` on every connection: a reload, another page, or closing and reopening the tab
+in the same browser finds the same visitor, and so their runs. A cookie and not a capability link because a
+link is shared — a shared link must open a run read-only — while a cookie stays in its browser. Runs record a
+digest of the secret, never the secret, so nothing shown on a page grants control.
+"""
 
 from __future__ import annotations
 
-import uuid
+import re
+import secrets
 
 import streamlit as st
 
+from engine.runtime.access import Visitor, is_admin_token, visitor_from_token
 from engine.runtime.jobs import JobManager
 from engine.runtime.store import Store
+
+COOKIE = "dreamlab_visitor"
+COOKIE_SECONDS = 365 * 24 * 3600
 
 
 @st.cache_resource
@@ -20,11 +32,30 @@ def store() -> Store:
     return job_manager().store
 
 
-def owner_id() -> str:
-    """A per-browser-session id, recorded as a run's owner (the hosted demo shows each visitor theirs)."""
-    if "owner" not in st.session_state:
-        st.session_state.owner = uuid.uuid4().hex[:12]
-    return st.session_state.owner
+def visitor() -> Visitor:
+    """Who this browser is. In the local profile every visitor is the operator (full control); in the hosted
+    profile only of their own runs, unless `?admin=<DREAMLAB_ADMIN_TOKEN>` was given once this session."""
+    if "visitor_token" not in st.session_state:
+        cookie = st.context.cookies.get(COOKIE, "")
+        cookie = cookie if isinstance(cookie, str) else ""  # AppTest has no browser, and so no cookies
+        st.session_state.visitor_token = cookie if re.fullmatch(r"[0-9a-f]{32}", cookie) else secrets.token_hex(16)
+        st.session_state.cookie_known = cookie == st.session_state.visitor_token
+    settings = job_manager().settings
+    if "admin" in st.query_params:
+        st.session_state.admin = is_admin_token(st.query_params["admin"], settings.admin_token)
+        del st.query_params["admin"]  # a token never stays in a link that could be shared
+        if not st.session_state.admin:
+            st.warning("That admin token is not valid.")
+    admin = not settings.hosted or st.session_state.get("admin", False)
+    return Visitor(visitor_from_token(st.session_state.visitor_token), admin=admin)
+
+
+def remember_visitor() -> None:
+    """Keep this visitor in the browser: the cookie is set once, on the first run of a session that lacked it."""
+    if not st.session_state.get("cookie_known", True):
+        st.session_state.cookie_known = True
+        st.html(f"<script>document.cookie = '{COOKIE}={st.session_state.visitor_token}; max-age={COOKIE_SECONDS}; "
+                f"path=/; samesite=strict';</script>", unsafe_allow_javascript=True)
 
 
 @st.fragment(run_every=2)

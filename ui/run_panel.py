@@ -10,8 +10,9 @@ import streamlit as st
 
 from engine.labs import Lab
 from engine.params import ConfigError, ParamSpace
+from engine.runtime.access import Busy
 from engine.runtime.store import Run
-from ui.engine import job_manager, owner_id, store
+from ui.engine import job_manager, store, visitor
 from ui.params import hyperparameter_form, param_widget, snap_to_widget, url_number
 
 STATUS_ICONS = {"queued": "○", "running": "▶", "paused": "❚❚", "done": "✓", "stopped": "■", "failed": "✗"}
@@ -23,28 +24,39 @@ def run_label(run: Run) -> str:
 
 
 def select_run(lab: str) -> Run | None:
-    """This lab's runs, newest first; the URL's `run` wins so a shared link opens the same run."""
+    """This lab's runs, newest first; the URL's `run` wins so a shared link opens the same run. Without one, a
+    visitor lands on their own latest run, else on the bundled run (None) — never on a stranger's live run."""
     runs = store().list_runs(lab=lab)
     if not runs:
         return None
-    ids = [r.id for r in runs]
+    me = visitor()
+    by_id = {r.id: r for r in runs}
+    options: list[int | None] = [None, *by_id]
     wanted = st.session_state.pop(f"{lab}.new_run", None) or url_number("run")
-    if wanted is not None and wanted not in ids:
-        st.warning(f"There is no {lab} run #{wanted}; showing the latest.")
+    if wanted is not None and wanted not in by_id:
+        st.warning(f"There is no {lab} run #{wanted}; showing your latest.")
         wanted = None
     if wanted is not None or f"{lab}.run" not in st.session_state:
-        st.session_state[f"{lab}.run"] = wanted or ids[0]
-    by_id = {r.id: r for r in runs}
-    chosen = st.selectbox("Run", ids, key=f"{lab}.run", format_func=lambda i: run_label(by_id[i]))
+        own = [r.id for r in runs if r.owner == me.id or (me.admin and not job_manager().settings.hosted)]
+        st.session_state[f"{lab}.run"] = wanted or (own[0] if own else None)
+    chosen = st.selectbox("Run", options, key=f"{lab}.run",
+                          format_func=lambda i: "the bundled run" if i is None else run_label(by_id[i]))
+    if chosen is None:
+        if "run" in st.query_params:
+            del st.query_params["run"]
+        return None
     if st.query_params.get("run") != str(chosen):
         st.query_params["run"] = str(chosen)
     return by_id[chosen]
 
 
 def start_run(lab: str, preset: str, overrides: dict[str, Any]) -> None:
-    """Queue a run and open it; a bad combination of values gets a message and starts nothing."""
+    """Queue a run and open it; a bad combination of values, or a limit of the demo, gets a message and starts
+    nothing."""
     try:
-        run_id = job_manager().submit(lab, overrides, preset=preset, owner=owner_id())
+        run_id = job_manager().submit(lab, overrides, preset=preset, by=visitor())
+    except Busy as busy:
+        st.warning(f"Not started: {busy}")
     except ConfigError as error:
         st.error(f"Not started: {error}")
     else:
@@ -52,29 +64,51 @@ def start_run(lab: str, preset: str, overrides: dict[str, Any]) -> None:
         st.rerun()
 
 
+def control(action: Callable[..., Any], *args: Any) -> None:
+    """Call a control of the engine; a refusal (not yours, already finished) is a message, not a traceback."""
+    try:
+        action(*args, by=visitor())
+    except ConfigError as error:
+        st.toast(f"Not done: {error}")
+
+
 def train_buttons(lab: str, preset: str, overrides: dict[str, Any], run: Run | None) -> None:
     manager = job_manager()
     train, pause, stop = st.columns(3)
     if train.button("Train", type="primary", width="stretch", key=f"{lab}.train"):
         start_run(lab, preset, overrides)
-    active = run is not None and run.active
+    mine = run is not None and visitor().may_control(run)
+    active = run is not None and run.active and mine
     paused = active and run.status == "paused"
     if pause.button("Resume" if paused else "Pause", disabled=not active or run.status == "queued",
                     width="stretch", key=f"{lab}.pause"):
-        (manager.resume if paused else manager.pause)(run.id)
+        control(manager.resume if paused else manager.pause, run.id)
     if stop.button("Stop", disabled=not active, width="stretch", key=f"{lab}.stop"):
-        manager.stop(run.id)
+        control(manager.stop, run.id)
+    if run is not None and not mine:
+        st.caption(f":material/visibility: Read-only: run #{run.id} belongs to another visitor. You see its "
+                   "figures; its controls are its owner's.")
 
 
 def progress_bar(run: Run) -> None:
     eta = f" · about {run.eta_seconds:.0f} s left" if run.eta_seconds is not None else ""
     stage = run.stage if run.status in ("running", "paused") else run.status
+    if run.status == "paused" and run.resume_wanted:
+        stage = "resuming when a slot frees"
+    if run.status == "queued" and (place := job_manager().queue_position(run.id)):
+        wait = f"about {place[1] / 60:.0f} min" if place[1] >= 90 else f"about {place[1]:.0f} s"
+        stage = f"queued: number {place[0]} in line, starts in {wait}"
     st.progress(min(max(run.progress, 0.0), 1.0), text=f"#{run.id} {STATUS_ICONS[run.status]} {stage} · "
                 f"{run.progress:.0%}{eta}")
+    if run.note and not run.active:
+        st.caption(f"Run #{run.id}: {run.note}")
     if run.status == "failed":
-        st.error(f"Run #{run.id} failed: {run.error.splitlines()[0] if run.error else 'unknown reason'}")
-        with st.expander("Details"):
-            st.code(run.error or "no details")
+        reason = (run.error.splitlines() or [""])[0] or run.note or "unknown reason"
+        st.error(f"Run #{run.id} failed: {reason}")
+        if visitor().may_control(run):  # the traceback and the worker's own output: for its owner and the admin
+            with st.expander("Details and worker log"):
+                st.code(run.error or "no traceback")
+                st.code(store().log_tail(run.id) or "the worker wrote nothing", language=None)
 
 
 def current_params(run: Run) -> dict[str, Any]:
@@ -88,7 +122,7 @@ def current_params(run: Run) -> dict[str, Any]:
 
 def _send_live_change(run_id: int, name: str, key: str) -> None:
     try:
-        job_manager().set_params(run_id, {name: st.session_state[key]})
+        job_manager().set_params(run_id, {name: st.session_state[key]}, by=visitor())
         st.toast(f"{name} → {st.session_state[key]:g} sent to run #{run_id}")
     except ConfigError as error:
         st.toast(f"Not applied: {error}")
@@ -96,7 +130,7 @@ def _send_live_change(run_id: int, name: str, key: str) -> None:
 
 def live_controls(lab: str, space: ParamSpace, run: Run) -> None:
     """Sliders for the parameters the lab declares live; a change reaches the worker within a second."""
-    if not run.active:
+    if not run.active or not visitor().may_control(run):
         return
     params = current_params(run)
     st.markdown("**Live controls** — act on the running job")

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from engine.params import ConfigError, ParamSpace
 
+WORKER_MB = 450  # a worker with torch imported, before the lab's own data (measured: ~350 MB resident)
+
 
 @dataclass(frozen=True)
 class Lab:
@@ -23,6 +25,12 @@ class Lab:
     @property
     def space(self) -> ParamSpace:
         return importlib.import_module(self.config_module).SPACE
+
+    def memory_mb(self, config: dict) -> float:
+        """A worker's expected peak memory for this config: the lab's own estimate of its data, if it has one
+        (`data_memory_mb(config)` in its config module), on top of torch's."""
+        estimate = getattr(importlib.import_module(self.config_module), "data_memory_mb", None)
+        return WORKER_MB + (estimate(config) if estimate else 0.0)
 
     def train_fn(self) -> Callable:
         return importlib.import_module(self.trainer_module).train

@@ -1,103 +1,133 @@
-"""The job manager: a queue with a cap on concurrent workers, supervision, and live control.
+"""The scheduler: which run starts, who may control it, and supervision. *How* a worker runs is a launcher's job.
 
-Workers are plain subprocesses (`python -m engine.runtime.worker`), not multiprocessing children:
-nothing of the parent's `__main__` (Streamlit's, pytest's) is re-imported, and a worker outlives a
-restart of the app that started it. Any number of managers (the app, the CLI) may share one store:
-claiming a queued run is atomic, and a run whose heartbeat stops is marked failed by whichever
-manager notices first.
+- Submissions are validated (a bad config starts nothing), then checked against the hosted profile's limits:
+  a visitor's active submissions (a sweep is one), the queue's length, the config's memory estimate.
+- Dispatch is fair: the next slot goes to the queued run whose owner has the fewest runs training, oldest
+  first; a paused run holds no slot, and a resume asked for while every slot is busy is granted first.
+- Every control call names a `Visitor`; a run's controls answer only its owner and the operator/admin.
+- Supervision: an ended worker's run is finished with the reason; a run past its wall-clock limit, or paused
+  past its limit, is stopped (its checkpoint stays); a stop not obeyed within a grace period, a trainer that
+  stops polling, or a worker over its memory ceiling has its process group ended. A late heartbeat alone (a
+  busy database) never fails a worker that is still alive, so a run is never failed while its worker runs on.
+
+Any number of schedulers (the app, the CLI) may share one store: claiming a queued run is atomic, and a run
+whose worker died is marked failed by whichever scheduler notices first.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
+import statistics
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from engine.labs import get_lab
 from engine.params import ConfigError
-from engine.runtime.store import Store
+from engine.runtime.access import Busy, Visitor
+from engine.runtime.launchers import Launcher, LocalLauncher
+from engine.runtime.settings import Settings
+from engine.runtime.store import Run, Store
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+TYPICAL_RUN_SECONDS = 120.0  # a wait estimate's guess before any run of the lab has finished
 
 
-def describe_exit(code: int) -> str:
-    if code < 0:
-        try:
-            return f"worker killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"worker killed by signal {-code}"
-    return f"worker exited with code {code}"
+def fair_order(queued: list[Run], running: list[Run], last_served: dict[str, float]) -> list[Run]:
+    """Queued runs in dispatch order, round robin over visitors: whoever has fewer runs training goes first,
+    then whoever was served longest ago (never, first), then the oldest run. A visitor's second queued run
+    waits behind everyone else's first."""
+    load: dict[str, int] = {}
+    for run in running:
+        load[run.owner] = load.get(run.owner, 0) + 1
+    order = []
+    for run in sorted(queued, key=lambda r: r.id):
+        order.append(((load.get(run.owner, 0), last_served.get(run.owner, 0.0), run.id), run))
+        load[run.owner] = load.get(run.owner, 0) + 1
+    return [run for _, run in sorted(order, key=lambda entry: entry[0])]
 
 
 class JobManager:
     def __init__(
         self,
-        data_dir: str | Path | None = None,
-        max_jobs: int | None = None,
+        data_dir: str | os.PathLike | None = None,
+        settings: Settings | None = None,
+        launcher: Launcher | None = None,
         heartbeat_timeout: float = 5.0,
         supervise_every: float = 0.25,
     ):
         self.store = Store(data_dir)
-        self.max_jobs = max_jobs or int(os.environ.get("DREAMLAB_MAX_JOBS", "0")) or os.cpu_count() or 1
+        self.settings = settings or Settings.from_env()
+        self.launcher = launcher or LocalLauncher(self.store)
         self.heartbeat_timeout = heartbeat_timeout
-        self.processes: dict[int, subprocess.Popen] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._supervisor = threading.Thread(target=self._supervise, args=(supervise_every,), daemon=True)
         self._supervisor.start()
 
+    @property
+    def max_jobs(self) -> int:
+        return self.settings.slots
+
     # what the UI and CLI call --------------------------------------------------------------------
 
-    def submit(self, lab: str, overrides: dict[str, Any], preset: str | None = None, owner: str = "") -> int:
-        """Validate, queue, and dispatch if a slot is free. Raises ConfigError (and starts nothing) on bad input."""
+    def submit(self, lab: str, overrides: dict[str, Any], preset: str | None = None, *, by: Visitor) -> int:
+        """Validate, check the limits, queue, and dispatch if a slot is free. Raises ConfigError (a bad value),
+        Busy (a limit) — and then starts nothing."""
         config = get_lab(lab).space.resolve(preset, overrides)
-        run_id = self.store.create_run(lab, config, owner)
-        self.tick()
-        return run_id
+        return self._queue(lab, [config], by)[0]
 
-    def submit_sweep(self, base_run_id: int, name: str, values: list[Any], owner: str = "") -> list[int]:
+    def submit_sweep(self, base_run_id: int, name: str, values: list[Any], *, by: Visitor) -> list[int]:
         """One job per value: the base run's config with `name` set, linked to the base run through the lab's
-        `sweep_link` parameter (e.g. the World Models τ table: one controller per τ in one world)."""
-        base = self.store.get_run(base_run_id)
-        if base is None:
-            raise ConfigError(f"no run {base_run_id}")
+        `sweep_link` parameter (e.g. the World Models τ table: one controller per τ in one world). The jobs are
+        one submission for the visitor's quota."""
+        base = self._run(base_run_id)
+        by.check(base, "sweep")
         if base.status != "done":
             raise ConfigError(f"run {base_run_id} is {base.status}: a sweep starts from a finished run")
         lab = get_lab(base.lab)
         link = {lab.sweep_link: base_run_id} if lab.sweep_link else {}
         configs = [lab.space.validate({**base.config, name: value, **link}) for value in values]  # all or none
-        ids = [self.store.create_run(lab.name, config, owner) for config in configs]
+        return self._queue(lab.name, configs, by)
+
+    def pause(self, run_id: int, *, by: Visitor) -> None:
+        run = self._controllable(run_id, by, "pause")
+        if run.status == "queued":
+            raise ConfigError(f"run {run_id} is queued: it can be stopped, not paused")
+        self.store.send_control(run_id, {"op": "pause"})
+
+    def resume(self, run_id: int, *, by: Visitor) -> None:
+        """A paused run holds no slot: it resumes at once if one is free, else first when one frees."""
+        self._controllable(run_id, by, "resume")
+        self.store.want_resume(run_id)
         self.tick()
-        return ids
 
-    def pause(self, run_id: int) -> None:
-        self._control(run_id, {"op": "pause"})
+    def stop(self, run_id: int, *, by: Visitor) -> None:
+        run = self._controllable(run_id, by, "stop")
+        self._stop(run)
 
-    def resume(self, run_id: int) -> None:
-        self._control(run_id, {"op": "resume"})
-
-    def stop(self, run_id: int) -> None:
-        run = self._active_run(run_id)
-        if run.status == "queued" and self.store.finish(run_id, "stopped"):
-            return
-        self._control(run_id, {"op": "stop"})
-
-    def set_params(self, run_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-        run = self._active_run(run_id)
+    def set_params(self, run_id: int, changes: dict[str, Any], *, by: Visitor) -> dict[str, Any]:
+        run = self._controllable(run_id, by, "change")
         checked = get_lab(run.lab).space.validate_live(changes)
-        self._control(run_id, {"op": "set", "params": checked})
+        self.store.send_control(run_id, {"op": "set", "params": checked})
         return checked
 
-    def delete(self, run_id: int) -> None:
-        run = self.store.get_run(run_id)
-        if run and run.active:
+    def delete(self, run_id: int, *, by: Visitor) -> None:
+        run = self._run(run_id)
+        by.check(run, "delete")
+        if run.active:
             raise ConfigError(f"run {run_id} is {run.status}: stop it before deleting it")
         self.store.delete_run(run_id)
+
+    def queue_position(self, run_id: int) -> tuple[int, float] | None:
+        """(1-based place in the dispatch order, estimated seconds until it starts) for a queued run."""
+        queued = self.store.list_runs(statuses=("queued",))
+        order = [r.id for r in fair_order(queued, self.store.list_runs(statuses=("running",)),
+                                          self.store.last_served())]
+        if run_id not in order:
+            return None
+        place = order.index(run_id) + 1
+        return place, self._wait_estimate(place)
 
     def wait(self, run_id: int, timeout: float | None = None) -> str:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -112,25 +142,65 @@ class JobManager:
     def shutdown(self, stop_runs: bool = False) -> None:
         """Stop supervising. Workers keep running unless asked to stop (a restarted app re-attaches)."""
         if stop_runs:
-            for run_id in list(self.processes):
-                if (run := self.store.get_run(run_id)) and run.active:
-                    self.stop(run_id)
+            for run in self.store.list_runs(statuses=("queued", "running", "paused")):
+                self._stop(run)
         self._closed.set()
         self._supervisor.join()
 
     # internals -----------------------------------------------------------------------------------
 
-    def _active_run(self, run_id: int):
+    def _run(self, run_id: int) -> Run:
         run = self.store.get_run(run_id)
         if run is None:
             raise ConfigError(f"no run {run_id}")
+        return run
+
+    def _controllable(self, run_id: int, by: Visitor, action: str) -> Run:
+        run = self._run(run_id)
+        by.check(run, action)
         if not run.active:
             raise ConfigError(f"run {run_id} is {run.status}, not running")
         return run
 
-    def _control(self, run_id: int, payload: dict[str, Any]) -> None:
-        self._active_run(run_id)
-        self.store.send_control(run_id, payload)
+    def _stop(self, run: Run, note: str = "") -> None:
+        if run.status == "queued" and self.store.finish(run.id, "stopped", note=note):
+            return
+        self.store.request_stop(run.id, note)
+        self.store.send_control(run.id, {"op": "stop"})
+
+    def _queue(self, lab: str, configs: list[dict[str, Any]], by: Visitor) -> list[int]:
+        limits = self.settings
+        if not by.admin:
+            if limits.runs_per_visitor:
+                mine = self.store.list_runs(statuses=("queued", "running", "paused"), owner=by.id)
+                submissions = {run.batch or run.id for run in mine}
+                if len(submissions) >= limits.runs_per_visitor:
+                    raise Busy(f"you already have {len(submissions)} active run(s) (#{mine[-1].id}); the demo "
+                               f"allows {limits.runs_per_visitor} per visitor: stop one or wait for it to finish")
+            if limits.queue_limit:
+                waiting = len(self.store.list_runs(statuses=("queued",)))
+                if waiting + len(configs) > limits.queue_limit:
+                    raise Busy(f"the demo is busy: {waiting} runs are waiting for {limits.slots} slots. "
+                               f"Please try again in a few minutes.")
+        if limits.memory_mb:
+            need = max(get_lab(lab).memory_mb(config) for config in configs)
+            if need > limits.memory_mb:
+                raise Busy(f"this configuration needs about {need:,.0f} MB, above this server's "
+                           f"{limits.memory_mb:,.0f} MB per run: choose fewer rollouts, steps or a smaller model")
+        ids = self.store.create_runs(lab, configs, by.id)
+        self.tick()
+        return ids
+
+    def _wait_estimate(self, place: int) -> float:
+        running = self.store.list_runs(statuses=("running",))
+        finished = [r.updated - r.started for r in self.store.list_runs(statuses=("done", "stopped"))[:20]
+                    if r.started]
+        typical = statistics.median(finished) if finished else TYPICAL_RUN_SECONDS
+        free = self.settings.slots - len(running)
+        if place <= free:
+            return 0.0
+        first_free = min((r.eta_seconds for r in running if r.eta_seconds is not None), default=typical)
+        return first_free + (place - max(free, 0) - 1) // self.settings.slots * typical
 
     def _supervise(self, every: float) -> None:
         while not self._closed.wait(every):
@@ -141,42 +211,57 @@ class JobManager:
 
     def tick(self) -> None:
         with self._lock:
-            self._reap_own_workers()
-            self._fail_silent_workers()
+            self._reap()
+            self._enforce_limits()
             self._dispatch()
 
-    def _reap_own_workers(self) -> None:
-        for run_id, process in list(self.processes.items()):
-            code = process.poll()
-            if code is None:
-                continue
-            del self.processes[run_id]
-            self.store.finish(run_id, "failed", error=describe_exit(code))  # no-op if the worker finished it
+    def _fail(self, run: Run, reason: str) -> None:
+        """A failed run never leaves its worker behind."""
+        self.launcher.end(run)
+        self.store.finish(run.id, "failed", error=reason)
 
-    def _fail_silent_workers(self) -> None:
-        """Runs started by another manager (or before a restart): only the heartbeat tells us they died."""
+    def _reap(self) -> None:
+        for run_id, reason in self.launcher.exited().items():
+            self.store.finish(run_id, "failed", error=reason)  # a no-op when the worker finished it itself
         now = time.time()
         for run in self.store.list_runs(statuses=("running", "paused")):
-            if run.id in self.processes or run.heartbeat is None:
+            if run.heartbeat is not None and now - run.heartbeat > self.heartbeat_timeout and \
+                    not self.launcher.alive(run):
+                self.store.finish(run.id, "failed",
+                                  error=f"worker stopped responding (no heartbeat for {now - run.heartbeat:.0f} s)")
+
+    def _enforce_limits(self) -> None:
+        limits, now = self.settings, time.time()
+        for run in self.store.list_runs(statuses=("running", "paused")):
+            if run.stop_requested and now - run.stop_requested > limits.stop_grace_seconds:
+                self.launcher.end(run)
+                ended = f"its worker was ended {limits.stop_grace_seconds:.0f} s after the stop"
+                self.store.finish(run.id, "stopped", note=f"{run.note}; {ended}" if run.note else ended)
+            elif run.status == "running" and run.polled and now - run.polled > limits.stall_seconds:
+                self._fail(run, f"its trainer made no progress for {now - run.polled:.0f} s")
+            elif limits.memory_mb and (used := self.launcher.memory_mb(run)) and used > limits.memory_mb:
+                self._fail(run, f"it used {used:,.0f} MB, over the {limits.memory_mb:,.0f} MB per run")
+            elif run.stop_requested:
                 continue
-            silent = now - run.heartbeat
-            if silent > self.heartbeat_timeout:
-                self.store.finish(run.id, "failed", error=f"worker stopped responding (no heartbeat for {silent:.0f} s)")
+            elif limits.run_seconds and run.started and now - run.started > limits.run_seconds:
+                self._stop(run, f"stopped at the {limits.run_seconds / 60:g}-minute limit; its checkpoint is kept")
+            elif limits.pause_seconds and run.status == "paused" and run.paused_at and \
+                    now - run.paused_at > limits.pause_seconds:
+                self._stop(run, f"stopped after {limits.pause_seconds / 60:g} minutes paused; its checkpoint is kept")
 
     def _dispatch(self) -> None:
-        active = len(self.store.list_runs(statuses=("running", "paused")))
-        for run in reversed(self.store.list_runs(statuses=("queued",))):  # oldest first
-            if active >= self.max_jobs:
+        running = self.store.list_runs(statuses=("running",))
+        free = self.settings.slots - len(running)
+        waiting = sorted((r for r in self.store.list_runs(statuses=("paused",)) if r.resume_wanted),
+                         key=lambda r: r.resume_wanted)
+        for run in waiting[:max(free, 0)]:
+            if self.store.set_paused(run.id, False):  # the slot is taken now; the worker follows the control
+                self.store.send_control(run.id, {"op": "resume"})
+                free -= 1
+        for run in fair_order(self.store.list_runs(statuses=("queued",)), running, self.store.last_served()):
+            if free <= 0:
                 return
             if not self.store.claim(run.id, pid=0):
-                continue  # another manager took it
-            process = subprocess.Popen(
-                [sys.executable, "-m", "engine.runtime.worker", str(self.store.data_dir), str(run.id)],
-                cwd=PROJECT_ROOT,
-                env={**os.environ, "OMP_NUM_THREADS": "1",
-                     "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))},
-                start_new_session=True,  # a Ctrl-C meant for the app or CLI does not kill training mid-write
-            )
-            self.store.set_pid(run.id, process.pid)
-            self.processes[run.id] = process
-            active += 1
+                continue  # another scheduler took it
+            self.launcher.start(self.store.get_run(run.id))
+            free -= 1

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS runs (
     error TEXT NOT NULL DEFAULT '',
     summary TEXT NOT NULL DEFAULT '{}'
 );
+CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
 CREATE TABLE IF NOT EXISTS metrics (
     run INTEGER NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL
 );
@@ -53,6 +54,18 @@ CREATE TABLE IF NOT EXISTS events (
     run INTEGER NOT NULL, step INTEGER NOT NULL, time REAL NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL
 );
 """
+
+
+# columns added since the first schema: (name, declaration), added to an older database when it opens
+LATER_COLUMNS = (
+    ("batch", "INTEGER"),  # the first run of the sweep this run belongs to (a sweep counts as one submission)
+    ("polled", "REAL"),  # when the trainer last polled: liveness that follows its progress, not only a thread
+    ("paused_at", "REAL"),  # when it was last paused (a paused run holds no slot, and not forever)
+    ("resume_wanted", "REAL"),  # a resume asked for while every slot was busy: granted first when one frees
+    ("stop_requested", "REAL"),  # when a stop was sent: its process group is ended after a grace period
+    ("note", "TEXT NOT NULL DEFAULT ''"),  # why it ended when something other than its trainer ended it
+    ("node", "TEXT NOT NULL DEFAULT ''"),  # where its worker runs (a launcher's word: a pid, a Ray node)
+)
 
 
 def default_data_dir() -> Path:
@@ -75,6 +88,13 @@ class Run:
     owner: str
     error: str
     summary: dict[str, Any]
+    batch: int | None
+    polled: float | None
+    paused_at: float | None
+    resume_wanted: float | None
+    stop_requested: float | None
+    note: str
+    node: str
 
     @property
     def active(self) -> bool:
@@ -112,6 +132,15 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        present = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
+        for name, declaration in LATER_COLUMNS:
+            if name not in present:
+                try:
+                    self.db.execute(f"ALTER TABLE runs ADD COLUMN {name} {declaration}")
+                except sqlite3.OperationalError as error:  # another process added it a moment ago
+                    if "duplicate column" not in str(error):
+                        raise
+        self.columns = [row[1] for row in self.db.execute("PRAGMA table_info(runs)")]
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -122,26 +151,41 @@ class Store:
 
     # runs -------------------------------------------------------------------------------------
 
-    def create_run(self, lab: str, config: dict[str, Any], owner: str = "") -> int:
+    def create_runs(self, lab: str, configs: list[dict[str, Any]], owner: str = "") -> list[int]:
+        """Queue runs in one transaction; more than one form a batch (a sweep), counted as one submission."""
         now = time.time()
-        cursor = self.db.execute(
-            "INSERT INTO runs (lab, config, status, created, updated, owner) VALUES (?, ?, 'queued', ?, ?, ?)",
-            (lab, json.dumps(config), now, now, owner),
-        )
-        return int(cursor.lastrowid)
+        ids: list[int] = []
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            for config in configs:
+                cursor = self.db.execute(
+                    "INSERT INTO runs (lab, config, status, created, updated, owner, batch) "
+                    "VALUES (?, ?, 'queued', ?, ?, ?, ?)",
+                    (lab, json.dumps(config), now, now, owner, ids[0] if ids else None),
+                )
+                ids.append(int(cursor.lastrowid))
+            if len(ids) > 1:
+                self.db.execute("UPDATE runs SET batch=? WHERE id=?", (ids[0], ids[0]))
+        return ids
+
+    def create_run(self, lab: str, config: dict[str, Any], owner: str = "") -> int:
+        return self.create_runs(lab, [config], owner)[0]
 
     def _run(self, row: tuple) -> Run:
-        (id_, lab, config, status, stage, progress, created, updated, started, heartbeat, pid, owner, error,
-         summary) = row
-        return Run(id_, lab, json.loads(config), status, stage, progress, created, updated, started, heartbeat,
-                   pid, owner, error, json.loads(summary))
+        values = dict(zip(self.columns, row, strict=True))
+        values["config"], values["summary"] = json.loads(values["config"]), json.loads(values["summary"])
+        return Run(**values)
 
     def get_run(self, run_id: int) -> Run | None:
         row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return self._run(row) if row else None
 
-    def list_runs(self, lab: str | None = None, statuses: tuple[str, ...] | None = None) -> list[Run]:
+    def list_runs(self, lab: str | None = None, statuses: tuple[str, ...] | None = None,
+                  owner: str | None = None) -> list[Run]:
         query, args = "SELECT * FROM runs WHERE 1=1", []
+        if owner is not None:
+            query += " AND owner = ?"
+            args.append(owner)
         if lab:
             query += " AND lab = ?"
             args.append(lab)
@@ -149,6 +193,10 @@ class Store:
             query += f" AND status IN ({','.join('?' * len(statuses))})"
             args.extend(statuses)
         return [self._run(row) for row in self.db.execute(query + " ORDER BY id DESC", args)]
+
+    def last_served(self) -> dict[str, float]:
+        """owner → when their latest run started: fair dispatch serves whoever waited longest."""
+        return dict(self.db.execute("SELECT owner, MAX(started) FROM runs WHERE started IS NOT NULL GROUP BY owner"))
 
     def claim(self, run_id: int, pid: int) -> bool:
         """queued → running for exactly one dispatcher, even when several managers share the store."""
@@ -162,29 +210,47 @@ class Store:
     def set_pid(self, run_id: int, pid: int) -> None:
         self.db.execute("UPDATE runs SET pid=? WHERE id=?", (pid, run_id))
 
-    def set_paused(self, run_id: int, paused: bool) -> None:
-        """running ⇄ paused; never revives a run that something else has already finished."""
-        self.db.execute(
-            "UPDATE runs SET status=?, updated=? WHERE id=? AND status IN ('running', 'paused')",
-            ("paused" if paused else "running", time.time(), run_id),
-        )
+    def set_node(self, run_id: int, node: str) -> None:
+        self.db.execute("UPDATE runs SET node=? WHERE id=?", (node, run_id))
 
-    def finish(self, run_id: int, status: str, error: str = "", summary: dict | None = None) -> bool:
-        """Mark an active run finished; False if something else already finished it."""
-        assert status in FINISHED, status
+    def set_paused(self, run_id: int, paused: bool) -> bool:
+        """running ⇄ paused; never revives a run that something else has already finished."""
         cursor = self.db.execute(
-            f"UPDATE runs SET status=?, error=?, summary=COALESCE(?, summary), updated=? "
-            f"WHERE id=? AND status IN ({','.join('?' * len(ACTIVE))})",
-            (status, error, json.dumps(summary) if summary is not None else None, time.time(), run_id, *ACTIVE),
+            "UPDATE runs SET status=?, paused_at=CASE WHEN ? THEN ? ELSE paused_at END, resume_wanted=NULL, "
+            "updated=? WHERE id=? AND status IN ('running', 'paused')",
+            ("paused" if paused else "running", paused, time.time(), time.time(), run_id),
         )
         return cursor.rowcount == 1
 
-    def beat(self, run_id: int, progress: float | None = None, stage: str | None = None) -> None:
+    def want_resume(self, run_id: int) -> None:
+        self.db.execute("UPDATE runs SET resume_wanted=COALESCE(resume_wanted, ?) WHERE id=? AND status='paused'",
+                        (time.time(), run_id))
+
+    def request_stop(self, run_id: int, note: str = "") -> None:
+        """Remember when a stop was sent (and why, when the trainer did not choose it)."""
+        self.db.execute(
+            "UPDATE runs SET stop_requested=COALESCE(stop_requested, ?), note=CASE WHEN ?='' THEN note ELSE ? END "
+            "WHERE id=?", (time.time(), note, note, run_id))
+
+    def finish(self, run_id: int, status: str, error: str = "", summary: dict | None = None, note: str = "") -> bool:
+        """Mark an active run finished; False if something else already finished it."""
+        assert status in FINISHED, status
+        cursor = self.db.execute(
+            f"UPDATE runs SET status=?, error=?, summary=COALESCE(?, summary), updated=?, "
+            f"note=CASE WHEN ?='' THEN note ELSE ? END "
+            f"WHERE id=? AND status IN ({','.join('?' * len(ACTIVE))})",
+            (status, error, json.dumps(summary) if summary is not None else None, time.time(), note, note, run_id,
+             *ACTIVE),
+        )
+        return cursor.rowcount == 1
+
+    def beat(self, run_id: int, progress: float | None = None, stage: str | None = None,
+             polled: float | None = None) -> None:
         now = time.time()
         self.db.execute(
-            "UPDATE runs SET heartbeat=?, updated=?, progress=COALESCE(?, progress), stage=COALESCE(?, stage) "
-            "WHERE id=?",
-            (now, now, progress, stage, run_id),
+            "UPDATE runs SET heartbeat=?, updated=?, progress=COALESCE(?, progress), stage=COALESCE(?, stage), "
+            "polled=COALESCE(?, polled) WHERE id=?",
+            (now, now, progress, stage, polled, run_id),
         )
 
     def delete_run(self, run_id: int) -> None:
@@ -192,6 +258,7 @@ class Store:
             self.db.execute(f"DELETE FROM {table} WHERE run = ?", (run_id,))
         self.db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
         self.checkpoint_path(run_id).unlink(missing_ok=True)
+        self.log_path(run_id).unlink(missing_ok=True)
 
     # metrics, snapshots, events -----------------------------------------------------------------
 
@@ -260,3 +327,16 @@ class Store:
 
     def checkpoint_path(self, run_id: int) -> Path:
         return self.checkpoint_dir / f"run-{run_id}.pt"
+
+    # worker logs: each run's stdout and stderr, for its owner and the admin -----------------------
+
+    def log_path(self, run_id: int) -> Path:
+        return self.data_dir / "logs" / f"run-{run_id}.log"
+
+    def log_tail(self, run_id: int, limit: int = 20_000) -> str:
+        path = self.log_path(run_id)
+        if not path.is_file():
+            return ""
+        with path.open("rb") as log:
+            log.seek(max(0, path.stat().st_size - limit))
+            return log.read().decode(errors="replace")

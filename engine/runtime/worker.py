@@ -36,6 +36,7 @@ class StoreContext(Context):
 
     def log(self, step: int, **scalars: float) -> None:
         self.step = step
+        self.heartbeat.polled = time.time()
         self._pending_metrics += [(self.run_id, step, name, float(value)) for name, value in scalars.items()]
         if time.monotonic() - self._last_flush > FLUSH_SECONDS:
             self.flush()
@@ -66,6 +67,7 @@ class StoreContext(Context):
         self.heartbeat.fraction, self.heartbeat.stage = float(min(max(fraction, 0.0), 1.0)), stage
 
     def poll(self) -> bool:
+        self.heartbeat.polled = time.time()  # liveness follows the trainer, not only this process's thread
         if time.monotonic() - self._last_poll < POLL_SECONDS and not self.paused:
             return not self.stopping
         self._last_poll = time.monotonic()
@@ -106,12 +108,13 @@ class Heartbeat(threading.Thread):
         super().__init__(daemon=True)
         self.data_dir, self.run_id = data_dir, run_id
         self.fraction, self.stage = 0.0, "starting"
+        self.polled: float | None = None  # the trainer's last log or poll (startup, imports included, is not one)
         self.done = threading.Event()
 
     def run(self) -> None:
         store = Store(self.data_dir)  # its own connection: sqlite connections are not shared across threads
         while True:
-            store.beat(self.run_id, self.fraction, self.stage)
+            store.beat(self.run_id, self.fraction, self.stage, self.polled)
             if self.done.wait(HEARTBEAT_SECONDS):
                 break
         store.close()
