@@ -79,9 +79,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
-@pytest.fixture(scope="module")
-def app_server(tmp_path_factory):
-    """`streamlit run app.py` on a free localhost port, with its own data directory."""
+def serve_app(data, **env: str):
+    """`streamlit run app.py` on a free localhost port with its own data directory (and environment); yields
+    (url, data directory) once its health endpoint answers, and ends the server after."""
     import socket
     import subprocess
     import sys
@@ -91,14 +91,13 @@ def app_server(tmp_path_factory):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    data = tmp_path_factory.mktemp("app-data")
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
          "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        env={**os.environ, "DREAMLAB_DATA": str(data)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "DREAMLAB_DATA": str(data), **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     while True:
         try:
             urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
@@ -111,6 +110,22 @@ def app_server(tmp_path_factory):
     yield url, data
     server.terminate()
     server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory):
+    """The local profile."""
+    yield from serve_app(tmp_path_factory.mktemp("app-data"))
+
+
+@pytest.fixture(scope="module")
+def hosted_app(tmp_path_factory):
+    """The hosted profile with one training slot and an admin token."""
+    yield from serve_app(tmp_path_factory.mktemp("hosted-data"), DREAMLAB_MODE="demo", DREAMLAB_MAX_JOBS="1",
+                         DREAMLAB_ADMIN_TOKEN=ADMIN_TOKEN)
+
+
+ADMIN_TOKEN = "test-admin-token"
 
 
 @pytest.fixture(scope="module")

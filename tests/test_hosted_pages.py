@@ -1,0 +1,102 @@
+"""The hosted profile as visitors see it: two visitors in two browser contexts (and two AppTest sessions)."""
+
+import pytest
+
+from engine.runtime.access import NotAllowed, Visitor
+from engine.runtime.store import Store
+from tests.conftest import ADMIN_TOKEN, LONG_META_RL, TINY_META_RL
+from tests.helpers import open_page
+
+
+def query(config: dict) -> str:
+    return "&".join(f"{k}={v}" for k, v in config.items())
+
+
+def wait_for_page(tab) -> None:
+    tab.get_by_role("button", name="Train", exact=True).wait_for(timeout=90_000)
+
+
+def test_two_visitors_in_two_browsers(hosted_app, browser):
+    url, data = hosted_app
+    alice = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    bob = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    elsewhere = []  # every request a page makes to a host other than this server
+    for tab in (alice, bob):
+        tab.on("request", lambda request: None if request.url.startswith((url, "data:", "blob:"))
+               else elsewhere.append(request.url))
+
+    alice.goto(f"{url}/meta_rl?{query(LONG_META_RL)}")
+    wait_for_page(alice)
+    alice.get_by_role("button", name="Train", exact=True).click()
+    alice.wait_for_url("**run=*", timeout=60_000)
+    run_id = int(alice.url.split("run=")[1].split("&")[0])
+    store = Store(data)
+    assert store.get_run(run_id).active
+
+    bob.goto(f"{url}/meta_rl")  # a new visitor lands on the bundled run, never on a stranger's live run
+    wait_for_page(bob)
+    bob.get_by_text("frozen agent's regret").first.wait_for(timeout=60_000)
+    assert "run=" not in bob.url
+
+    bob.goto(f"{url}/meta_rl?run={run_id}")  # a shared link opens the run read-only
+    bob.get_by_text("belongs to another visitor").first.wait_for(timeout=60_000)
+    assert bob.get_by_role("button", name="Stop", exact=True).is_disabled()
+    assert bob.get_by_role("button", name="Pause", exact=True).is_disabled()
+
+    alice.reload()  # the cookie keeps Alice the owner across a reload
+    wait_for_page(alice)
+    stop = alice.get_by_role("button", name="Stop", exact=True)
+    stop.wait_for(timeout=60_000)
+    assert not alice.get_by_text("belongs to another visitor").count()
+    stop.click()
+    alice.get_by_text("stopped").first.wait_for(timeout=60_000)
+    assert store.get_run(run_id).status == "stopped"
+    assert elsewhere == []  # nothing fetched from third-party hosts (the tab icon included)
+
+
+@pytest.fixture
+def hosted(fresh_app, monkeypatch):
+    monkeypatch.setenv("DREAMLAB_MODE", "demo")
+    monkeypatch.setenv("DREAMLAB_ADMIN_TOKEN", ADMIN_TOKEN)
+    return fresh_app
+
+
+def test_a_stranger_sees_a_run_read_only_and_a_forged_call_is_refused(hosted):
+    from ui.engine import job_manager
+
+    owner = open_page("meta_rl", **{k: str(v) for k, v in LONG_META_RL.items()})
+    owner.button(key="meta_rl.train").click().run()
+    [run] = job_manager().store.list_runs()
+    assert owner.selectbox(key="meta_rl.run").value == run.id
+    assert not owner.button(key="meta_rl.stop").disabled
+
+    stranger = open_page("meta_rl")
+    assert stranger.selectbox(key="meta_rl.run").value is None  # the bundled run, not the stranger's live one
+    stranger = open_page("meta_rl", run=str(run.id))
+    assert stranger.button(key="meta_rl.stop").disabled and stranger.button(key="meta_rl.pause").disabled
+    assert any("belongs to another visitor" in c.value for c in stranger.caption)
+    with pytest.raises(NotAllowed):
+        job_manager().stop(run.id, by=Visitor("a-forger"))
+    assert job_manager().store.get_run(run.id).active
+
+    second = owner.button(key="meta_rl.train").click().run()  # one active run per visitor
+    assert any("per visitor" in w.value for w in second.warning)
+    assert len(job_manager().store.list_runs()) == 1
+
+    admin = open_page("meta_rl", run=str(run.id), admin=ADMIN_TOKEN)
+    assert "admin" not in admin.query_params  # the token never stays in a link
+    admin.button(key="meta_rl.stop").click().run()
+    assert job_manager().wait(run.id, timeout=60) == "stopped"
+
+
+def test_a_failed_run_shows_visitors_one_line_and_its_owner_the_details(hosted):
+    from ui.engine import job_manager
+
+    run_id = job_manager().submit("meta_rl", TINY_META_RL, by=Visitor("someone-else"))
+    job_manager().wait(run_id, timeout=5)
+    job_manager().store.finish(run_id, "failed", error="ValueError: bad luck\n\nTraceback (most recent call last): …")
+    stranger = open_page("meta_rl", run=str(run_id))
+    assert any("bad luck" in e.value for e in stranger.error)
+    assert not any("Traceback" in c.value for c in stranger.code)
+    admin = open_page("meta_rl", run=str(run_id), admin=ADMIN_TOKEN)
+    assert any("Traceback" in c.value for c in admin.code)
