@@ -1,14 +1,20 @@
 # The hosted demo: `docker build -t dreamlab . && docker run -p 8501:8501 -v dreamlab-data:/data dreamlab`
+# Every knob of the hosted profile is an environment variable (README: "The hosted profile"); pass them with -e.
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
     DREAMLAB_DATA=/data \
+    DREAMLAB_MODE=demo \
     PIP_NO_CACHE_DIR=1
 WORKDIR /app
 
 COPY requirements.txt .
 RUN pip install -r requirements.txt
-COPY . .
+
+# an unprivileged user owns the data volume and runs the server and every worker
+RUN useradd --create-home --uid 10001 dreamlab && mkdir -p /data && chown dreamlab:dreamlab /data
+COPY --chown=root:root . .
+USER dreamlab
 
 VOLUME /data
 EXPOSE 8501
