@@ -1,32 +1,39 @@
-"""World Models: V and M learn a game from pixels, C learns inside their dream, τ keeps the dream honest."""
+"""World Models: V and M learn Doom from pixels, C learns inside their dream, τ keeps the dream honest."""
 
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from engine.labs import get_lab
+from engine.labs.world_models.viewer import VIEW_TAUS, viewer_due
+from engine.params import ConfigError
+from engine.runtime.access import Busy
 from engine.runtime.store import Run
-from ui.engine import job_manager, owner_id, store
+from ui.engine import job_manager, store, visitor
 from ui.figures import frames_animation, metric_chart
 from ui.run_panel import lab_header, live_controls, live_panel
 from ui.world_models import (
     BUNDLED,
-    PAPER_RANDOM_SCORE,
-    PAPER_TAU_TABLE,
+    PAPER_RANDOM,
     SWEEP_TAUS,
-    cached_real_game,
-    cached_redream,
-    done_chart,
+    bundled_results,
+    death_chart,
+    dream_frames,
     dream_session,
     fitness_chart,
     frame_strip,
+    random_score,
+    sweep_results,
+    table_frame,
+    tau_rows,
     tau_table_chart,
+    world_of,
 )
 
 LAB = get_lab("world_models")
 ACTIONS = {  # what a visitor can press when stepping through a dream
+    "doom": {"◀ left": 1, "stay": 0, "right ▶": 2},
     "take_cover": {"◀ left": 0, "stay": 1, "right ▶": 2},
     "cartpole": {"◀ push left": 0, "push right ▶": 1},
     "carracing": {"◀ steer": np.array([-1.0, 0.3, 0.0]), "gas": np.array([0.0, 1.0, 0.0]),
@@ -36,10 +43,11 @@ ACTIONS = {  # what a visitor can press when stepping through a dream
 preset, overrides, run = lab_header(
     LAB,
     ":material/cloud:",
-    "**V**, a variational autoencoder, compresses each 64×64 frame to a small code z; **M**, an LSTM with a "
-    "mixture-density head, learns to predict the next z — it becomes a *dream* of the game. The controller "
-    "**C** is trained by CMA-ES entirely inside that dream, then plays the real game (Ha & Schmidhuber 2018). "
-    "The temperature τ adds noise to the dream so that C cannot win by exploiting M's mistakes.",
+    "**V**, a variational autoencoder, compresses each 64×64 Doom frame to a small code z; **M**, an LSTM with a "
+    "mixture-density head, learns to predict the next z and whether a fireball kills you — it becomes a *dream* of "
+    "the game. The controller **C** is trained by CMA-ES entirely inside that dream, then plays the real game "
+    "(Ha & Schmidhuber 2018, DoomTakeCover). The temperature τ adds noise to the dream so that C cannot win by "
+    "exploiting M's mistakes.",
     r"P(z_{t+1}\mid z_t,a_t,h_t)=\sum_k \pi_k\,\mathcal N(\mu_k,\sigma_k^2),\quad "
     r"\pi_k^{(\tau)}\propto\exp\!\big(\log\pi_k/\tau\big),\quad \sigma_k^{(\tau)}=\sigma_k\sqrt{\tau},\quad "
     r"a_t = W_c\,[z_t,h_t]+b_c",
@@ -63,45 +71,34 @@ def draw(latest: Run) -> None:
         m_losses = {k: metrics[k] for k in ("mdn_loss", "done_loss", "reward_loss") if k in metrics}
         if m_losses:
             st.plotly_chart(metric_chart(m_losses, "M's losses", events, y_title="per step", height=300,
-                                         x_title="M epoch"),
-                            key="wm.m")
+                                         x_title="M epoch"), key="wm.m")
         else:
             st.caption("M trains after V.")
     with c_column:
-        fitness = {k: metrics[k] for k in ("fitness_best", "fitness_mean", "fitness_worst") if k in metrics}
+        fitness = {k: metrics[k] for k in ("fitness_best", "fitness_mean", "fitness_worst", "held_out")
+                   if k in metrics}
         if fitness:
             st.plotly_chart(fitness_chart(fitness), key="wm.c")
         else:
             st.caption("C trains in the dream after M.")
-    if "real_score" in metrics:
-        scores = {k: metrics[k] for k in ("dream_score", "real_score") if k in metrics}
-        st.plotly_chart(metric_chart(scores, "Each round: the controller's score in the dream and in the real game",
-                                     height=260, x_title="round"), key="wm.scores")
 
 
-def dream_viewer(checkpoint: Path, env: str, real_frames: np.ndarray | None) -> None:
-    """Re-dream from a checkpoint at any τ, beside a real episode under the same controller; then play in it."""
-    temperature = st.slider("Dream temperature τ", 0.05, 2.0, 1.0, 0.05, key="wm.viewer_tau",
-                            help="Re-dreams at once from the latest checkpoint, under its controller")
-    seed = st.number_input("Dream #", 0, 999, 0, key="wm.viewer_seed", help="Another first frame and other luck")
-    dreamt = cached_redream(str(checkpoint), checkpoint.stat().st_mtime, temperature, int(seed))
+def dream_viewer(checkpoint: Path, viewer: dict[str, np.ndarray], env: str, source: str) -> None:
+    """A real episode beside M's dream of it (same first frame, same actions) at the τ of the slider; then play."""
+    temperature = st.select_slider("Dream temperature τ", VIEW_TAUS, value=1.0, key="wm.viewer_tau",
+                                   help="The same real start and actions, dreamt at another temperature")
+    k = VIEW_TAUS.index(temperature)
+    length = int(viewer["lengths"][k])
+    frames = dream_frames(str(checkpoint), checkpoint.stat().st_mtime, viewer["latents"][k][: length + 1])
     left, right = st.columns(2)
-    left.plotly_chart(frames_animation(dreamt["frames"], f"The dream at τ = {temperature:g} "
-                                       f"({len(dreamt['done_probability'])} steps)"), key="wm.dream")
-    if real_frames is not None:
-        right.plotly_chart(frames_animation(real_frames, "The real game, same controller "
-                                            f"({len(real_frames) - 1} steps)"), key="wm.real")
-    st.plotly_chart(done_chart(dreamt["done_probability"]), key="wm.done")
+    left.plotly_chart(frames_animation(viewer["real"], f"The real game ({len(viewer['real']) - 1} steps)"),
+                      key="wm.real")
+    ended = " — M says you died" if length < len(viewer["real"]) - 1 else ""
+    right.plotly_chart(frames_animation(frames, f"The dream at τ = {temperature:g} ({length} steps{ended})"),
+                       key="wm.dream")
+    st.plotly_chart(death_chart(viewer["death"][k], length), key="wm.death")
+    st.caption(f"{source} The dream starts from V's code of the real first frame and is fed the real actions.")
     step_through(checkpoint, env, temperature)
-
-
-def run_dream_viewer(run: Run) -> None:
-    checkpoint = store().checkpoint_path(run.id)
-    if not checkpoint.exists():
-        st.caption("The dream viewer opens when the first round has a controller.")
-        return
-    snapshot = store().snapshot(run.id, "dream")
-    dream_viewer(checkpoint, run.config["env"], snapshot[1]["real_frames"] if snapshot else None)
 
 
 def step_through(checkpoint: Path, env: str, temperature: float) -> None:
@@ -112,63 +109,113 @@ def step_through(checkpoint: Path, env: str, temperature: float) -> None:
     log = st.session_state["world_models.session_log"]
     for column, (label, action) in zip(buttons, ACTIONS[env].items(), strict=False):
         if column.button(label, key=f"wm.act.{label}", disabled=bool(log and log[-1]["over"])):
-            _, reward, done_probability, over = session.step(action)
-            log.append({"reward": reward, "P(done)": done_probability, "over": over})
+            _, reward, death, over = session.step(action)
+            log.append({"reward": reward, "P(death)": death, "over": over})
     image, status = st.columns([1, 2])
-    image.image(session.frame(), width=256, clamp=True, caption=f"dream step {len(log)}")
+    image.image(session.frame(), width=256, clamp=True, caption=f"dream step {len(log)} at τ = {temperature:g}")
     if log:
-        status.metric("P(done) predicted by M", f"{log[-1]['P(done)']:.2f}")
+        status.metric("P(death) predicted by M", f"{log[-1]['P(death)']:.2f}")
         if log[-1]["over"]:
-            status.warning("M says the episode ended here. Restart to dream again.")
+            status.warning("M says a fireball got you here. Restart to dream again.")
+
+
+def viewer_version(run_id: int) -> tuple[str, int]:
+    """Changes exactly when the worker writes a new viewer snapshot (a cheap query, no snapshot read)."""
+    latest = store().get_run(run_id)
+    steps = store().metrics(run_id, ["mdn_loss"]).get("mdn_loss", ([], []))[0]
+    epochs = latest.config["rnn_epochs"]
+    return latest.status, sum(viewer_due((int(s) - 1) % epochs + 1, epochs) for s in steps)
+
+
+def watch_viewer(run: Run) -> None:
+    """While the run trains: every 3 s, a query and nothing drawn; the page reruns only when the dreams changed."""
+    st.session_state["wm.viewer_version"] = viewer_version(run.id)
+
+    @st.fragment(run_every=3)
+    def watch() -> None:
+        if viewer_version(run.id) != st.session_state["wm.viewer_version"]:
+            st.rerun()
+
+    watch()
+
+
+def run_dream_viewer(run: Run) -> None:
+    if run.active:
+        watch_viewer(run)
+    world_run = run.config.get("world_run", 0)
+    base = store().get_run(world_run) if world_run else run  # a τ-table job dreams in its base run's world
+    checkpoint = store().checkpoint_path(base.id) if base else None
+    snapshot = store().snapshot(base.id, "viewer") if base else None
+    if checkpoint is None or not checkpoint.exists() or snapshot is None:
+        st.caption("The dream viewer opens once V is trained and M has dreamt its first epochs.")
+        return
+    dream_viewer(checkpoint, snapshot[1], base.config["env"],
+                 f"Run #{base.id}, dreams from M after step {snapshot[0]}.")
 
 
 def tau_table(run: Run) -> None:
-    """One C-only job per τ in this run's world (its V and M, shared), each under the job cap."""
-    world = str(store().checkpoint_path(run.id))
-    if run.status != "done" or run.config.get("world_from", ""):
-        st.caption("The τ table starts from a finished whole-pipeline run: its V and M become the shared world.")
+    """One C-only job per τ in this run's world (its V and M, shared, referred to by run id)."""
+    sweep = [r for r in reversed(store().list_runs(lab=LAB.name)) if r.config.get("world_run") == run.id]
+    missing = [tau for tau in SWEEP_TAUS if tau not in {r.config["temperature"] for r in sweep}]
+    if run.config.get("world_run"):
+        st.caption(f"This run is one row of run #{run.config['world_run']}'s τ table: open that run to see it all.")
         return
-    sweep = {r.config["temperature"]: r for r in reversed(store().list_runs(lab=LAB.name))
-             if r.config.get("world_from") == world}
-    if st.button("Fill the τ table: train a controller at each temperature in this world", key="wm.sweep",
-                 help=f"Queues one CMA-ES job per τ ({', '.join(map(str, SWEEP_TAUS))}) in this run's dream"):
-        for tau in SWEEP_TAUS:
-            if tau not in sweep:
-                job_manager().submit(LAB.name, {**run.config, "temperature": tau, "world_from": world},
-                                     owner=owner_id())
-        st.rerun()
-    rows = []
-    for tau in SWEEP_TAUS:
-        job = sweep.get(tau)
-        summary = job.summary if job else {}
-        rows.append({"τ": tau, "job": f"#{job.id} {job.status} {job.progress:.0%}" if job else "—",
-                     "dream": summary.get("dream_score"), "real": summary.get("real_score"),
-                     "real_std": summary.get("real_score_std"), "paper dream": PAPER_TAU_TABLE[tau][0],
-                     "paper real": PAPER_TAU_TABLE[tau][1]})
-    st.dataframe(pd.DataFrame(rows).rename(columns={"dream": "dream score", "real": "real score",
-                                                    "real_std": "real ± std"}), hide_index=True)
-    st.caption(f"Paper: DoomTakeCover, Table 2; a random policy scores {PAPER_RANDOM_SCORE} there.")
-    if any(r["real"] is not None for r in rows):
-        st.plotly_chart(tau_table_chart(rows), key="wm.tau_chart")
+    if run.status != "done":
+        st.caption("The τ table starts from a finished run: its V and M become the world every τ shares.")
+        return
+    if missing and st.button("Fill the τ table: train a controller at each temperature in this world",
+                             key="wm.sweep", help=f"Queues one CMA-ES job per τ ({', '.join(map(str, missing))}) "
+                             "in this run's dream, each scored over its real episodes"):
+        try:
+            job_manager().submit_sweep(run.id, "temperature", missing, by=visitor())
+        except (Busy, ConfigError) as error:
+            st.warning(f"Not started: {error}")
+        else:
+            st.rerun()
+    live_table(run.id, any(r.active for r in sweep))
 
 
-@st.fragment(run_every=2)
-def live_tau_table(run: Run) -> None:
-    tau_table(run)
+def live_table(run_id: int, active: bool) -> None:
+    """Redrawn every 3 s while a τ job trains; the chart is re-sent only when a row has changed."""
+
+    @st.fragment(run_every=3 if active else None)
+    def table() -> None:
+        base = store().get_run(run_id)
+        sweep = [r for r in reversed(store().list_runs(lab=LAB.name)) if r.config.get("world_run") == run_id]
+        rows = tau_rows(sweep_results(sweep))
+        st.dataframe(table_frame(rows), hide_index=True, key="wm.tau_table")
+        st.plotly_chart(tau_table_chart(rows, random_score(base)), key="wm.tau_chart")
+        st.caption(f"Ours: mean ± standard error over {base.config['real_eval_episodes']} real episodes (the same "
+                   f"ones for every τ and the random policy) and as many dreams. Paper: DoomTakeCover, Table 2, mean "
+                   f"± std; its random policy {PAPER_RANDOM[0]} ± {PAPER_RANDOM[1]}.")
+        if active and not any(r.active for r in sweep):
+            st.rerun()
+
+    table()
+
+
+def bundled() -> None:
+    _, _, checkpoint = world_of(BUNDLED)
+    st.info("No run yet: below is the Doom world bundled with Dreamlab (a quick-preset run), dreaming live, and its "
+            "τ table. Press **Train** to learn your own, stage by stage (collect → V → M → C → evaluate).")
+    st.subheader("The dream viewer")
+    viewer = {name: tensor.numpy() for name, tensor in checkpoint["viewer"].items()}
+    dream_viewer(BUNDLED, viewer, checkpoint["config"]["env"], "The bundled world.")
+    st.subheader("The τ table")
+    rows = tau_rows(bundled_results(checkpoint["tau_table"]))
+    st.dataframe(table_frame(rows), hide_index=True, key="wm.tau_table")
+    st.plotly_chart(tau_table_chart(rows, tuple(checkpoint["random"])), key="wm.tau_chart")
 
 
 if run is None:
-    st.info("No run yet: below is the world bundled with Dreamlab (a quick-preset run on the take-cover game), "
-            "dreaming live. Press **Train** to learn your own, stage by stage (collect → V → M → C → evaluate).")
-    st.subheader("The dream viewer")
-    dream_viewer(BUNDLED, "take_cover", cached_real_game(str(BUNDLED), BUNDLED.stat().st_mtime))
+    bundled()
 else:
     live_controls(LAB.name, LAB.space, run)
     live_panel(run, draw)
     st.subheader("The dream viewer")
     run_dream_viewer(run)
     st.subheader("The τ table")
-    live_tau_table(run)
+    tau_table(run)
 
 with st.expander("Why add noise when imagining experience?", expanded=True):
     st.markdown(Path(__file__).with_suffix(".md").read_text())

@@ -1,6 +1,7 @@
 import importlib.util
 import io
 import math
+import os
 
 import numpy as np
 import pytest
@@ -8,23 +9,116 @@ import torch
 from gymnasium.utils.env_checker import check_env
 
 from engine.labs.world_models.config import SPACE
-from engine.labs.world_models.dream import DreamSession, DreamState, build_world, load_world, redream, step
-from engine.labs.world_models.envs import TakeCoverEnv, make_env
+from engine.labs.world_models.dream import DreamSession, DreamState, build_world, step
+from engine.labs.world_models.envs import TIME_LIMIT, DoomTakeCover, TakeCoverEnv, make_env, vizdoom_home
 from engine.labs.world_models.mdn_rnn import MDNRNN, Prediction, mdn_loss, sample_mdn
-from engine.labs.world_models.train import train
+from engine.labs.world_models.train import bench, load_world, train
 from engine.labs.world_models.vae import ConvVAE, vae_loss
 from engine.params import ConfigError
 from engine.runtime.context import LocalContext
 
-TINY = {"rounds": 2, "rollouts": 6, "rollout_steps": 40, "z_size": 4, "vae_width": 0.125, "vae_epochs": 1,
-        "rnn_hidden": 8, "rnn_epochs": 2, "cma_generations": 3, "cma_popsize": 4, "dream_episodes": 2,
-        "dream_length": 30, "real_eval_episodes": 2}
+# a Doom run through every stage in seconds
+TINY = {"rounds": 1, "rollouts": 4, "rollout_steps": 40, "z_size": 4, "vae_width": 0.125, "vae_epochs": 1,
+        "vae_frames": 200, "rnn_hidden": 8, "rnn_epochs": 2, "cma_generations": 2, "cma_popsize": 4,
+        "dream_episodes": 2, "held_out_dreams": 2, "dream_length": 30, "real_eval_episodes": 2}
+TUTORIAL = {**TINY, "env": "take_cover"}
 
 
 def run(overrides: dict | None = None, context: type[LocalContext] = LocalContext, **ctx_options):
     config = SPACE.resolve("quick", TINY | (overrides or {}))
     ctx = context(config, **ctx_options)
     return train(config, ctx), ctx
+
+
+# ---------------------------------------------------------------------------------------------- DoomTakeCover
+
+
+def test_doom_frames_time_limit_and_the_gymnasium_checker(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # ViZDoom writes its ini and folders where it starts: not here
+    check_env(DoomTakeCover(), skip_render_check=True)
+    env = DoomTakeCover(time_limit=30)
+    frame, info = env.reset(seed=0)
+    assert frame.shape == (64, 64, 3) and frame.dtype == np.uint8 and info["health"] == 100
+    assert env.action_space.n == 3
+    steps, terminated, truncated = 0, False, False
+    while not (terminated or truncated):
+        frame, reward, terminated, truncated, _ = env.step(0)
+        steps += 1
+        assert reward == 1.0
+    assert truncated and not terminated and steps == 30
+    env.close()
+    assert TIME_LIMIT == 2100 and make_env("doom", 0).time_limit == TIME_LIMIT  # the paper's episode length
+    assert list(tmp_path.iterdir()) == [] and (vizdoom_home() / "_vizdoom.ini").is_file()
+
+
+def test_doom_episodes_are_reproducible_from_their_seed():
+    def episode(seed: int) -> np.ndarray:
+        env = make_env("doom", seed)
+        frames = [env.reset(seed=seed)[0]]
+        for t in range(120):
+            frames.append(env.step(t // 20 % 3)[0])
+        env.close()
+        return np.stack(frames)
+
+    first, again, other = episode(3), episode(3), episode(4)
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)  # fireballs come from elsewhere
+
+
+def test_doom_end_to_end_through_every_stage_with_documented_formats():
+    summary, ctx = run()
+    assert summary["stopped"] == 0.0 and summary["rounds_done"] == 1
+    assert {"vae_loss", "recon_loss", "kl", "rnn_loss", "mdn_loss", "done_loss", "reward_loss", "fitness_best",
+            "fitness_mean", "fitness_worst", "held_out", "cma_temperature", "cma_sigma", "real_score",
+            "real_score_se", "dream_score", "dream_score_se", "random_score", "random_score_se"} <= set(ctx.metrics)
+    assert [step for step, _ in ctx.metrics["fitness_best"]] == [1, 2]
+    assert ctx.stage == "done" and ctx.fraction == 1.0
+    assert 0 < summary["real_score"] <= TIME_LIMIT and summary["random_score"] > 0
+
+    _, recon = ctx.snapshots["recon"]
+    assert {k: (v.shape, v.dtype) for k, v in recon.items()} == {
+        "frames": ((8, 64, 64, 3), np.uint8), "reconstructions": ((8, 64, 64, 3), np.uint8)}
+    step_, viewer = ctx.snapshots["viewer"]
+    taus, steps = len(viewer["taus"]), len(viewer["real"]) - 1
+    assert step_ == 2 and viewer["real"].shape[1:] == (64, 64, 3)
+    assert viewer["latents"].shape == (taus, steps + 1, 4) and viewer["death"].shape == (taus, steps)
+    assert np.all((viewer["lengths"] >= 1) & (viewer["lengths"] <= steps))
+
+    buffer = io.BytesIO()
+    torch.save(ctx.checkpoints[-1], buffer)
+    buffer.seek(0)
+    checkpoint = torch.load(buffer, weights_only=True)
+    world, params = load_world(checkpoint)
+    assert checkpoint["config"]["env"] == "doom" and params.shape == (world.controller.n_params,)
+    session = DreamSession(world, temperature=1.0)
+    frame, reward, death, over = session.step(2)
+    assert frame.shape == (64, 64, 3) and reward == 1.0 and 0 <= death <= 1 and isinstance(over, bool)
+
+
+def test_a_tau_table_job_trains_only_c_in_the_world_of_another_run():
+    _, base = run()
+    world = base.checkpoints[-1]
+    config = SPACE.resolve("quick", TINY | {"world_run": 7, "temperature": 0.5})
+    ctx = LocalContext(config, runs={7: world})
+    summary = train(config, ctx)
+    assert summary["temperature"] == 0.5 and "real_score_se" in summary and "dream_score" in summary
+    assert "vae_loss" not in ctx.metrics and "fitness_best" in ctx.metrics  # V and M reused, only C learnt
+    reused = ctx.checkpoints[-1]["world"]
+    assert all(torch.equal(reused["rnn"][k], world["world"]["rnn"][k]) for k in world["world"]["rnn"])
+    with pytest.raises(ConfigError, match="run 8"):
+        train(SPACE.resolve("quick", TINY | {"world_run": 8}), LocalContext(config))
+
+
+def test_bench_trains_one_controller_per_tau_in_one_world_beside_random():
+    config = SPACE.resolve("quick", TINY | {"taus": "0.1,1.3"})
+    figures = bench(config, LocalContext(config))
+    assert [row["tau"] for row in figures["taus"]] == [0.1, 1.3]
+    assert all({"dream_score", "dream_score_se", "real_score", "real_score_se"} <= set(row) for row in figures["taus"])
+    assert set(figures["random"]) == {"random_score", "random_score_se"}
+    assert set(figures["stage_seconds"]) == {"collect", "V", "M"}
+
+
+# ---------------------------------------------------------------------------------------------- the models
 
 
 def test_vae_shapes_and_free_bits_floor():
@@ -67,6 +161,14 @@ def test_temperature_scales_the_variance_of_a_single_gaussian(tau):
     assert samples.var().item() == pytest.approx(4.0 * tau, rel=0.05)
 
 
+def test_one_temperature_per_row_samples_each_row_at_its_own():
+    generator = torch.Generator().manual_seed(0)
+    taus = torch.tensor([0.1, 2.0]).repeat_interleave(10_000)
+    samples = sample_mdn(mixture([0.0], [0.0], sigma=1.0), taus, generator).squeeze(-1)
+    assert samples[:10_000].var().item() == pytest.approx(0.1, rel=0.05)
+    assert samples[10_000:].var().item() == pytest.approx(2.0, rel=0.05)
+
+
 def test_low_temperature_sharpens_the_mixture_weights():
     generator = torch.Generator().manual_seed(0)
     picked_second = {}
@@ -78,21 +180,27 @@ def test_low_temperature_sharpens_the_mixture_weights():
     assert picked_second[3.0] == pytest.approx(1 / (1 + math.exp(-1 / 3)), abs=0.02)  # flatter
 
 
-def test_dream_ends_with_the_probability_m_gives_undoing_the_done_weight():
-    config = SPACE.resolve("quick", TINY | {"done_weight": 10.0})
-    world = build_world(config, 1, make_env("take_cover", 0).action_space)
+@pytest.mark.parametrize("rule, p, died", [("sample", 0.2, 0.2), ("threshold", 0.2, 1.0), ("threshold", 0.02, 0.0)])
+def test_a_dream_dies_with_the_probability_m_gives_undoing_the_death_weight(rule, p, died):
+    """Weighted 10x, M's odds are 10x too high: sampling divides that out; the paper's cut-off reads M's weighted
+    output (0.71 for a true 0.2, 0.17 for a true 0.02) against one half."""
+    world = build_world(1, 4, 0.125, 8, 5, TakeCoverEnv().action_space, death_weight=10.0, death_rule=rule)
     head = world.rnn.head
     torch.nn.init.zeros_(head.weight)
     torch.nn.init.zeros_(head.bias)
-    head.bias.data[-1] = math.log(10.0) + math.log(0.2 / 0.8)  # weighted odds 10x the true P(done) = 0.2
+    head.bias.data[-1] = math.log(10.0) + math.log(p / (1 - p))  # weighted odds: 10x the true P(death) = p
     generator = torch.Generator().manual_seed(0)
     state = DreamState.start(world, torch.zeros(20_000, 4))
-    state, done_probability = step(world, state, torch.ones(20_000, dtype=torch.long), 1.0, generator)
-    assert done_probability[0].item() == pytest.approx(0.2, abs=1e-5)
-    assert 1 - state.alive.float().mean().item() == pytest.approx(0.2, abs=0.01)
+    state, death = step(world, state, torch.ones(20_000, dtype=torch.long), 1.0, generator)
+    assert death[0].item() == pytest.approx(p, abs=1e-5)
+    assert 1 - state.alive.float().mean().item() == pytest.approx(died, abs=0.01)
+    assert torch.all(state.returns == 1.0)  # survival games: one point per dreamt step
 
 
-def test_take_cover_env_passes_the_gymnasium_checker_and_random_play_dies():
+# ---------------------------------------------------------------------------------------------- the other games
+
+
+def test_take_cover_tutorial_env_passes_the_gymnasium_checker_and_random_play_dies():
     check_env(TakeCoverEnv(render_mode="rgb_array"), skip_render_check=False)
     env = make_env("take_cover", seed=0)
     frame, _ = env.reset()
@@ -115,46 +223,11 @@ def test_cartpole_frames_and_config_errors():
         SPACE.resolve("quick", {"taus": "0.5,hot"})
     with pytest.raises(ConfigError, match="taus"):
         SPACE.resolve("quick", {"taus": "0"})
+    with pytest.raises(ConfigError, match="doom_skill"):
+        SPACE.resolve("quick", {"doom_skill": 6})
     if importlib.util.find_spec("Box2D") is None:
         with pytest.raises(ConfigError, match="box2d"):
             make_env("carracing", seed=0)
-
-
-def test_end_to_end_through_every_stage_with_documented_formats():
-    summary, ctx = run()
-    assert summary["stopped"] == 0.0 and summary["rounds_done"] == 2.0
-    assert {"vae_loss", "recon_loss", "kl", "rnn_loss", "mdn_loss", "done_loss", "reward_loss", "fitness_best",
-            "fitness_mean", "fitness_worst", "cma_temperature", "cma_sigma", "real_score", "real_score_std",
-            "dream_score"} <= set(ctx.metrics)
-    assert [step for step, _ in ctx.metrics["vae_loss"]] == [1, 2]
-    assert [step for step, _ in ctx.metrics["fitness_best"]] == [1, 2, 3, 4, 5, 6]
-    assert [step for step, _ in ctx.metrics["real_score"]] == [1, 2]
-    assert ctx.stage == "done" and ctx.fraction == 1.0
-
-    _, recon = ctx.snapshots["recon"]
-    assert {k: (v.shape, v.dtype) for k, v in recon.items()} == {
-        "frames": ((8, 64, 64), np.uint8), "reconstructions": ((8, 64, 64), np.uint8)}
-    _, dreamt = ctx.snapshots["dream"]
-    steps = len(dreamt["done_probability"])
-    assert dreamt["dream_frames"].shape == (steps + 1, 64, 64) and dreamt["dream_frames"].dtype == np.uint8
-    assert dreamt["real_frames"].dtype == np.uint8 and dreamt["real_frames"].shape[1:] == (64, 64)
-    assert np.all((0 <= dreamt["done_probability"]) & (dreamt["done_probability"] <= 1))
-    _, cma = ctx.snapshots["cma"]
-    assert cma["fitness"].shape == (4,) and np.all(np.diff(cma["fitness"]) <= 0)
-
-    buffer = io.BytesIO()
-    torch.save(ctx.checkpoints[-1], buffer)
-    buffer.seek(0)
-    checkpoint = torch.load(buffer, weights_only=True)
-    assert checkpoint["round"] == 2 and checkpoint["config"]["z_size"] == 4
-    world, params = load_world(checkpoint)
-    assert params.shape == (world.controller.n_params,)
-    again = redream(checkpoint, temperature=0.5, length=12, seed=1)
-    assert again["frames"].shape[1:] == (64, 64, 1) and len(again["frames"]) == len(again["done_probability"]) + 1
-    session = DreamSession(checkpoint, temperature=1.0)
-    frame, reward, done_probability, over = session.step(2)
-    assert math.isfinite(reward)
-    assert frame.shape == (64, 64, 1) and 0 <= done_probability <= 1 and isinstance(over, bool)
 
 
 class TemperatureSlider(LocalContext):
@@ -166,21 +239,22 @@ class TemperatureSlider(LocalContext):
             self.params["temperature"] = 0.37
 
 
-def test_live_temperature_reaches_the_next_cma_generation():
-    _, ctx = run({"rounds": 1}, context=TemperatureSlider)
+def test_the_tutorial_game_and_live_temperature_reaching_the_next_cma_generation():
+    _, ctx = run(TUTORIAL | {"cma_generations": 3}, context=TemperatureSlider)
     used = [value for _, value in ctx.metrics["cma_temperature"]]
-    assert used[0] == 1.0 and used[1:] == pytest.approx([0.37, 0.37])
-    assert ctx.snapshots["dream"][1]["temperature"] == pytest.approx(0.37)
+    assert used[0] == SPACE["temperature"].default and used[1:] == pytest.approx([0.37, 0.37])
+    assert ctx.metrics["temperature"][-1][1] == pytest.approx(0.37)  # C was scored in the dream it last saw
 
 
 def test_stop_ends_the_run_cleanly():
-    summary, ctx = run(stop_after_polls=5)  # during the first collection
+    summary, ctx = run(TUTORIAL, stop_after_polls=5)  # during the first collection
     assert summary == {"stopped": 1.0}
     assert ctx.polls == 6 and not ctx.metrics and not ctx.checkpoints
 
 
 def test_carracing_frames_are_64x64_rgb():
     pytest.importorskip("Box2D", reason="gymnasium[box2d] is in requirements.txt; this machine lacks it")
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     env = make_env("carracing", seed=0)
     frame, _ = env.reset(seed=0)
     after, *_ = env.step(np.array([0.0, 1.0, 0.0], dtype=np.float32))

@@ -1,23 +1,28 @@
-"""Figures and cached dreams of the World Models lab."""
+"""Figures, cached worlds and the τ table of the World Models lab. Nothing here plays the real game: real frames
+come from the worker's snapshots (or the bundled checkpoint), dreams are decoded once per (run, step, τ)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from engine.labs.world_models import dream, train
+from engine.labs.world_models import train
+from engine.labs.world_models.dream import DreamSession, World
+from engine.labs.world_models.viewer import decode
 from engine.runtime.checkpoints import load_checkpoint
-from engine.runtime.context import LocalContext
+from engine.runtime.store import Run
 from ui.figures import PALETTE
 
-BUNDLED = Path(train.__file__).with_name("bundled_world.pt")  # `train world_models --preset quick`'s checkpoint
+BUNDLED = Path(train.__file__).with_name("bundled_world.pt")  # a Doom quick-preset world, its viewer and τ table
 
-# Ha & Schmidhuber 2018, Table 2 (DoomTakeCover): temperature → (score in the dream, score in the real game)
-PAPER_TAU_TABLE = {0.10: (2086, 193), 0.50: (2060, 196), 1.00: (1145, 868), 1.15: (918, 1092), 1.30: (732, 753)}
-PAPER_RANDOM_SCORE = 210
+# Ha & Schmidhuber 2018, Table 2 (DoomTakeCover): τ → (dream mean, dream std, real mean, real std)
+PAPER_TAU_TABLE = {0.10: (2086, 140, 193, 58), 0.50: (2060, 277, 196, 50), 1.00: (1145, 690, 868, 511),
+                   1.15: (918, 546, 1092, 556), 1.30: (732, 269, 753, 139)}
+PAPER_RANDOM = (210, 108)
 SWEEP_TAUS = tuple(PAPER_TAU_TABLE)
 
 
@@ -33,72 +38,130 @@ def frame_strip(rows: list[np.ndarray]) -> np.ndarray:
 
 
 def fitness_chart(series: dict[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
-    """CMA-ES: best, mean and worst dream return per generation, the band between best and worst shaded."""
+    """CMA-ES: best, mean and worst dream return per generation, and the held-out score of the search's mean."""
     figure = go.Figure()
-    if "fitness_worst" in series:
-        figure.add_scatter(x=series["fitness_worst"][0], y=series["fitness_worst"][1], name="worst",
-                           line={"color": "grey", "width": 1})
-    if "fitness_best" in series:
-        figure.add_scatter(x=series["fitness_best"][0], y=series["fitness_best"][1], name="best", fill="tonexty",
-                           line={"color": PALETTE[2]}, fillcolor="rgba(0,204,150,0.1)")
-    if "fitness_mean" in series:
-        figure.add_scatter(x=series["fitness_mean"][0], y=series["fitness_mean"][1], name="mean",
-                           line={"color": PALETTE[1], "width": 3})
+    styles = {"fitness_worst": ("worst", {"color": "grey", "width": 1}),
+              "fitness_best": ("best", {"color": PALETTE[2]}),
+              "fitness_mean": ("mean", {"color": PALETTE[1], "width": 3}),
+              "held_out": ("held-out dreams (the search's mean)", {"color": PALETTE[0], "dash": "dot"})}
+    for name, (label, line) in styles.items():
+        if name in series:
+            figure.add_scatter(x=series[name][0], y=series[name][1], name=label, line=line)
     figure.update_layout(title="C: CMA-ES fitness in the dream", height=300, xaxis_title="generation",
                          yaxis_title="mean dream return", margin={"l": 10, "r": 10, "t": 40, "b": 10},
                          legend={"orientation": "h", "y": -0.3})
     return figure
 
 
-def done_chart(done_probability: np.ndarray) -> go.Figure:
-    figure = go.Figure(go.Scatter(x=np.arange(1, len(done_probability) + 1), y=done_probability, mode="lines",
-                                  line={"color": PALETTE[1]}, name="P(done)"))
-    figure.add_hline(y=0.5, line={"dash": "dot", "color": "grey"}, annotation_text="the dream ends above 0.5")
-    figure.update_layout(title="M's predicted termination probability", height=240, xaxis_title="dream step",
-                         yaxis={"range": [0, 1], "title": "P(done)"}, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+def death_chart(death: np.ndarray, length: int) -> go.Figure:
+    figure = go.Figure(go.Scatter(x=np.arange(1, length + 1), y=death[:length], mode="lines",
+                                  line={"color": PALETTE[1]}, name="P(death)"))
+    figure.update_layout(title="M's predicted probability of death, per dream step", height=220,
+                         xaxis_title="dream step", yaxis={"range": [0, 1], "title": "P(death)"},
+                         margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return figure
 
 
-def tau_table_chart(rows: list[dict]) -> go.Figure:
-    """Dream vs real score per τ for our runs, the paper's DoomTakeCover numbers as hollow markers."""
+def tau_table_chart(rows: list[dict[str, Any]], random: tuple[float, float] | None) -> go.Figure:
+    """Dream and real score per τ (± standard error), the paper's Table 2 (± std) hollow, random as a band."""
     figure = go.Figure()
-    done = [r for r in rows if r["real"] is not None]
-    figure.add_scatter(x=[r["τ"] for r in done], y=[r["dream"] for r in done], name="ours: in the dream",
-                       mode="lines+markers", line={"color": PALETTE[0]})
-    figure.add_scatter(x=[r["τ"] for r in done], y=[r["real"] for r in done], name="ours: in the real game",
-                       mode="lines+markers", line={"color": PALETTE[1], "width": 3},
-                       error_y={"type": "data", "array": [r["real_std"] for r in done]})
-    figure.update_layout(title="Score in the dream vs in the real game, per temperature", height=340,
+    taus = list(PAPER_TAU_TABLE)
+    paper = np.array(list(PAPER_TAU_TABLE.values()), dtype=float)
+    figure.add_scatter(x=taus, y=paper[:, 0], error_y={"type": "data", "array": paper[:, 1]}, name="paper: dream",
+                       mode="markers", marker={"symbol": "circle-open", "size": 10, "color": PALETTE[0]})
+    figure.add_scatter(x=taus, y=paper[:, 2], error_y={"type": "data", "array": paper[:, 3]}, name="paper: real",
+                       mode="markers", marker={"symbol": "diamond-open", "size": 10, "color": PALETTE[1]})
+    done = [r for r in rows if r.get("real") is not None]
+    if done:
+        figure.add_scatter(x=[r["τ"] for r in done], y=[r["dream"] for r in done], name="ours: in the dream",
+                           mode="lines+markers", line={"color": PALETTE[0]},
+                           error_y={"type": "data", "array": [r["dream_se"] for r in done]})
+        figure.add_scatter(x=[r["τ"] for r in done], y=[r["real"] for r in done], name="ours: in the real game",
+                           mode="lines+markers", line={"color": PALETTE[1], "width": 3},
+                           error_y={"type": "data", "array": [r["real_se"] for r in done]})
+    if random is not None:
+        figure.add_hrect(y0=random[0] - random[1], y1=random[0] + random[1], fillcolor="grey", opacity=0.2,
+                         line_width=0)
+        figure.add_hline(y=random[0], line={"dash": "dot", "color": "grey"},
+                         annotation_text=f"random policy {random[0]:.0f} ± {random[1]:.0f}")
+    figure.add_hline(y=750, line={"dash": "dash", "color": PALETTE[2], "width": 1}, annotation_text="solved: 750",
+                     annotation_position="bottom right")
+    figure.update_layout(title="The τ table: score in the dream vs in the real game", height=380,
                          xaxis_title="τ", yaxis_title="score (steps survived)",
-                         margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.3})
+                         margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.25})
     return figure
 
 
-@st.cache_data(max_entries=64, show_spinner="Dreaming…")
-def cached_redream(path: str, mtime: float, temperature: float, seed: int) -> dict[str, np.ndarray]:
-    """`mtime` is part of the key: a newer checkpoint of the same run dreams anew."""
-    return dream.redream(load_checkpoint(Path(path)), temperature, seed=seed)
+# ---------------------------------------------------------------------------------------------- worlds, cached
 
 
-@st.cache_data(max_entries=8, show_spinner="Playing the real game…")
-def cached_real_game(path: str, mtime: float) -> np.ndarray:
-    """One real episode under the checkpoint's controller, the viewer's reference beside the dream (a run's own
-    evaluation snapshot serves instead when there is one)."""
+@st.cache_resource(max_entries=8, show_spinner=False)
+def cached_checkpoint(path: str, mtime: float) -> tuple[World, Any, dict[str, Any]]:
+    """(world, controller or None, the checkpoint) — loaded once per file version, shared by every session."""
     checkpoint = load_checkpoint(Path(path))
-    world, params = dream.load_world(checkpoint)
-    config = checkpoint["config"]
-    episode = train.play_real(config, world, params, 1, config["dream_length"], 0.0, config["seed"],
-                              LocalContext(config))[0]
-    return train.viewable(episode.frames)
+    world, params = train.load_world(checkpoint)
+    return world, params, checkpoint
 
 
-def dream_session(path: Path, temperature: float, restart: bool) -> dream.DreamSession:
+def world_of(path: Path) -> tuple[World, Any, dict[str, Any]]:
+    return cached_checkpoint(str(path), path.stat().st_mtime)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def dream_frames(path: str, mtime: float, latents: np.ndarray) -> np.ndarray:
+    """V's pictures of one dream's latents, once per (world file, latents): a slider move costs one decode at most."""
+    world, _, _ = cached_checkpoint(path, mtime)
+    return decode(world, latents)
+
+
+def dream_session(path: Path, temperature: float, restart: bool) -> DreamSession:
     """A dream the visitor steps through, kept in the session; a new checkpoint or Restart starts a fresh one."""
     key = ("world_models.session", str(path), path.stat().st_mtime)
     if restart or st.session_state.get("world_models.session_key") != key:
         st.session_state["world_models.session_key"] = key
-        st.session_state["world_models.session"] = dream.DreamSession(load_checkpoint(path), temperature)
+        st.session_state["world_models.session"] = DreamSession(world_of(path)[0], temperature)
         st.session_state["world_models.session_log"] = []
     session = st.session_state["world_models.session"]
     session.temperature = temperature
     return session
+
+
+# ---------------------------------------------------------------------------------------------- the τ table
+
+
+def tau_rows(results: dict[float, tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per τ of the table: our dream and real scores (± s.e.) beside the paper's. `results`: τ → (a label
+    for the job, its summary: dream_score, dream_score_se, real_score, real_score_se; empty until it is done)."""
+    rows = []
+    for tau, (paper_dream, paper_dream_std, paper_real, paper_real_std) in PAPER_TAU_TABLE.items():
+        label, summary = results.get(tau, ("—", {}))
+        rows.append({"τ": tau, "job": label, "dream": summary.get("dream_score"),
+                     "dream_se": summary.get("dream_score_se"), "real": summary.get("real_score"),
+                     "real_se": summary.get("real_score_se"), "paper dream": f"{paper_dream} ± {paper_dream_std}",
+                     "paper real": f"{paper_real} ± {paper_real_std}"})
+    return rows
+
+
+def sweep_results(sweep: list[Run]) -> dict[float, tuple[str, dict[str, Any]]]:
+    return {r.config["temperature"]: (f"#{r.id} {r.status} {r.progress:.0%}", r.summary if r.status == "done" else {})
+            for r in sweep}
+
+
+def bundled_results(table: list[dict[str, Any]]) -> dict[float, tuple[str, dict[str, Any]]]:
+    return {row["tau"]: ("bundled", row) for row in table}
+
+
+def random_score(base: Run) -> tuple[float, float] | None:
+    summary = base.summary or {}
+    return (summary["random_score"], summary["random_score_se"]) if "random_score" in summary else None
+
+
+def table_frame(rows: list[dict[str, Any]]):
+    import pandas as pd
+
+    def cell(mean, se):
+        return None if mean is None else f"{mean:.0f} ± {se:.0f}"
+
+    return pd.DataFrame([{"τ": r["τ"], "job": r["job"], "dream (ours)": cell(r["dream"], r["dream_se"]),
+                          "real (ours)": cell(r["real"], r["real_se"]), "dream (paper)": r["paper dream"],
+                          "real (paper)": r["paper real"]} for r in rows])

@@ -2,19 +2,30 @@
 
 Discrete actions take the arg-max of the outputs; box actions squash each output with tanh into the box.
 A whole CMA-ES population acts at once: parameters (P, n_params), features (P, E, F) for E episodes each.
+C learns by CMA-ES (train_controller) on whatever fitness it is handed: in this lab, dream_fitness.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import cma
 import numpy as np
 import torch
 from gymnasium import spaces
 from torch.nn import functional as F
 
+from engine.labs.world_models import keep_going
+
+if TYPE_CHECKING:
+    from engine.runtime.context import Context
+
 
 class LinearController:
     def __init__(self, feature_size: int, action_space: spaces.Space):
-        self.feature_size = feature_size
+        self.feature_size, self.space = feature_size, action_space
         self.discrete = isinstance(action_space, spaces.Discrete)
         self.outputs = int(action_space.n) if self.discrete else int(np.prod(action_space.shape))
         if not self.discrete:
@@ -37,3 +48,38 @@ class LinearController:
     def action_vectors(self, actions: torch.Tensor) -> torch.Tensor:
         """Actions as the float vectors the world model reads: one-hot when discrete, as they are for boxes."""
         return F.one_hot(actions.long(), self.outputs).float() if self.discrete else actions.float()
+
+
+def train_controller(
+    n_params: int, fitness: Callable[[torch.Tensor, float], torch.Tensor], held_out: Callable[[torch.Tensor, float], float],
+    ctx: Context, progress: Callable[[float], None], seed: int, temperature: float | None = None,
+    start: torch.Tensor | None = None, generation_offset: int = 0,
+) -> tuple[torch.Tensor, float]:
+    """CMA-ES on C's flat parameters around `start` (default zero), maximising `fitness(params (P, n), tau) -> (P,)`.
+
+    temperature None: the live ctx value, read again before every generation; a number: fixed (a τ-table job).
+    Every generation the search's mean is scored by `held_out` (the same dreams each time, none of them seen by
+    the search); the best mean so far is returned with its held-out score, not merely the last one.
+    """
+    p = ctx.params
+    strategy = cma.CMAEvolutionStrategy(np.zeros(n_params) if start is None else start.numpy(), p["cma_sigma"],
+                                        {"popsize": p["cma_popsize"], "seed": seed + 1, "verbose": -9})
+    best, best_score = torch.zeros(n_params) if start is None else start, -math.inf
+    generations = p["cma_generations"]
+    for generation in range(1, generations + 1):
+        keep_going(ctx)
+        tau = ctx.params["temperature"] if temperature is None else temperature
+        candidates = strategy.ask()
+        scores = fitness(torch.as_tensor(np.stack(candidates), dtype=torch.float32), tau).numpy()
+        strategy.tell(candidates, (-scores).tolist())  # pycma minimises
+        mean = torch.as_tensor(strategy.mean, dtype=torch.float32)
+        mean_score = held_out(mean, tau)
+        if mean_score >= best_score:
+            best, best_score = mean, mean_score
+        step = generation_offset + generation
+        ctx.log(step, fitness_best=scores.max(), fitness_mean=scores.mean(), fitness_worst=scores.min(),
+                held_out=mean_score, cma_temperature=tau, cma_sigma=strategy.sigma)
+        ctx.snapshot("cma", step, {"fitness": np.sort(scores)[::-1].astype(np.float32),
+                                   "temperature": np.float32(tau), "generation": np.int64(step)})
+        progress(generation / generations)
+    return best, best_score

@@ -3,15 +3,25 @@
 Encoder: four stride-2 convolutions (kernel 4, widths 32/64/128/256 times `width`) -> mu, log sigma^2 of z.
 Decoder: z -> a 1x1 map of 1024*width channels -> four stride-2 deconvolutions (kernels 5, 5, 6, 6) -> 64x64.
 Loss (per frame): sum over pixels of BCE(x, x_hat) + max(KL(q(z|x) || N(0, I)), free_bits * z_size).
-The paper sums squared errors instead; on our sparse frames (small projectiles on black) that loss stalls with
-the projectiles blurred away (measured: 2800 updates stuck at the mean image), BCE's steeper gradient does not.
+The paper sums squared errors instead; on the tutorial game's sparse frames (small projectiles on black) that loss
+stalls with the projectiles blurred away (measured: 2800 updates stuck at the mean image), BCE's steeper gradient
+does not; on Doom both work.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from engine.labs.world_models import keep_going
+
+if TYPE_CHECKING:
+    from engine.runtime.context import Context
 
 
 def scaled(channels: int, width: float) -> int:
@@ -21,7 +31,7 @@ def scaled(channels: int, width: float) -> int:
 class ConvVAE(nn.Module):
     def __init__(self, channels: int, z_size: int, width: float = 1.0):
         super().__init__()
-        self.z_size = z_size
+        self.channels, self.z_size, self.width = channels, z_size, width
         widths = [scaled(c, width) for c in (32, 64, 128, 256)]
         self.encoder = nn.Sequential(
             nn.Conv2d(channels, widths[0], 4, stride=2), nn.ReLU(),  # 64 -> 31
@@ -72,3 +82,31 @@ def to_tensor(frames) -> torch.Tensor:
 def to_uint8(frames: torch.Tensor) -> torch.Tensor:
     """The inverse of to_tensor, for snapshots: (..., C, 64, 64) in [0, 1] -> uint8 (..., 64, 64, C)."""
     return frames.movedim(-3, -1).mul(255).round().clamp(0, 255).to(torch.uint8)
+
+
+def train_vae(vae: ConvVAE, frames: np.ndarray, ctx: Context, generator: torch.Generator,
+              progress: Callable[[float], None], epoch_offset: int = 0) -> dict[str, float]:
+    """Adam on vae_loss for `vae_epochs` epochs, each a fresh random subset of at most `vae_frames` frames
+    (consecutive frames are near copies). Reads its settings, the live learning rate included, from ctx.params."""
+    p = ctx.params
+    optimizer = torch.optim.Adam(vae.parameters(), lr=p["vae_lr"])
+    epochs, batch = p["vae_epochs"], p["vae_batch"]
+    for epoch in range(epochs):
+        totals = np.zeros(3)
+        order = torch.randperm(len(frames), generator=generator)[: p["vae_frames"]].numpy()
+        starts = range(0, len(order), batch)
+        for i, start in enumerate(starts):
+            keep_going(ctx)
+            for group in optimizer.param_groups:
+                group["lr"] = ctx.params["vae_lr"]
+            x = to_tensor(frames[order[start : start + batch]])
+            reconstruction, mu, logvar = vae(x)
+            loss, reconstruction_loss, kl = vae_loss(reconstruction, x, mu, logvar, p["free_bits"])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            totals += np.array([loss.item(), reconstruction_loss.item(), kl.item()]) * len(x)
+            progress((epoch + (i + 1) / len(starts)) / epochs)
+        total, recon, kl = (totals / len(order)).tolist()
+        ctx.log(epoch_offset + epoch + 1, vae_loss=total, recon_loss=recon, kl=kl)
+    return {"vae_loss": total, "recon_loss": recon, "kl": kl}

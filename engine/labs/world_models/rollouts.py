@@ -1,0 +1,144 @@
+"""The real game: episodes played by a policy in a few environments at once, each refilled with the next
+episode as soon as its last one ends.
+
+Two policies: the paper's random policy (each action held for 1 to `repeat` steps, for more varied movement than
+per-step coin flips) and C acting on [z, h] exactly as in the dream: z = V's mean for the frame, h = M's memory of
+the episode so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from engine.labs.world_models.vae import to_tensor
+
+SLOTS = 16  # environments played in lockstep: one batch for V and M per step
+
+
+@dataclass
+class Episode:
+    frames: np.ndarray  # uint8 (T+1, 64, 64, C): the first frame and the frame after each step
+    actions: np.ndarray  # (T,) int64 or (T, A) float32
+    rewards: np.ndarray  # float32 (T,)
+    terminated: bool  # the last step ended the game (a death, not the time limit)
+
+    def __len__(self) -> int:
+        return len(self.rewards)
+
+
+class Policy(Protocol):
+    def act(self, frames: np.ndarray, fresh: np.ndarray) -> list:
+        """Actions for every slot's current frame (S, 64, 64, C); `fresh` (S,) marks slots whose episode just
+        began (forget them)."""
+
+
+class RandomPolicy:
+    """Uniformly random actions, each repeated for 1 to `repeat` steps (repeat 1: a fresh action every step)."""
+
+    def __init__(self, action_space: gym.Space, repeat: int, seed: int):
+        self.space, self.repeat = action_space, repeat
+        self.space.seed(seed)
+        self.rng = np.random.default_rng(seed)
+        self.held: list = [None] * SLOTS
+        self.left = np.zeros(SLOTS, np.int64)
+
+    def act(self, frames: np.ndarray, fresh: np.ndarray) -> list:
+        self.left[: len(fresh)][fresh] = 0
+        for i in range(len(frames)):
+            if self.left[i] == 0:
+                self.held[i], self.left[i] = self.space.sample(), self.rng.integers(1, self.repeat + 1)
+            self.left[i] -= 1
+        return self.held[: len(frames)]
+
+
+class ControllerPolicy:
+    """C on [z, h] in the real game, with a chance `exploration` of a random action at each step."""
+
+    def __init__(self, world, params: torch.Tensor, exploration: float, action_space: gym.Space, seed: int):
+        self.world, self.params, self.exploration = world, params, exploration
+        self.random = RandomPolicy(action_space, 1, seed)
+        self.rng = np.random.default_rng(seed)
+        self.lstm = world.rnn.initial_state(SLOTS)
+        self.hidden = torch.zeros(SLOTS, world.rnn.hidden)
+
+    @torch.no_grad()
+    def act(self, frames: np.ndarray, fresh: np.ndarray) -> list:
+        n, keep = len(frames), torch.as_tensor(~fresh, dtype=torch.float32)
+        lstm = tuple(state[:, :n] * keep[None, :, None] for state in self.lstm)
+        hidden = self.hidden[:n] * keep[:, None]
+        z, _ = self.world.vae.encode(to_tensor(frames))
+        chosen = self.world.controller.act(self.params.unsqueeze(0), torch.cat([z, hidden], -1).unsqueeze(0))[0]
+        actions = list(chosen.numpy())
+        if self.exploration > 0:
+            random = self.random.act(frames, fresh)
+            actions = [r if flip else a for r, a, flip in zip(random, actions, self.rng.random(n) < self.exploration)]
+        taken = self.world.controller.action_vectors(torch.as_tensor(np.stack(actions)))
+        out, (h, c) = self.world.rnn.lstm(torch.cat([z, taken], -1).unsqueeze(1), lstm)
+        self.lstm = (h, c)
+        self.hidden = out.squeeze(1)
+        return actions
+
+
+def play(
+    make_env: Callable[[int], gym.Env], policy: Policy, episodes: int, seed: int, poll: Callable[[], None],
+    max_steps: int | None = None, progress: Callable[[float], None] | None = None, keep_frames: bool = True,
+) -> list[Episode]:
+    """`episodes` real episodes, episode i seeded from (seed, i) whichever slot plays it; at most `max_steps` steps
+    each (None: the game's own end). `poll` is called every step (it raises to stop). keep_frames False: each
+    episode keeps only its last frame (scoring 100 Doom episodes would otherwise hold a gigabyte of frames)."""
+    seeds = np.random.default_rng([seed, 7]).integers(2**31, size=episodes)
+    envs = [make_env(int(seeds[0])) for _ in range(min(SLOTS, episodes))]
+    played: list[Episode | None] = [None] * episodes
+    slot_episode = list(range(len(envs)))  # which episode each slot plays; -1 = idle
+    frames = [[env.reset(seed=int(seeds[i]))[0]] for i, env in enumerate(envs)]
+    actions: list[list] = [[] for _ in envs]
+    rewards: list[list[float]] = [[] for _ in envs]
+    fresh = np.ones(len(envs), bool)
+    next_episode, finished = len(envs), 0
+    try:
+        while finished < episodes:
+            poll()
+            chosen = policy.act(np.stack([f[-1] for f in frames]), fresh)
+            fresh[:] = False
+            for i, env in enumerate(envs):
+                if slot_episode[i] < 0:
+                    continue
+                frame, reward, terminated, truncated, _ = env.step(chosen[i])
+                if keep_frames:
+                    frames[i].append(frame)
+                else:
+                    frames[i][-1] = frame
+                actions[i].append(chosen[i])
+                rewards[i].append(float(reward))
+                if terminated or truncated or (max_steps is not None and len(rewards[i]) >= max_steps):
+                    played[slot_episode[i]] = Episode(np.stack(frames[i]),
+                                                      np.stack(actions[i]),
+                                                      np.array(rewards[i], np.float32), bool(terminated))
+                    finished += 1
+                    if progress:
+                        progress(finished / episodes)
+                    if next_episode < episodes:
+                        slot_episode[i], fresh[i] = next_episode, True
+                        frames[i], actions[i], rewards[i] = [env.reset(seed=int(seeds[next_episode]))[0]], [], []
+                        next_episode += 1
+                    else:
+                        slot_episode[i] = -1
+    finally:
+        for env in envs:
+            env.close()
+    return played  # type: ignore[return-value]
+
+
+def scores(episodes: list[Episode]) -> np.ndarray:
+    return np.array([episode.rewards.sum() for episode in episodes])
+
+
+def mean_and_error(values: np.ndarray) -> tuple[float, float]:
+    """Mean and its standard error."""
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0

@@ -1,0 +1,127 @@
+"""The World Models page under AppTest and in a real browser: the bundled Doom world, a run, the τ table as one
+engine sweep, the τ slider over Doom frames."""
+
+import base64
+import json
+
+import numpy as np
+
+from engine.runtime.access import OPERATOR
+from tests.helpers import chart_titles, open_page, poll, titled
+
+# a Doom run through every stage in seconds
+TINY_DOOM = {"rounds": 1, "rollouts": 4, "rollout_steps": 40, "z_size": 4, "vae_width": 0.125, "vae_epochs": 1,
+             "vae_frames": 200, "rnn_hidden": 8, "rnn_epochs": 2, "cma_generations": 2, "cma_popsize": 4,
+             "dream_episodes": 2, "held_out_dreams": 2, "dream_length": 30, "real_eval_episodes": 2}
+
+
+def chart(app, title: str) -> dict:
+    """The parsed Plotly spec of the chart with this title."""
+    for element in app.get("plotly_chart"):
+        spec = json.loads(element.proto.spec)
+        if title in spec["layout"].get("title", {}).get("text", ""):
+            return spec
+    raise AssertionError(f"no chart titled {title!r} in {chart_titles(app)}")
+
+
+def traces(spec: dict) -> dict[str, dict]:
+    return {trace.get("name", ""): trace for trace in spec["data"]}
+
+
+def values(array) -> list[float]:
+    """A Plotly data array as numbers: a list, or numpy's bytes as Plotly ships them ({"bdata", "dtype"})."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
+    return list(array)
+
+
+def finished_doom_run() -> int:
+    from ui.engine import job_manager
+
+    run_id = job_manager().submit("world_models", TINY_DOOM, by=OPERATOR)
+    assert job_manager().wait(run_id, timeout=180) == "done", job_manager().store.get_run(run_id).error
+    return run_id
+
+
+def test_a_first_visit_dreams_in_the_bundled_doom_world_with_its_tau_table(fresh_app):
+    app = open_page("world_models")
+    assert not app.exception and any("No run yet" in i.value for i in app.info)
+    titles = chart_titles(app)
+    assert titled(titles, "The dream at τ = 1 ") and titled(titles, "The real game")
+    real = chart(app, "The real game")
+    assert real["layout"]["sliders"] and len(real["frames"]) > 1  # an animation of real Doom frames
+    table = traces(chart(app, "The τ table"))
+    assert values(table["paper: real"]["y"]) == [193, 196, 868, 1092, 753]
+    ours = table["ours: in the real game"]
+    assert len(values(ours["x"])) == 5 and len(values(ours["error_y"]["array"])) == 5
+    assert len(app.dataframe[0].value) == 5
+
+
+def test_a_run_shows_every_stage_and_a_visitor_plays_in_its_dream(fresh_app):
+    run_id = finished_doom_run()
+    app = open_page("world_models", run=str(run_id))
+    assert not app.exception and not app.error
+    titles = chart_titles(app)
+    for title in ("V's losses", "M's losses", "CMA-ES fitness", "The dream at", "The real game", "probability of death"):
+        assert titled(titles, title), (title, titles)
+    app.select_slider(key="wm.viewer_tau").set_value(0.1).run()
+    assert titled(chart_titles(app), "The dream at τ = 0.1 ")
+    app.button(key="wm.act.◀ left").click().run()
+    app.button(key="wm.act.right ▶").click().run()
+    assert not app.exception
+    assert len(app.session_state["world_models.session_log"]) == 2  # two steps taken inside the dream
+
+
+def test_the_tau_table_is_one_engine_sweep_in_one_world(fresh_app):
+    from ui.engine import job_manager
+    from ui.world_models import SWEEP_TAUS
+
+    run_id = finished_doom_run()
+    app = open_page("world_models", run=str(run_id))
+    app.button(key="wm.sweep").click().run()
+    sweep = [r for r in job_manager().store.list_runs() if r.id != run_id]
+    assert sorted(r.config["temperature"] for r in sweep) == sorted(SWEEP_TAUS)
+    assert {r.config["world_run"] for r in sweep} == {run_id}  # one shared world, by run id
+    for job in sweep:
+        assert job_manager().wait(job.id, timeout=240) == "done", job_manager().store.get_run(job.id).error
+    app = open_page("world_models", run=str(run_id))
+    assert not app.exception
+    ours = traces(chart(app, "The τ table"))["ours: in the real game"]
+    assert values(ours["x"]) == list(SWEEP_TAUS) and len(values(ours["error_y"]["array"])) == 5
+    assert app.dataframe[0].value["real (ours)"].notna().all()
+
+
+def test_the_tau_slider_moves_the_dream_over_doom_frames(app_server, page):
+    from engine.runtime.jobs import JobManager
+
+    url, data = app_server
+    manager = JobManager(data)
+    run_id = manager.submit("world_models", TINY_DOOM, by=OPERATOR)
+    assert manager.wait(run_id, timeout=180) == "done", manager.store.get_run(run_id).error
+    manager.shutdown()
+
+    page.goto(f"{url}/world_models?run={run_id}")
+    title = """() => {
+      for (const chart of document.querySelectorAll('.js-plotly-plot')) {
+        const title = (chart.layout && chart.layout.title && chart.layout.title.text) || '';
+        if (title.includes('The dream at')) return title;
+      }
+      return '';
+    }"""
+    last_frame = """() => {
+      for (const chart of document.querySelectorAll('.js-plotly-plot')) {
+        if (!(chart.layout.title.text || '').includes('The dream at')) continue;
+        const frames = chart._transitionData._frames;
+        return chart.layout.title.text + '|' + frames[frames.length - 1].data[0].source;
+      }
+      return '';
+    }"""
+    poll(page, title, lambda t: "τ = 1 " in t, timeout=90)
+    before = poll(page, last_frame, lambda v: "τ = 1 " in v, timeout=30).split("|")[1]
+    slider = page.get_by_role("slider", name="Dream temperature τ")
+    slider.focus()
+    page.keyboard.press("ArrowLeft")
+    after = poll(page, last_frame, lambda v: "τ = 0.75 " in v, timeout=60).split("|")[1]
+    # the dream of the same real start at the new τ: other Doom frames, drawn as PNG images
+    assert before.startswith("data:image/png;base64,") and after.startswith("data:image/png;base64,")
+    assert after != before
