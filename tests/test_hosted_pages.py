@@ -6,6 +6,7 @@ from engine.runtime.access import NotAllowed, Visitor
 from engine.runtime.store import Store
 from tests.conftest import ADMIN_TOKEN, LONG_META_RL, TINY_META_RL
 from tests.helpers import open_page
+from ui.run_panel import BUNDLED
 
 
 def query(config: dict) -> str:
@@ -71,7 +72,7 @@ def test_a_stranger_sees_a_run_read_only_and_a_forged_call_is_refused(hosted):
     assert not owner.button(key="meta_rl.stop").disabled
 
     stranger = open_page("meta_rl")
-    assert stranger.selectbox(key="meta_rl.run").value is None  # the bundled run, not the stranger's live one
+    assert stranger.selectbox(key="meta_rl.run").value == BUNDLED  # the bundled run, not a stranger's live one
     stranger = open_page("meta_rl", run=str(run.id))
     assert stranger.button(key="meta_rl.stop").disabled and stranger.button(key="meta_rl.pause").disabled
     assert any("belongs to another visitor" in c.value for c in stranger.caption)

@@ -15,6 +15,7 @@ from engine.runtime.store import Run
 from ui.engine import job_manager, store, visitor
 from ui.params import hyperparameter_form, param_widget, snap_to_widget, url_number
 
+BUNDLED = 0  # the run picker's entry for the run shipped with Dreamlab (run ids start at 1)
 STATUS_ICONS = {"queued": "○", "running": "▶", "paused": "❚❚", "done": "✓", "stopped": "■", "failed": "✗"}
 
 
@@ -31,17 +32,17 @@ def select_run(lab: str) -> Run | None:
         return None
     me = visitor()
     by_id = {r.id: r for r in runs}
-    options: list[int | None] = [None, *by_id]
+    options = [BUNDLED, *by_id]
     wanted = st.session_state.pop(f"{lab}.new_run", None) or url_number("run")
     if wanted is not None and wanted not in by_id:
         st.warning(f"There is no {lab} run #{wanted}; showing your latest.")
         wanted = None
     if wanted is not None or f"{lab}.run" not in st.session_state:
         own = [r.id for r in runs if r.owner == me.id or (me.admin and not job_manager().settings.hosted)]
-        st.session_state[f"{lab}.run"] = wanted or (own[0] if own else None)
+        st.session_state[f"{lab}.run"] = wanted or (own[0] if own else BUNDLED)
     chosen = st.selectbox("Run", options, key=f"{lab}.run",
-                          format_func=lambda i: "the bundled run" if i is None else run_label(by_id[i]))
-    if chosen is None:
+                          format_func=lambda i: "the bundled run" if i == BUNDLED else run_label(by_id[i]))
+    if chosen == BUNDLED:
         if "run" in st.query_params:
             del st.query_params["run"]
         return None
@@ -155,18 +156,28 @@ def lab_header(lab: Lab, icon: str, idea: str, equation: str) -> tuple[str, dict
     return preset, overrides, run
 
 
-def live_panel(run: Run, draw: Callable[[Run], None], every: float = 1.0) -> None:
-    """Progress and figures, redrawn by a fragment every second while the run is active."""
+def live_panel(run: Run, draw: Callable[[Run], None], every: float = 1.0, figures_every: float | None = None) -> None:
+    """Progress every `every` seconds and figures every `figures_every` (default ui.live.FIGURES_EVERY) while the
+    run is active; a finished run is drawn once. Two fragments, because a fragment's redraw re-sends every element
+    in it: the one-line progress bar moves every second, the figures — the costly part — at a slower pace, and
+    `draw` takes them from ui.live's shared caches (built once per new step for every session)."""
+    from ui.live import FIGURES_EVERY, run_now
 
     @st.fragment(run_every=every if run.active else None)
-    def panel() -> None:
-        latest = store().get_run(run.id)
+    def progress() -> None:
+        latest = run_now(run.id)  # one read a second for every session watching
         if latest is None:
             st.info(f"Run #{run.id} was deleted.")
             return
         progress_bar(latest)
-        draw(latest)
         if run.active and not latest.active:
-            st.rerun()  # the buttons and live controls belong to the whole page: refresh them once
+            st.rerun()  # the buttons, live controls and figures belong to the whole page: refresh them once
 
-    panel()
+    @st.fragment(run_every=(figures_every or FIGURES_EVERY) if run.active else None)
+    def figures() -> None:
+        latest = run_now(run.id)
+        if latest is not None:
+            draw(latest)
+
+    progress()
+    figures()
