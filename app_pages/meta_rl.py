@@ -6,8 +6,9 @@ import streamlit as st
 
 from engine.labs import get_lab
 from engine.runtime.store import Run
+from ui import live
 from ui.engine import store
-from ui.figures import metric_chart
+from ui.figures import Prebuilt, metric_chart
 from ui.meta_rl import episode_chart, reading, regret_chart
 from ui.meta_rl_agents import bundled_preview, replay
 from ui.run_panel import lab_header, live_controls, live_panel, start_run
@@ -28,35 +29,45 @@ if st.button("Ablation: the same agent without the reward input", help="The pape
     start_run(LAB.name, preset, {**overrides, "reward_input": False})
 
 
-def ablation_for(run: Run) -> dict | None:
-    """The latest finished run that differs from this one only in reward_input, to overlay its regret."""
+def ablation_for(run: Run) -> tuple[int, dict] | None:
+    """The latest finished run that differs from this one only in reward_input (its id and regret), to overlay."""
     for other in store().list_runs(lab=LAB.name, statuses=("done",)):
         if other.id != run.id and {**other.config, "reward_input": run.config["reward_input"]} == run.config:
             snapshot = store().snapshot(other.id, "regret")
-            return snapshot[1] if snapshot else None
+            return (other.id, snapshot[1]) if snapshot else None
     return None
 
 
+def training_chart(latest: Run) -> Prebuilt | None:
+    metrics = live.metrics(latest, ["regret", "eval_regret", "entropy"])
+    if not metrics:
+        return None
+    series = {"training regret per episode": metrics.get("regret")}
+    if "eval_regret" in metrics:
+        series["held-out regret (frozen)"] = metrics["eval_regret"]
+    return Prebuilt(metric_chart({k: v for k, v in series.items() if v is not None}, "Training curve",
+                                 live.events(latest), "regret at the last pull", smoothing=10, x_title="update"))
+
+
 def draw(latest: Run) -> None:
-    metrics = store().metrics(latest.id, ["regret", "eval_regret", "entropy"])
-    events = store().events(latest.id)
+    """The run's figures, each built once per new step for every session watching (ui.live)."""
     curves, explorer = st.columns(2)
     with curves:
-        if metrics:
-            series = {"training regret per episode": metrics.get("regret")}
-            if "eval_regret" in metrics:
-                series["held-out regret (frozen)"] = metrics["eval_regret"]
-            st.plotly_chart(metric_chart({k: v for k, v in series.items() if v is not None}, "Training curve",
-                                         events, "regret at the last pull", smoothing=10, x_title="update"),
-                            width="stretch", key="meta_rl.training")
+        chart = live.shared("meta_rl.training", (latest.id, live.version(latest)), lambda: training_chart(latest))
+        if chart is not None:
+            st.plotly_chart(chart, width="stretch", key="meta_rl.training")
         else:
             st.info("Waiting for the first update…")
     with explorer:
-        snapshot = store().snapshot(latest.id, "regret")
+        snapshot = live.snapshot(latest, "regret")
         if snapshot:
             step, regret_curves = snapshot
-            st.plotly_chart(regret_chart(regret_curves, f"Regret on held-out bandits (after update {step})",
-                                         ablation_for(latest)), width="stretch", key="meta_rl.regret")
+            ablation = live.shared("meta_rl.ablation", (latest.id, live.version(latest)), lambda: ablation_for(latest))
+            chart = live.shared(
+                "meta_rl.regret", (latest.id, step, ablation and ablation[0]),
+                lambda: Prebuilt(regret_chart(regret_curves, f"Regret on held-out bandits (after update {step})",
+                                              ablation and ablation[1])))
+            st.plotly_chart(chart, width="stretch", key="meta_rl.regret")
             st.markdown(reading(regret_curves))
         else:
             st.info("The regret curves appear at the first evaluation.")
@@ -68,9 +79,11 @@ if run is None:
                "held-out bandits beside the baselines. Press **Train** to grow your own.")
     curves, episode = bundled_preview()
     left, right = st.columns(2)
-    left.plotly_chart(regret_chart(curves, "Regret on held-out bandits (bundled agent)"), width="stretch")
+    left.plotly_chart(live.shared("meta_rl.bundled_regret", (), lambda: Prebuilt(
+        regret_chart(curves, "Regret on held-out bandits (bundled agent)"))), width="stretch")
     left.markdown(reading(curves))
-    right.plotly_chart(episode_chart(episode), width="stretch")
+    right.plotly_chart(live.shared("meta_rl.bundled_episode", (), lambda: Prebuilt(episode_chart(episode))),
+                       width="stretch")
 else:
     live_controls(LAB.name, LAB.space, run)
     live_panel(run, draw)
@@ -78,7 +91,9 @@ else:
     checkpoint = store().checkpoint_path(run.id)
     if checkpoint.exists():
         bandit = st.slider("Held-out bandit #", 0, 99, 0, help="Replay the latest checkpoint on another bandit")
-        st.plotly_chart(episode_chart(replay(checkpoint, run.config, bandit)), width="stretch")
+        st.plotly_chart(live.shared("meta_rl.episode", (str(checkpoint), checkpoint.stat().st_mtime, bandit),
+                                    lambda: Prebuilt(episode_chart(replay(checkpoint, run.config, bandit)))),
+                        width="stretch")
     else:
         st.caption("The explorer opens at the first checkpoint.")
 

@@ -7,8 +7,9 @@ import streamlit as st
 
 from engine.params import ConfigError
 from engine.runtime.store import Run
+from ui import live
 from ui.engine import job_manager, store, visitor
-from ui.figures import metric_chart
+from ui.figures import Prebuilt, metric_chart
 from ui.params import url_number
 from ui.run_panel import live_panel, run_label
 
@@ -50,15 +51,20 @@ run = by_id[chosen]
 
 
 def draw(latest: Run) -> None:
-    metrics = store().metrics(latest.id)
+    """The chosen metric, read and drawn once per new step for every session watching (ui.live)."""
+    metrics = live.metrics(latest)
     if not metrics:
         st.caption("No metrics yet.")
         return
     name = st.selectbox("Metric", sorted(metrics), key="runs.metric")
-    series = {f"#{latest.id}": metrics[name]}
-    if compare is not None and name in (other := store().metrics(compare, [name])):
-        series[f"#{compare}"] = other[name]
-    st.plotly_chart(metric_chart(series, name, events=store().events(latest.id), smoothing=5),
+
+    def chart() -> Prebuilt:
+        series = {f"#{latest.id}": metrics[name]}
+        if compare is not None and name in (other := store().metrics(compare, [name])):
+            series[f"#{compare}"] = other[name]
+        return Prebuilt(metric_chart(series, name, events=live.events(latest), smoothing=5))
+
+    st.plotly_chart(live.shared("runs.metric", (latest.id, live.version(latest), name, compare), chart),
                     width="stretch")
 
 

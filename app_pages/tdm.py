@@ -8,8 +8,9 @@ import streamlit as st
 from engine.labs import get_lab
 from engine.labs.tdm.envs import LAYOUTS, inside_walls
 from engine.runtime.store import Run
+from ui import live
 from ui.engine import store
-from ui.figures import metric_chart
+from ui.figures import Prebuilt, metric_chart
 from ui.params import url_number
 from ui.run_panel import lab_header, live_controls, live_panel
 from ui.tdm import (
@@ -49,29 +50,41 @@ def pick_points(layout: str) -> tuple[tuple[float, float], tuple[float, float]] 
     return start, goal
 
 
-def views(checkpoint: Path, start, goal, success: dict, distance: dict, events=(),
-          snapshot: tuple[int, dict] | None = None) -> None:
-    """The heatmaps over τ for the start; below, the learning curves and the rollouts toward the goal."""
+def views(checkpoint: Path, start, goal, curves: tuple, curve_series_of, snapshot: tuple[int, dict] | None = None
+          ) -> None:
+    """The heatmaps over τ for the start; below, the learning curves and the rollouts toward the goal. Each figure is
+    built once per checkpoint (or snapshot, or `curves` key) and start/goal for every session (ui.live); the
+    curves come from `curve_series_of()` → (success, distance, events), called only when `curves` is new."""
     _, config, _ = checkpoint_learners(checkpoint)
     key = (str(checkpoint), checkpoint.stat().st_mtime)
-    truth = exact(config["layout"], start, config["tau_max"], config["max_step"])
-    when = ""
+    tau = min(FIRST_TAU, config["tau_max"])
+    title = f"From {start}, how close can it get to each goal in τ + 1 steps?"
     if snapshot is not None and np.allclose(snapshot[1]["start"], start):
-        model = snapshot[1]["distance"]  # the trainer's own snapshot: no torch in the page for the default start
-        when = f" (after {snapshot[0]} env steps)"
+        # the trainer's own snapshot: no torch in the page for the default start
+        heatmap = live.shared("tdm.heatmap", (*key, start, snapshot[0]), lambda: Prebuilt(reachability_figure(
+            snapshot[1]["distance"], exact(config["layout"], start, config["tau_max"], config["max_step"]),
+            config["layout"], start, tau, f"{title} (after {snapshot[0]} env steps)")))
     else:
-        model = predicted(*key, start)
-    st.plotly_chart(reachability_figure(model, truth, config["layout"], start, min(FIRST_TAU, config["tau_max"]),
-                                        f"From {start}, how close can it get to each goal in τ + 1 steps?{when}"),
-                    key="tdm.heatmap")
+        heatmap = live.shared("tdm.heatmap", (*key, start), lambda: Prebuilt(reachability_figure(
+            predicted(*key, start), exact(config["layout"], start, config["tau_max"], config["max_step"]),
+            config["layout"], start, tau, title)))
+    st.plotly_chart(heatmap, key="tdm.heatmap")
     left, middle, right = st.columns(3)
-    if success:
-        left.plotly_chart(metric_chart(success, "Success on held-out start–goal pairs", events, "success rate",
-                                       height=380, x_title="env steps"), key="tdm.success")
-        middle.plotly_chart(metric_chart(distance, "Final distance to the goal", events, "mean ‖s − g‖₂",
-                                         height=380, x_title="env steps"), key="tdm.distance")
-    right.plotly_chart(rollout_figure(paths_toward(*key, start, goal), config["layout"], goal, config["radius"]),
-                       key="tdm.rollouts")
+    charts = live.shared("tdm.curves", curves, lambda: curve_charts(*curve_series_of()))
+    if charts:
+        left.plotly_chart(charts[0], key="tdm.success")
+        middle.plotly_chart(charts[1], key="tdm.distance")
+    right.plotly_chart(live.shared("tdm.rollouts", (*key, start, goal), lambda: Prebuilt(rollout_figure(
+        paths_toward(*key, start, goal), config["layout"], goal, config["radius"]))), key="tdm.rollouts")
+
+
+def curve_charts(success: dict, distance: dict, events=()) -> tuple[Prebuilt, Prebuilt] | None:
+    if not success:
+        return None
+    return (Prebuilt(metric_chart(success, "Success on held-out start–goal pairs", events, "success rate",
+                                  height=380, x_title="env steps")),
+            Prebuilt(metric_chart(distance, "Final distance to the goal", events, "mean ‖s − g‖₂", height=380,
+                                  x_title="env steps")))
 
 
 preset, overrides, run = lab_header(
@@ -95,11 +108,13 @@ def draw(latest: Run) -> None:
                 "env steps, after a warm-up of random moves).")
         return
     if points:
-        metrics = store().metrics(latest.id)
-        series = {name: {METHOD_NAMES[m]: metrics[f"{m}_{name}"] for m in METHOD_NAMES if f"{m}_{name}" in metrics}
-                  for name in ("success", "final_distance")}
-        views(checkpoint, *points, series["success"], series["final_distance"], store().events(latest.id),
-              store().snapshot(latest.id, "heatmap"))
+        def series():
+            metrics = live.metrics(latest)
+            curves = {name: {METHOD_NAMES[m]: metrics[f"{m}_{name}"] for m in METHOD_NAMES
+                             if f"{m}_{name}" in metrics} for name in ("success", "final_distance")}
+            return curves["success"], curves["final_distance"], live.events(latest)
+
+        views(checkpoint, *points, (latest.id, live.version(latest)), series, live.snapshot(latest, "heatmap"))
 
 
 if run is None:
@@ -107,7 +122,8 @@ if run is None:
     st.caption("No run yet: this is a TDM bundled with Dreamlab (a quick-preset run on the wall layout). Pick "
                "any start and goal; press **Train** to grow your own and watch it learn.")
     if points:
-        views(BUNDLED, *points, curve_series(bundled_curves, 1), curve_series(bundled_curves, 2))
+        views(BUNDLED, *points, ("bundled", BUNDLED.stat().st_mtime),
+              lambda: (curve_series(bundled_curves, 1), curve_series(bundled_curves, 2)))
 else:
     live_controls(LAB.name, LAB.space, run)
     live_panel(run, draw)

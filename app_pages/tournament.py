@@ -7,8 +7,8 @@ import streamlit as st
 from engine.labs import get_lab
 from engine.labs.tournament.data import parse_mechanisms
 from engine.runtime.store import Run
-from ui.engine import store
-from ui.figures import metric_chart
+from ui import live
+from ui.figures import Prebuilt, metric_chart
 from ui.run_panel import lab_header, live_controls, live_panel
 from ui.tournament import (
     bundled_preview,
@@ -35,52 +35,61 @@ preset, overrides, run = lab_header(
 )
 
 
-def evaluation_panels(test: dict, transfer: dict, mechanisms: list[str], when: str) -> None:
-    """The cross-application matrix, a sample grid, and transfer to held-out classes."""
+def evaluation_panels(test: dict, transfer: dict, mechanisms: list[str], when: str, key: tuple) -> None:
+    """The cross-application matrix, a sample grid, and transfer to held-out classes; each figure built once per
+    `key` (the evaluation it shows) and sample for every session (ui.live)."""
     st.subheader("Does each expert undo its own mechanism, and only it?")
     st.markdown(reading(test, mechanisms))
     matrix, grid = st.columns(2)
-    matrix.plotly_chart(cross_application_chart(test, mechanisms, f"Every expert on every mechanism ({when})"),
-                        width="stretch", key="tournament.cross")
+    matrix.plotly_chart(live.shared("tournament.cross", key, lambda: Prebuilt(cross_application_chart(
+        test, mechanisms, f"Every expert on every mechanism ({when})"))), width="stretch", key="tournament.cross")
     sample = grid.radio("Sample digit", range(test["inputs"].shape[1]), horizontal=True, key="tournament.sample")
-    grid.plotly_chart(sample_grid(test, mechanisms, sample, "Inputs, every expert's output (winner framed), "
-                                  "clean original"), width="stretch", key="tournament.grid")
+    grid.plotly_chart(live.shared("tournament.grid", (*key, sample), lambda: Prebuilt(sample_grid(
+        test, mechanisms, sample, "Inputs, every expert's output (winner framed), clean original"))),
+        width="stretch", key="tournament.grid")
     st.subheader("Transfer: digits the experts never saw")
     chart, held = st.columns(2)
-    chart.plotly_chart(transfer_chart(test, transfer, mechanisms), width="stretch", key="tournament.transfer")
-    held.plotly_chart(sample_grid(transfer, mechanisms, sample, "Held-out classes: inputs, outputs, original"),
-                      width="stretch", key="tournament.transfer_grid")
+    chart.plotly_chart(live.shared("tournament.transfer", key, lambda: Prebuilt(transfer_chart(
+        test, transfer, mechanisms))), width="stretch", key="tournament.transfer")
+    held.plotly_chart(live.shared("tournament.transfer_grid", (*key, sample), lambda: Prebuilt(sample_grid(
+        transfer, mechanisms, sample, "Held-out classes: inputs, outputs, original"))), width="stretch",
+        key="tournament.transfer_grid")
+
+
+def curve_charts(latest: Run) -> tuple[Prebuilt, Prebuilt]:
+    metrics = live.metrics(latest, ["owned_in_training", "owned", "discriminator_loss", "expert_loss"])
+    owned = {label: metrics[name] for name, label in (("owned_in_training", "in the last rounds' tournament"),
+                                                       ("owned", "on held-out test digits")) if name in metrics}
+    losses = {name: metrics[name] for name in ("discriminator_loss", "expert_loss") if name in metrics}
+    events = live.events(latest)  # live learning-rate changes and pauses, as dotted verticals
+    return (Prebuilt(metric_chart(owned, "Mechanisms owned by distinct experts", events, "mechanisms",
+                                  x_title="round")),
+            Prebuilt(metric_chart(losses, "Losses", events, smoothing=20, x_title="round")))
 
 
 def draw(latest: Run) -> None:
+    """The run's figures, each built once per new snapshot or step for every session watching (ui.live)."""
     mechanisms = parse_mechanisms(latest.config["mechanisms"])
-    wins = store().snapshot(latest.id, "wins")
+    wins = live.snapshot(latest, "wins")
     if wins is None:
         st.info("The experts are learning the identity first; the tournament starts in a few seconds.")
         return
     step, history = wins
     current, past = st.columns(2)
     first = max(step - latest.config["report_every"] + 1, 1)
-    current.plotly_chart(win_matrix_chart(history["counts"], mechanisms, f"Who wins: rounds {first}–{step}"),
-                         width="stretch", key="tournament.wins")
-    past.plotly_chart(win_history_chart(history["rounds"], history["shares"], mechanisms), width="stretch",
-                      key="tournament.history")
-    metrics = store().metrics(latest.id, ["owned_in_training", "owned", "discriminator_loss", "expert_loss"])
-    owned = {label: metrics[name] for name, label in (("owned_in_training", "in the last rounds' tournament"),
-                                                       ("owned", "on held-out test digits")) if name in metrics}
-    losses = {name: metrics[name] for name in ("discriminator_loss", "expert_loss") if name in metrics}
-    events = store().events(latest.id)  # live learning-rate changes and pauses, as dotted verticals
+    current.plotly_chart(live.shared("tournament.wins", (latest.id, step), lambda: Prebuilt(win_matrix_chart(
+        history["counts"], mechanisms, f"Who wins: rounds {first}–{step}"))), width="stretch", key="tournament.wins")
+    past.plotly_chart(live.shared("tournament.history", (latest.id, step), lambda: Prebuilt(win_history_chart(
+        history["rounds"], history["shares"], mechanisms))), width="stretch", key="tournament.history")
+    owned, losses = live.shared("tournament.curves", (latest.id, live.version(latest)), lambda: curve_charts(latest))
     left, right = st.columns(2)
-    left.plotly_chart(metric_chart(owned, "Mechanisms owned by distinct experts", events, "mechanisms",
-                                   x_title="round"),
-                      width="stretch", key="tournament.owned")
-    right.plotly_chart(metric_chart(losses, "Losses", events, smoothing=20, x_title="round"), width="stretch",
-                       key="tournament.losses")
-    test, transfer = store().snapshot(latest.id, "test"), store().snapshot(latest.id, "transfer")
+    left.plotly_chart(owned, width="stretch", key="tournament.owned")
+    right.plotly_chart(losses, width="stretch", key="tournament.losses")
+    test, transfer = live.snapshot(latest, "test"), live.snapshot(latest, "transfer")
     if test is None or transfer is None:
         st.caption("The cross-application and transfer panels appear at the first evaluation.")
         return
-    evaluation_panels(test[1], transfer[1], mechanisms, f"after round {test[0]}")
+    evaluation_panels(test[1], transfer[1], mechanisms, f"after round {test[0]}", (latest.id, test[0], transfer[0]))
 
 
 if run is None:
@@ -89,11 +98,12 @@ if run is None:
     preview = bundled_preview()
     mechanisms = parse_mechanisms(preview["config"]["mechanisms"])
     current, past = st.columns(2)
-    current.plotly_chart(win_matrix_chart(preview["test"]["wins"], mechanisms, "Who wins each test digit"),
-                         width="stretch", key="tournament.wins")
-    past.plotly_chart(win_history_chart(preview["wins"]["rounds"], preview["wins"]["shares"], mechanisms),
-                      width="stretch", key="tournament.history")
-    evaluation_panels(preview["test"], preview["transfer"], mechanisms, "bundled run")
+    current.plotly_chart(live.shared("tournament.bundled_wins", (), lambda: Prebuilt(win_matrix_chart(
+        preview["test"]["wins"], mechanisms, "Who wins each test digit"))), width="stretch", key="tournament.wins")
+    past.plotly_chart(live.shared("tournament.bundled_history", (), lambda: Prebuilt(win_history_chart(
+        preview["wins"]["rounds"], preview["wins"]["shares"], mechanisms))), width="stretch",
+        key="tournament.history")
+    evaluation_panels(preview["test"], preview["transfer"], mechanisms, "bundled run", ("bundled",))
 else:
     live_controls(LAB.name, LAB.space, run)
     live_panel(run, draw)

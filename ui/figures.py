@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.basedatatypes import BaseFigure
 
 PALETTE = ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880"]
 
@@ -85,3 +86,40 @@ def frames_animation(frames: np.ndarray, title: str, height: int = 440) -> go.Fi
         figure.layout.updatemenus[0].buttons[0].args[1]["frame"]["duration"] = 66
         figure.layout.updatemenus[0].buttons[0].args[1]["transition"]["duration"] = 0
     return figure
+
+
+# Serving cost: a figure built once per new step is shared by every session, and handed to st.plotly_chart as a
+# `Prebuilt`, whose spec is already plain JSON-ready data, so that re-sending it costs one json.dumps, not a copy of the
+# figure, numpy conversions and plotly's NaN round trip.
+
+def _plain(value: Any) -> Any:
+    """A figure's dict as plain lists, floats and None (NaN and ±inf → None, as JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f":
+            return np.where(np.isfinite(value), value, None).tolist() if not np.isfinite(value).all() \
+                else value.tolist()
+        if value.dtype.kind in "iub":
+            return value.tolist()
+        return [_plain(item) for item in value.tolist()]
+    if isinstance(value, np.generic):
+        return _plain(value.item())
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+class Prebuilt(BaseFigure):
+    """A finished figure for st.plotly_chart: Streamlit asks it for `to_dict()` and gets the prepared spec."""
+
+    def __init__(self, figure: go.Figure):  # BaseFigure.__init__ (validation, a copy of every trace) is skipped
+        self._spec = _plain(figure.to_dict())
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._spec
+
+    def __repr__(self) -> str:
+        return f"Prebuilt({len(self._spec.get('data', []))} traces)"

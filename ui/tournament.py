@@ -123,7 +123,7 @@ def reading(result: dict[str, np.ndarray], mechanisms: list[str]) -> str:
             f"{result['identity_error'].mean():.3f}).")
 
 
-@st.cache_data(show_spinner="Replaying the bundled tournament on held-out digits…")
+@st.cache_resource(show_spinner="Replaying the bundled tournament on held-out digits…")
 def bundled_preview() -> dict[str, dict]:
     """The bundled checkpoint (a quick-preset run): its win history, and a fresh evaluation."""
     state = load_checkpoint(BUNDLED)

@@ -1,0 +1,75 @@
+"""Cheap live views: what a live figure costs the server is paid once per new step, not once per viewer per second.
+
+- `run_now(run_id)`: one read of a run's row per second for every session together.
+- `version(run, seconds)`: the moment a live view last moved, in steps of `seconds` (a finished run never moves):
+  every session watching a run within the same step asks for the same figures.
+- `shared(kind, key, build)`: `build()` once per key for the whole server (bounded: a few hundred entries, ten
+  minutes), e.g. `shared("meta_rl.curve", (run.id, version(run)), lambda: Prebuilt(metric_chart(...)))`.
+- `metrics`, `events`, `snapshot`: the store's reads, once per version for every session.
+
+Pages hand `Prebuilt` figures (ui.figures) to st.plotly_chart: re-sending one costs one json.dumps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from engine.runtime.store import Run
+from ui.engine import store
+
+T = TypeVar("T")
+FIGURES_EVERY = 3.0  # seconds between redraws of a live run's figures (its progress bar moves every second)
+
+
+@st.cache_data(ttl=1, max_entries=256, show_spinner=False)
+def run_now(run_id: int) -> Run | None:
+    """The run's row as of this second, read once for all sessions."""
+    return store().get_run(run_id)
+
+
+def version(run: Run, seconds: float = FIGURES_EVERY) -> float:
+    """When the run's figures last changed, rounded down to `seconds`: the cache key of its live figures."""
+    if not run.active:
+        return run.updated
+    return run.updated - run.updated % seconds
+
+
+@st.cache_resource(max_entries=512, ttl=600, show_spinner=False)
+def _shared(kind: str, key: tuple, _build: Callable[[], Any]) -> Any:
+    return _build()
+
+
+def shared(kind: str, key: tuple, build: Callable[[], T]) -> T:
+    """`build()` once per (kind, key) for the whole server; the result is shared, never copied: do not mutate it."""
+    return _shared(kind, key, build)
+
+
+def snapshot(run: Run, name: str, seconds: float = FIGURES_EVERY) -> tuple[int, dict] | None:
+    """The latest snapshot (step, arrays), unpacked once per `version` for every session (shared: do not mutate).
+    Key the figures drawn from it by its step, so they are rebuilt only when the trainer wrote a new one."""
+    return shared("snapshot", (run.id, name, version(run, seconds)), lambda: store().snapshot(run.id, name))
+
+
+def metrics(run: Run, names: list[str] | None = None, seconds: float = FIGURES_EVERY) -> dict:
+    """The run's metric series, read once per `version` for every session (shared: do not mutate)."""
+    return shared("metrics", (run.id, version(run, seconds), tuple(names or ())),
+                  lambda: store().metrics(run.id, names))
+
+
+def events(run: Run, seconds: float = FIGURES_EVERY) -> list[dict]:
+    return shared("events", (run.id, version(run, seconds)), lambda: store().events(run.id))
+
+
+@st.cache_data(ttl=1, show_spinner=False)
+def engine_lines() -> list[str]:
+    """The sidebar's engine status as lines of text, read from the store once a second for every session."""
+    from ui.engine import job_manager
+
+    manager = job_manager()
+    running = manager.store.list_runs(statuses=("running", "paused"))
+    queued = manager.store.list_runs(statuses=("queued",))
+    return [f"Engine: {len(running)}/{manager.max_jobs} jobs running · {len(queued)} queued",
+            *(f"#{run.id} {run.lab} · {run.stage or run.status} {run.progress:.0%}" for run in running)]
