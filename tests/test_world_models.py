@@ -65,8 +65,14 @@ def test_doom_episodes_are_reproducible_from_their_seed():
     assert not np.array_equal(first, other)  # fireballs come from elsewhere
 
 
-def test_doom_end_to_end_through_every_stage_with_documented_formats():
-    summary, ctx = run()
+@pytest.fixture(scope="module")
+def doom_run():
+    """One tiny Doom run through every stage, shared by the tests that read it."""
+    return run()
+
+
+def test_doom_end_to_end_through_every_stage_with_documented_formats(doom_run):
+    summary, ctx = doom_run
     assert summary["stopped"] == 0.0 and summary["rounds_done"] == 1
     assert {"vae_loss", "recon_loss", "kl", "rnn_loss", "mdn_loss", "done_loss", "reward_loss", "fitness_best",
             "fitness_mean", "fitness_worst", "held_out", "cma_temperature", "cma_sigma", "real_score",
@@ -95,8 +101,8 @@ def test_doom_end_to_end_through_every_stage_with_documented_formats():
     assert frame.shape == (64, 64, 3) and reward == 1.0 and 0 <= death <= 1 and isinstance(over, bool)
 
 
-def test_a_tau_table_job_trains_only_c_in_the_world_of_another_run():
-    _, base = run()
+def test_a_tau_table_job_trains_only_c_in_the_world_of_another_run(doom_run):
+    _, base = doom_run
     world = base.checkpoints[-1]
     config = SPACE.resolve("quick", TINY | {"world_run": 7, "temperature": 0.5})
     ctx = LocalContext(config, runs={7: world})

@@ -8,10 +8,10 @@ C learns by CMA-ES (train_controller) on whatever fitness it is handed: in this 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import cma
 import numpy as np
 import torch
 from gymnasium import spaces
@@ -21,6 +21,10 @@ from engine.labs.world_models import keep_going
 
 if TYPE_CHECKING:
     from engine.runtime.context import Context
+
+with warnings.catch_warnings():  # pycma warns at import that matplotlib (for its plots) is missing
+    warnings.simplefilter("ignore")
+    import cma
 
 
 class LinearController:

@@ -97,6 +97,11 @@ class DreamState:
     def features(self) -> torch.Tensor:
         return torch.cat([self.z, self.hidden], dim=-1)
 
+    def select(self, rows: torch.Tensor) -> DreamState:
+        """Only the dreams at these rows (the living ones: a finished dream costs nothing more)."""
+        return DreamState(self.z[rows], (self.lstm[0][:, rows], self.lstm[1][:, rows]), self.hidden[rows],
+                          self.alive[rows], self.returns[rows])
+
 
 @torch.no_grad()
 def step(
@@ -104,30 +109,36 @@ def step(
     generator: torch.Generator,
 ) -> tuple[DreamState, torch.Tensor]:
     """Advance every dream one step under the given actions; returns the new state and P(death) of the step."""
-    action_vectors = world.controller.action_vectors(actions).unsqueeze(1)
-    prediction, hidden, lstm = world.rnn(state.z.unsqueeze(1), action_vectors, state.lstm)
-    z_next = sample_mdn(prediction, temperature, generator).squeeze(1)
-    done_logit = prediction.done_logit.squeeze(1)
-    reward = torch.ones_like(done_logit) if world.survival_reward else prediction.reward.squeeze(1)
+    prediction, hidden, lstm = world.rnn.step(state.z, world.controller.action_vectors(actions), state.lstm)
+    z_next = sample_mdn(prediction, temperature, generator)
+    done_logit = prediction.done_logit
+    reward = torch.ones_like(done_logit) if world.survival_reward else prediction.reward
     returns = state.returns + reward * state.alive
     alive = state.alive & ~world.dies(done_logit, generator)
-    return DreamState(z_next, lstm, hidden.squeeze(1), alive, returns), world.death_probability(done_logit)
+    return DreamState(z_next, lstm, hidden, alive, returns), world.death_probability(done_logit)
 
 
 @torch.no_grad()
 def dream_returns(
     world: World, params: torch.Tensor, episodes: int, length: int, temperature: float, generator: torch.Generator
 ) -> torch.Tensor:
-    """Dream returns (P, episodes) of P controllers (params (P, n_params)), all from the same `episodes` starts."""
+    """Dream returns (P, episodes) of P controllers (params (P, n_params)), all from the same `episodes` starts.
+    Only living dreams are stepped: most end long before the longest."""
     population = len(params)
-    starts = world.start_latents(episodes, generator)
-    state = DreamState.start(world, starts.repeat(population, 1))
+    state = DreamState.start(world, world.start_latents(episodes, generator).repeat(population, 1))
+    controller_of = torch.arange(population).repeat_interleave(episodes)  # each living dream's controller
+    slot = torch.arange(population * episodes)  # each living dream's place in the result
+    returns = torch.zeros(population * episodes)
     for _ in range(length):
-        actions = world.controller.act(params, state.features().view(population, episodes, -1))
-        state, _ = step(world, state, actions.flatten(0, 1), temperature, generator)
-        if not state.alive.any():
-            break
-    return state.returns.view(population, episodes)
+        actions = world.controller.act(params[controller_of], state.features().unsqueeze(1))[:, 0]
+        state, _ = step(world, state, actions, temperature, generator)
+        returns[slot] = state.returns
+        if not state.alive.all():
+            living = state.alive.nonzero().squeeze(1)
+            if len(living) == 0:
+                break
+            state, controller_of, slot = state.select(living), controller_of[living], slot[living]
+    return returns.view(population, episodes)
 
 
 def dream_fitness(world: World, params: torch.Tensor, episodes: int, length: int, temperature: float,

@@ -168,6 +168,10 @@ class DoomTakeCover(gym.Env):
     def __init__(self, skill: int = 4, time_limit: int = TIME_LIMIT):
         from vizdoom import gymnasium_wrapper  # noqa: F401  registers VizdoomTakeCover-v1
 
+        # frame() is two tiny matrix products per step: with a thread per core, each waits on the other threads,
+        # and under load a step took 100 ms instead of 1. Whoever plays Doom (a worker, the CLI, a test) plays it
+        # on one thread, as every trainer here does.
+        torch.set_num_threads(1)
         self.game = gym.make("VizdoomTakeCover-v1", screen_resolution="RES_160X120", doom_skill=skill,
                              render_screen_flashes=True, doom_config_path=str(vizdoom_home() / "_vizdoom.ini"))
         self.time_limit, self.steps = time_limit, 0
@@ -231,6 +235,15 @@ def vizdoom_home() -> Path:
     home = Path(base) / "vizdoom" if base else Path(tempfile.gettempdir()) / "dreamlab-vizdoom"
     home.mkdir(parents=True, exist_ok=True)
     return home
+
+
+def env_spaces(name: str) -> tuple[spaces.Space, spaces.Space]:
+    """(observation space, action space) of a game, without starting Doom's engine for it."""
+    if name == "doom":
+        return spaces.Box(0, 255, (FRAME, FRAME, 3), np.uint8), spaces.Discrete(3)
+    env = make_env(name, 0)
+    env.close()
+    return env.observation_space, env.action_space
 
 
 def make_env(name: str, seed: int, doom_skill: int = 4) -> gym.Env:

@@ -24,7 +24,7 @@ from engine.labs.world_models import Stopped, keep_going
 from engine.labs.world_models.config import parse_taus
 from engine.labs.world_models.controller import train_controller
 from engine.labs.world_models.dream import World, build_world, dream_fitness, dream_returns, world_from_state
-from engine.labs.world_models.envs import make_env
+from engine.labs.world_models.envs import env_spaces, make_env
 from engine.labs.world_models.mdn_rnn import sequence_batches, train_rnn
 from engine.labs.world_models.rollouts import (
     ControllerPolicy,
@@ -184,21 +184,15 @@ def checkpoint_state(world: World, params: torch.Tensor | None, config: dict[str
 
 
 def new_world(config: dict[str, Any]) -> World:
-    env = make_env(config["env"], config["seed"], config["doom_skill"])
-    world = build_world(env.observation_space.shape[-1], config["z_size"], config["vae_width"], config["rnn_hidden"],
-                        config["mdn_components"], env.action_space, config["death_weight"], config["death_rule"],
-                        config["env"] in SURVIVAL_GAMES)
-    env.close()
-    return world
+    observations, actions = env_spaces(config["env"])
+    return build_world(observations.shape[-1], config["z_size"], config["vae_width"], config["rnn_hidden"],
+                       config["mdn_components"], actions, config["death_weight"], config["death_rule"],
+                       config["env"] in SURVIVAL_GAMES)
 
 
 def load_world(checkpoint: dict[str, Any]) -> tuple[World, torch.Tensor | None]:
     """The world and the controller's parameters (None before the first C) from a checkpoint written here."""
-    config = checkpoint["config"]
-    env = make_env(config["env"], config["seed"], config["doom_skill"])
-    world = world_from_state(checkpoint["world"], env.action_space)
-    env.close()
-    return world, checkpoint.get("controller")
+    return world_from_state(checkpoint["world"], env_spaces(checkpoint["config"]["env"])[1]), checkpoint.get("controller")
 
 
 @dataclass
