@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -24,6 +25,8 @@ def _progress_line(run) -> str:
 def cmd_train(args: argparse.Namespace) -> int:
     from engine.runtime.jobs import JobManager
 
+    if getattr(args, "ray", None):
+        os.environ["DREAMLAB_RAY_ADDRESS"] = args.ray  # as if the deployment named the cluster
     manager = JobManager(args.data)
     run_id = manager.submit(args.lab, parse_assignments(args.set), preset=args.preset, by=OPERATOR)
     print(f"run {run_id} queued ({args.lab}); follow it in the app's Runs page too", file=sys.stderr)
@@ -144,8 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--json", action="store_true", help="print one JSON object")
         return command
 
-    lab_command("train", "train a lab in a worker, with a progress bar; Ctrl-C stops cleanly").set_defaults(
-        handler=cmd_train)
+    train = lab_command("train", "train a lab in a worker, with a progress bar; Ctrl-C stops cleanly")
+    train.set_defaults(handler=cmd_train)
+    train.add_argument("--ray", metavar="ADDRESS", help="run the worker on this Ray cluster (HOST:PORT or auto; "
+                                                         "default: $DREAMLAB_RAY_ADDRESS, else this machine)")
     lab_command("bench", "train in this process, evaluate, print the figures").set_defaults(handler=cmd_bench)
     runs = commands.add_parser("runs", help="list runs")
     runs.add_argument("--lab", choices=labs)

@@ -58,6 +58,11 @@ class JobManager:
     ):
         self.store = Store(data_dir)
         self.settings = settings or Settings.from_env()
+        if launcher is None and self.settings.ray_address:  # workers on a Ray cluster; the store stays here
+            from engine.runtime.ray_launcher import RayLauncher, cluster_settings
+
+            launcher = RayLauncher(self.store, self.settings.ray_address)
+            self.settings = self.settings if settings else cluster_settings(self.settings)
         self.launcher = launcher or LocalLauncher(self.store)
         self.heartbeat_timeout = heartbeat_timeout
         self._lock = threading.Lock()

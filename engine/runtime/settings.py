@@ -47,6 +47,7 @@ class Settings:
     memory_mb: float  # DREAMLAB_RUN_MEMORY_MB: a worker's memory ceiling, and the budget a config is checked against
     stall_seconds: float  # DREAMLAB_STALL_SECONDS: a trainer that has not polled for this long is ended
     stop_grace_seconds: float  # DREAMLAB_STOP_GRACE_SECONDS: after Stop, the worker's process group is killed
+    ray_address: str = ""  # DREAMLAB_RAY_ADDRESS: run workers on this Ray cluster (HOST:PORT, or auto); "" = here
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -66,4 +67,5 @@ class Settings:
             memory_mb=_number("DREAMLAB_RUN_MEMORY_MB", 4096 if hosted else 0),
             stall_seconds=_number("DREAMLAB_STALL_SECONDS", 600),
             stop_grace_seconds=_number("DREAMLAB_STOP_GRACE_SECONDS", 15),
+            ray_address=os.environ.get("DREAMLAB_RAY_ADDRESS", "").strip(),
         )

@@ -328,6 +328,22 @@ class Store:
     def checkpoint_path(self, run_id: int) -> Path:
         return self.checkpoint_dir / f"run-{run_id}.pt"
 
+    def save_run_checkpoint(self, run_id: int, state: dict[str, Any]) -> None:
+        """A worker's checkpoint, written atomically (what a worker's context calls, here or through Ray)."""
+        from engine.runtime.checkpoints import save_checkpoint  # torch: only where checkpoints are made
+
+        save_checkpoint(state, self.checkpoint_path(run_id))
+
+    def load_run_checkpoint(self, run_id: int) -> dict[str, Any]:
+        """Another run's last checkpoint, loaded with weights_only=True."""
+        from engine.params import ConfigError
+        from engine.runtime.checkpoints import load_checkpoint
+
+        path = self.checkpoint_path(run_id)
+        if not path.is_file():
+            raise ConfigError(f"run {run_id} has no checkpoint")
+        return load_checkpoint(path)
+
     # worker logs: each run's stdout and stderr, for its owner and the admin -----------------------
 
     def log_path(self, run_id: int) -> Path:

@@ -10,22 +10,45 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import Any, Protocol
 
 import numpy as np
 
 from engine.labs import get_lab
 from engine.params import ConfigError, ParamSpace
 from engine.runtime.context import Context
-from engine.runtime.store import Store
+from engine.runtime.store import Run, Store
 
 HEARTBEAT_SECONDS = 0.5
 POLL_SECONDS = 0.1  # controls act within this, far inside the 1 s promise
 FLUSH_SECONDS = 0.5
 
 
+class RunStore(Protocol):
+    """What a worker needs of the store: a `Store` on this machine, or a client whose writes reach the app's
+    store from another machine (engine/runtime/ray_store.py)."""
+
+    def add_metrics(self, rows: list[tuple[int, int, str, float]]) -> None: ...
+    def put_snapshot(self, run_id: int, name: str, step: int, data: np.ndarray | dict[str, np.ndarray]) -> None: ...
+    def add_event(self, run_id: int, step: int, kind: str, detail: dict[str, Any]) -> None: ...
+    def pending_controls(self, run_id: int) -> list[tuple[int, dict[str, Any]]]: ...
+    def mark_applied(self, seq: int) -> None: ...
+    def set_paused(self, run_id: int, paused: bool) -> bool: ...
+    def beat(self, run_id: int, progress: float | None = None, stage: str | None = None,
+             polled: float | None = None) -> None: ...
+    def finish(self, run_id: int, status: str, error: str = "", summary: dict | None = None,
+               note: str = "") -> bool: ...
+    def get_run(self, run_id: int) -> Run | None: ...
+    def save_run_checkpoint(self, run_id: int, state: dict[str, Any]) -> None: ...
+    def load_run_checkpoint(self, run_id: int) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+
+
 class StoreContext(Context):
-    def __init__(self, store: Store, run_id: int, config: dict[str, Any], space: ParamSpace, heartbeat: Heartbeat):
+    def __init__(self, store: RunStore, run_id: int, config: dict[str, Any], space: ParamSpace,
+                 heartbeat: Heartbeat):
         super().__init__(config)
         self.store, self.run_id, self.space, self.heartbeat = store, run_id, space, heartbeat
         self.step = 0
@@ -51,17 +74,10 @@ class StoreContext(Context):
         self.store.put_snapshot(self.run_id, name, step, data)
 
     def checkpoint(self, state: dict[str, Any]) -> None:
-        from engine.runtime.checkpoints import save_checkpoint  # torch: imported once the heartbeat runs
-
-        save_checkpoint(state, self.store.checkpoint_path(self.run_id))
+        self.store.save_run_checkpoint(self.run_id, state)
 
     def load_run_checkpoint(self, run_id: int) -> dict[str, Any]:
-        from engine.runtime.checkpoints import load_checkpoint
-
-        path = self.store.checkpoint_path(run_id)
-        if not path.is_file():
-            raise ConfigError(f"run {run_id} has no checkpoint")
-        return load_checkpoint(path)
+        return self.store.load_run_checkpoint(run_id)
 
     def progress(self, fraction: float, stage: str) -> None:
         self.heartbeat.fraction, self.heartbeat.stage = float(min(max(fraction, 0.0), 1.0)), stage
@@ -104,15 +120,17 @@ class StoreContext(Context):
 class Heartbeat(threading.Thread):
     """Beats from the first moment of the worker, before torch is imported: startup can take seconds."""
 
-    def __init__(self, data_dir: str, run_id: int):
+    def __init__(self, data_dir: str | Callable[[], RunStore], run_id: int):
         super().__init__(daemon=True)
         self.data_dir, self.run_id = data_dir, run_id
+        # a data directory (its own Store connection) or a function that opens the worker's store
+        self.open_store: Callable[[], RunStore] = data_dir if callable(data_dir) else partial(Store, data_dir)
         self.fraction, self.stage = 0.0, "starting"
         self.polled: float | None = None  # the trainer's last log or poll (startup, imports included, is not one)
         self.done = threading.Event()
 
     def run(self) -> None:
-        store = Store(self.data_dir)  # its own connection: sqlite connections are not shared across threads
+        store = self.open_store()  # its own connection: sqlite connections are not shared across threads
         while True:
             store.beat(self.run_id, self.fraction, self.stage, self.polled)
             if self.done.wait(HEARTBEAT_SECONDS):
@@ -120,13 +138,16 @@ class Heartbeat(threading.Thread):
         store.close()
 
 
-def run_worker(data_dir: str, run_id: int) -> int:
-    heartbeat = Heartbeat(data_dir, run_id)
+def run_worker(data_dir: str | Callable[[], RunStore], run_id: int) -> int:
+    """Train one run. `data_dir`: the store's directory on this machine, or a function that opens the worker's
+    store (called once for the trainer and once for the heartbeat thread)."""
+    open_store: Callable[[], RunStore] = data_dir if callable(data_dir) else partial(Store, data_dir)
+    heartbeat = Heartbeat(open_store, run_id)
     heartbeat.start()
     import torch  # after the first beat
 
     torch.set_num_threads(1)  # measured: 2 threads on a busy 2-core box ran 10–60x slower
-    store = Store(data_dir)
+    store = open_store()
     run = store.get_run(run_id)
     if run is None:  # deleted while queued
         heartbeat.done.set()
