@@ -11,7 +11,7 @@ from gymnasium.utils.env_checker import check_env
 from engine.labs.world_models.config import SPACE
 from engine.labs.world_models.dream import DreamSession, DreamState, build_world, step
 from engine.labs.world_models.envs import TIME_LIMIT, DoomTakeCover, TakeCoverEnv, make_env, vizdoom_home
-from engine.labs.world_models.mdn_rnn import MDNRNN, Prediction, mdn_loss, sample_mdn
+from engine.labs.world_models.mdn_rnn import MDNRNN, Prediction, death_labels, mdn_loss, sample_mdn
 from engine.labs.world_models.train import bench, load_world, train
 from engine.labs.world_models.vae import ConvVAE, vae_loss
 from engine.params import ConfigError
@@ -201,6 +201,24 @@ def test_a_dream_dies_with_the_probability_m_gives_undoing_the_death_weight(rule
     assert death[0].item() == pytest.approx(p, abs=1e-5)
     assert 1 - state.alive.float().mean().item() == pytest.approx(died, abs=0.01)
     assert torch.all(state.returns == 1.0)  # survival games: one point per dreamt step
+
+
+def test_what_m_learns_to_call_deadly():
+    damage = np.array([0, 0, 5, 0, 0, 0, 0, 3], np.float32)  # a fireball hit at step 2, a fatal one at step 7
+    assert death_labels(damage, True, "death", 0).tolist() == [0, 0, 0, 0, 0, 0, 0, 1]
+    assert death_labels(damage, True, "death", 2).tolist() == [0, 0, 0, 0, 0, 1, 1, 1]
+    assert death_labels(damage, True, "hit", 1).tolist() == [0, 1, 1, 0, 0, 0, 1, 1]
+    assert death_labels(damage, False, "death", 2).tolist() == [0] * 8  # the time limit is no death
+
+
+def test_one_step_of_m_is_its_sequence_model_with_t_1():
+    rnn = MDNRNN(z_size=6, action_size=3, hidden=16, components=5)
+    z, actions = torch.randn(4, 1, 6), torch.randn(4, 1, 3)
+    state = (torch.randn(1, 4, 16), torch.randn(1, 4, 16))
+    sequence, hidden, (_, c) = rnn(z, actions, state)
+    single, hidden_1, (_, c_1) = rnn.step(z[:, 0], actions[:, 0], state)
+    assert torch.allclose(sequence.mu[:, 0], single.mu, atol=1e-6) and torch.allclose(hidden[:, 0], hidden_1, atol=1e-6)
+    assert torch.allclose(c, c_1, atol=1e-6)
 
 
 # ---------------------------------------------------------------------------------------------- the other games

@@ -143,7 +143,7 @@ def tau_rows(results: dict[float, tuple[str, dict[str, Any]]]) -> list[dict[str,
 
 
 def sweep_results(sweep: list[Run]) -> dict[float, tuple[str, dict[str, Any]]]:
-    return {r.config["temperature"]: (f"#{r.id} {r.status} {r.progress:.0%}", r.summary if r.status == "done" else {})
+    return {r.config["temperature"]: (f"#{r.id} {r.status}", r.summary if r.status == "done" else {})
             for r in sweep}
 
 

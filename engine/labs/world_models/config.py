@@ -7,6 +7,7 @@ from typing import Any
 
 from engine.labs.world_models.dream import DEATH_RULES
 from engine.labs.world_models.envs import DOOM_SKILLS, ENVS
+from engine.labs.world_models.mdn_rnn import DEATH_TARGETS
 from engine.params import ConfigError, Param, ParamSpace
 
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 3.0
@@ -60,10 +61,15 @@ SPACE = ParamSpace(
         Param("rnn_lr", 1e-3, "M's Adam learning rate", low=1e-5, high=1e-1, live=True, log_scale=True),
         Param("death_weight", 10.0, "Each death step counts this many times in M's death loss (deaths are one step "
               "in hundreds); the dream divides the odds back out", low=1.0, high=1000.0),
+        Param("death_target", "death", "What ends a dream: M's prediction of a death (the paper), or of any fireball "
+              "hit (Doom: deaths follow 1-3 hits, and M cannot tell the last from the first)",
+              choices=DEATH_TARGETS),
         Param("death_horizon", 0, "Steps before a death that M also learns to call deadly (0: the death step only)",
               low=0, high=100),
         Param("death_rule", "sample", "How a dream dies: drawn with M's probability, or when it is above one half "
               "(the paper's cut-off)", choices=DEATH_RULES),
+        Param("death_threshold", 0.5, "The cut-off rule ends a dream when M's weighted P(death) passes this "
+              "(the paper: one half)", low=0.01, high=0.99),
         Param("temperature", 1.15, "Dream temperature tau: mixture logits / tau, sigma * sqrt(tau); takes effect "
               "at the next CMA-ES generation", low=MIN_TEMPERATURE, high=MAX_TEMPERATURE, live=True),
         Param("cma_generations", 20, "CMA-ES generations for the controller per round", low=1, high=10_000),

@@ -57,19 +57,21 @@ class LinearController:
 def train_controller(
     n_params: int, fitness: Callable[[torch.Tensor, float], torch.Tensor], held_out: Callable[[torch.Tensor, float], float],
     ctx: Context, progress: Callable[[float], None], seed: int, temperature: float | None = None,
-    start: torch.Tensor | None = None, generation_offset: int = 0,
+    start: torch.Tensor | None = None, generation_offset: int = 0, ceiling: float = math.inf,
 ) -> tuple[torch.Tensor, float]:
     """CMA-ES on C's flat parameters around `start` (default zero), maximising `fitness(params (P, n), tau) -> (P,)`.
 
     temperature None: the live ctx value, read again before every generation; a number: fixed (a τ-table job).
     Every generation the search's mean is scored by `held_out` (the same dreams each time, none of them seen by
-    the search); the best mean so far is returned with its held-out score, not merely the last one.
+    the search); the best mean so far is returned with its held-out score, not merely the last one. When every
+    candidate reaches `ceiling` (the longest dream) two generations running, the dream has nothing left to teach
+    and the search ends early.
     """
     p = ctx.params
     strategy = cma.CMAEvolutionStrategy(np.zeros(n_params) if start is None else start.numpy(), p["cma_sigma"],
                                         {"popsize": p["cma_popsize"], "seed": seed + 1, "verbose": -9})
     best, best_score = torch.zeros(n_params) if start is None else start, -math.inf
-    generations = p["cma_generations"]
+    generations, at_ceiling = p["cma_generations"], 0
     for generation in range(1, generations + 1):
         keep_going(ctx)
         tau = ctx.params["temperature"] if temperature is None else temperature
@@ -86,4 +88,7 @@ def train_controller(
         ctx.snapshot("cma", step, {"fitness": np.sort(scores)[::-1].astype(np.float32),
                                    "temperature": np.float32(tau), "generation": np.int64(step)})
         progress(generation / generations)
+        at_ceiling = at_ceiling + 1 if scores.min() >= ceiling else 0
+        if at_ceiling == 2:
+            break
     return best, best_score

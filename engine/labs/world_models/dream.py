@@ -33,6 +33,7 @@ class World:
     start_logvar: torch.Tensor  # (S, z_size)
     death_weight: float = 1.0  # M's death loss counted deaths this much: its learnt odds are this many times too high
     death_rule: str = "sample"
+    death_threshold: float = 0.5  # the cut-off rule's threshold on M's weighted output (the paper: one half)
     survival_reward: bool = True  # reward 1 per step alive (Doom, CartPole, take-cover) instead of M's prediction
 
     def death_probability(self, done_logit: torch.Tensor) -> torch.Tensor:
@@ -42,7 +43,7 @@ class World:
     def dies(self, done_logit: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """The paper's rule (threshold): M's weighted output above one half; or a death drawn with M's probability."""
         if self.death_rule == "threshold":
-            return done_logit > 0
+            return done_logit > math.log(self.death_threshold / (1 - self.death_threshold))
         probability = self.death_probability(done_logit)
         return torch.rand(probability.shape, generator=generator) < probability
 
@@ -59,17 +60,19 @@ class World:
                 "shape": {"channels": self.vae.channels, "z_size": self.vae.z_size, "vae_width": self.vae.width,
                           "rnn_hidden": self.rnn.hidden, "mdn_components": self.rnn.components},
                 "death": {"death_weight": self.death_weight, "death_rule": self.death_rule,
-                          "survival_reward": self.survival_reward}}
+                          "death_threshold": self.death_threshold, "survival_reward": self.survival_reward}}
 
 
 def build_world(channels: int, z_size: int, vae_width: float, rnn_hidden: int, mdn_components: int, action_space,
-                death_weight: float = 1.0, death_rule: str = "sample", survival_reward: bool = True) -> World:
+                death_weight: float = 1.0, death_rule: str = "sample", death_threshold: float = 0.5,
+                survival_reward: bool = True) -> World:
     """Fresh V and M (and C's shape) for frames of `channels` channels and an action space."""
     controller = LinearController(z_size + rnn_hidden, action_space)
     return World(vae=ConvVAE(channels, z_size, vae_width),
                  rnn=MDNRNN(z_size, controller.outputs, rnn_hidden, mdn_components),
                  controller=controller, start_mu=torch.zeros(0, z_size), start_logvar=torch.zeros(0, z_size),
-                 death_weight=death_weight, death_rule=death_rule, survival_reward=survival_reward)
+                 death_weight=death_weight, death_rule=death_rule, death_threshold=death_threshold,
+                 survival_reward=survival_reward)
 
 
 def world_from_state(state: dict[str, Any], action_space) -> World:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 GRAD_CLIP = 1.0  # the paper's gradient clip for M
+DEATH_TARGETS = ("death", "hit")
 
 
 @dataclass
@@ -132,13 +133,23 @@ class SequenceBatch:
     logvar: torch.Tensor  # (B, T+1, z)
     actions: torch.Tensor  # (B, T, A)
     rewards: torch.Tensor  # (B, T)
-    death: torch.Tensor  # (B, T) 1 on the step that ended the game (and the `death_horizon` steps before it)
+    death: torch.Tensor  # (B, T) death_labels
     mask: torch.Tensor  # (B, T) 1 on real steps, 0 on padding
 
 
+def death_labels(damage: np.ndarray, terminated: bool, target: str, horizon: int) -> torch.Tensor:
+    """What M's death head learns (T,): 1 on the step that ended the game — or, target "hit", on every step that
+    cost health (in Doom a death is the last of 1-3 fireball hits, so a dream that ends at the first is stricter
+    than the game, never kinder) — and on the `horizon` steps before each."""
+    marks = torch.as_tensor(damage > 0) if target == "hit" else torch.zeros(len(damage), dtype=torch.bool)
+    marks[-1] |= terminated
+    if horizon:  # each mark also covers the horizon steps before it
+        marks = F.max_pool1d(F.pad(marks.float()[None, None], (0, horizon)), horizon + 1, stride=1)[0, 0] > 0
+    return marks.float()
+
+
 def sequence_batches(latents: list[tuple[torch.Tensor, torch.Tensor]], actions: list[torch.Tensor],
-                     rewards: list[np.ndarray], terminated: list[bool], batch: int, death_horizon: int
-                     ) -> list[SequenceBatch]:
+                     rewards: list[np.ndarray], deaths: list[torch.Tensor], batch: int) -> list[SequenceBatch]:
     """Sort episodes by length, then cut into batches, so that padding wastes little of M's time."""
     order = np.argsort([len(r) for r in rewards])
     batches = []
@@ -150,9 +161,7 @@ def sequence_batches(latents: list[tuple[torch.Tensor, torch.Tensor]], actions: 
         for i in chosen:
             (mu, logvar), length = latents[i], len(rewards[i])
             pad = steps - length
-            death = torch.zeros(length)
-            if terminated[i]:
-                death[-1 - death_horizon :] = 1.0
+            death = deaths[i]
             padded["mu"].append(F.pad(mu, (0, 0, 0, pad)))
             padded["logvar"].append(F.pad(logvar, (0, 0, 0, pad)))
             padded["actions"].append(F.pad(actions[i], (0, 0, 0, pad)))

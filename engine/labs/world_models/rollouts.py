@@ -27,6 +27,7 @@ class Episode:
     actions: np.ndarray  # (T,) int64 or (T, A) float32
     rewards: np.ndarray  # float32 (T,)
     terminated: bool  # the last step ended the game (a death, not the time limit)
+    damage: np.ndarray  # float32 (T,) health lost at each step (Doom's fireball hits; 0 in games without health)
 
     def __len__(self) -> int:
         return len(self.rewards)
@@ -99,6 +100,8 @@ def play(
     frames = [[env.reset(seed=int(seeds[i]))[0]] for i, env in enumerate(envs)]
     actions: list[list] = [[] for _ in envs]
     rewards: list[list[float]] = [[] for _ in envs]
+    damage: list[list[float]] = [[] for _ in envs]
+    health = [100.0] * len(envs)
     fresh = np.ones(len(envs), bool)
     next_episode, finished = len(envs), 0
     try:
@@ -109,7 +112,9 @@ def play(
             for i, env in enumerate(envs):
                 if slot_episode[i] < 0:
                     continue
-                frame, reward, terminated, truncated, _ = env.step(chosen[i])
+                frame, reward, terminated, truncated, info = env.step(chosen[i])
+                damage[i].append(max(health[i] - info.get("health", health[i]), 0.0))
+                health[i] = info.get("health", health[i])
                 if keep_frames:
                     frames[i].append(frame)
                 else:
@@ -117,15 +122,17 @@ def play(
                 actions[i].append(chosen[i])
                 rewards[i].append(float(reward))
                 if terminated or truncated or (max_steps is not None and len(rewards[i]) >= max_steps):
-                    played[slot_episode[i]] = Episode(np.stack(frames[i]),
-                                                      np.stack(actions[i]),
-                                                      np.array(rewards[i], np.float32), bool(terminated))
+                    played[slot_episode[i]] = Episode(np.stack(frames[i]), np.stack(actions[i]),
+                                                      np.array(rewards[i], np.float32), bool(terminated),
+                                                      np.array(damage[i], np.float32))
                     finished += 1
                     if progress:
                         progress(finished / episodes)
                     if next_episode < episodes:
                         slot_episode[i], fresh[i] = next_episode, True
-                        frames[i], actions[i], rewards[i] = [env.reset(seed=int(seeds[next_episode]))[0]], [], []
+                        first, info = env.reset(seed=int(seeds[next_episode]))
+                        frames[i], actions[i], rewards[i], damage[i] = [first], [], [], []
+                        health[i] = info.get("health", 100.0)
                         next_episode += 1
                     else:
                         slot_episode[i] = -1

@@ -13,6 +13,7 @@ Metric steps count per kind: V epochs, M epochs and CMA generations across round
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ from engine.labs.world_models.config import parse_taus
 from engine.labs.world_models.controller import train_controller
 from engine.labs.world_models.dream import World, build_world, dream_fitness, dream_returns, world_from_state
 from engine.labs.world_models.envs import env_spaces, make_env
-from engine.labs.world_models.mdn_rnn import sequence_batches, train_rnn
+from engine.labs.world_models.mdn_rnn import death_labels, sequence_batches, train_rnn
 from engine.labs.world_models.rollouts import (
     ControllerPolicy,
     Episode,
@@ -109,8 +110,8 @@ def fit_memory(world: World, episodes: list[Episode], ctx: Context, generator: t
     world.start_mu = torch.stack([mu[0] for mu, _ in latents])
     world.start_logvar = torch.stack([logvar[0] for _, logvar in latents])
     actions = [world.controller.action_vectors(torch.as_tensor(episode.actions)) for episode in episodes]
-    batches = sequence_batches(latents, actions, [e.rewards for e in episodes], [e.terminated for e in episodes],
-                               p["rnn_batch"], p["death_horizon"])
+    deaths = [death_labels(e.damage, e.terminated, p["death_target"], p["death_horizon"]) for e in episodes]
+    batches = sequence_batches(latents, actions, [e.rewards for e in episodes], deaths, p["rnn_batch"])
     offset, shown = (round_ - 1) * p["rnn_epochs"], viewer_episode(episodes)
 
     def show_dreams(epoch: int) -> None:  # the viewer follows M as it learns
@@ -134,8 +135,9 @@ def learn_controller(world: World, config: dict[str, Any], ctx: Context, progres
         return dream_fitness(world, params.unsqueeze(0), config["held_out_dreams"], config["dream_length"], tau,
                              fixed).item()
 
+    ceiling = config["dream_length"] if world.survival_reward else math.inf  # every dream survived to the end
     return train_controller(world.controller.n_params, fitness, held_out, ctx, progress, seed, temperature, start,
-                            generation_offset)
+                            generation_offset, ceiling)
 
 
 def evaluate(world: World, params: torch.Tensor, config: dict[str, Any], ctx: Context, temperature: float,
@@ -187,7 +189,7 @@ def new_world(config: dict[str, Any]) -> World:
     observations, actions = env_spaces(config["env"])
     return build_world(observations.shape[-1], config["z_size"], config["vae_width"], config["rnn_hidden"],
                        config["mdn_components"], actions, config["death_weight"], config["death_rule"],
-                       config["env"] in SURVIVAL_GAMES)
+                       config["death_threshold"], config["env"] in SURVIVAL_GAMES)
 
 
 def load_world(checkpoint: dict[str, Any]) -> tuple[World, torch.Tensor | None]:
@@ -245,6 +247,7 @@ def controller_in_world(config: dict[str, Any], ctx: Context) -> dict[str, float
     compares temperatures and nothing else); only C is trained, in their dream at `temperature`, then scored."""
     base = ctx.load_run_checkpoint(config["world_run"])
     world, _ = load_world(base)
+    world.death_rule, world.death_threshold = config["death_rule"], config["death_threshold"]
     progress = Progress(ctx, rounds=1)
     started = progress.enter("C")
     tau = config["temperature"]
