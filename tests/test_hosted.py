@@ -6,6 +6,7 @@ import signal
 
 import pytest
 
+from engine.labs import get_lab
 from engine.runtime.access import OPERATOR, Busy, NotAllowed, Visitor
 from engine.runtime.jobs import JobManager
 from tests.conftest import LONG_META_RL, TINY_META_RL, local_settings
@@ -116,12 +117,17 @@ def test_a_run_paused_past_its_limit_is_stopped(demo):
 
 
 def test_a_config_over_the_memory_budget_is_refused_at_submit(demo):
-    from engine.labs import get_lab
-
     demo.settings = hosted(memory_mb=get_lab("meta_rl").memory_mb(TINY_META_RL) - 1)
     with pytest.raises(Busy, match="MB"):
         demo.submit("meta_rl", TINY_META_RL, by=ALICE)
     assert demo.store.list_runs() == []
+
+
+def test_carracing_frames_do_not_fit_the_demo_but_the_doom_quick_preset_does(demo):
+    with pytest.raises(Busy, match="MB"):
+        demo.submit("world_models", {}, preset="carracing", by=ALICE)  # ~6 GB of frames a round, three rounds
+    assert demo.store.list_runs() == []
+    assert get_lab("world_models").memory_mb(get_lab("world_models").space.resolve("quick", {})) < 4096
 
 
 def test_a_worker_over_its_memory_ceiling_fails_alone(demo, monkeypatch):

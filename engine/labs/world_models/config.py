@@ -28,6 +28,21 @@ def check(config: dict[str, Any]) -> None:
     parse_taus(config["taus"])
 
 
+# a collected episode's expected length when rollout_steps does not cut it first (Doom: random play dies in
+# ~300 steps, later rounds' controllers live longer; CarRacing always runs to its limit)
+EXPECTED_STEPS = {"doom": 500, "take_cover": 400, "cartpole": 200, "carracing": 1000}
+
+
+def data_memory_mb(config: dict[str, Any]) -> float:
+    """What a run holds beyond torch: every round's collected 64×64 frames, kept for V and M, twice at V's epoch
+    (the frames stacked into one array). A τ-table job reuses a world and collects nothing."""
+    if config["world_run"]:
+        return 100.0
+    channels = 3 if config["env"] in ("doom", "carracing") else 1
+    steps = min(config["rollout_steps"], EXPECTED_STEPS[config["env"]]) + 1
+    return 2 * config["rounds"] * config["rollouts"] * steps * 64 * 64 * channels / 2**20
+
+
 SPACE = ParamSpace(
     params=(
         Param("env", "doom", "Real game: DoomTakeCover (ViZDoom, the paper's), a seconds-fast take-cover tutorial "
