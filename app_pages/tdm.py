@@ -63,11 +63,11 @@ def views(checkpoint: Path, start, goal, curves: tuple, curve_series_of, snapsho
         # the trainer's own snapshot: no torch in the page for the default start
         heatmap = live.shared("tdm.heatmap", (*key, start, snapshot[0]), lambda: Prebuilt(reachability_figure(
             snapshot[1]["distance"], exact(config["layout"], start, config["tau_max"], config["max_step"]),
-            config["layout"], start, tau, f"{title} (after {snapshot[0]} env steps)")))
+            config["layout"], start, tau, f"{title} (after {snapshot[0]} env steps)")), heavy=True)
     else:
         heatmap = live.shared("tdm.heatmap", (*key, start), lambda: Prebuilt(reachability_figure(
             predicted(*key, start), exact(config["layout"], start, config["tau_max"], config["max_step"]),
-            config["layout"], start, tau, title)))
+            config["layout"], start, tau, title)), heavy=True)
     st.plotly_chart(heatmap, key="tdm.heatmap")
     left, middle, right = st.columns(3)
     charts = live.shared("tdm.curves", curves, lambda: curve_charts(*curve_series_of()))

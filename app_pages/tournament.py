@@ -45,14 +45,14 @@ def evaluation_panels(test: dict, transfer: dict, mechanisms: list[str], when: s
         test, mechanisms, f"Every expert on every mechanism ({when})"))), width="stretch", key="tournament.cross")
     sample = grid.radio("Sample digit", range(test["inputs"].shape[1]), horizontal=True, key="tournament.sample")
     grid.plotly_chart(live.shared("tournament.grid", (*key, sample), lambda: Prebuilt(sample_grid(
-        test, mechanisms, sample, "Inputs, every expert's output (winner framed), clean original"))),
+        test, mechanisms, sample, "Inputs, every expert's output (winner framed), clean original")), heavy=True),
         width="stretch", key="tournament.grid")
     st.subheader("Transfer: digits the experts never saw")
     chart, held = st.columns(2)
     chart.plotly_chart(live.shared("tournament.transfer", key, lambda: Prebuilt(transfer_chart(
         test, transfer, mechanisms))), width="stretch", key="tournament.transfer")
     held.plotly_chart(live.shared("tournament.transfer_grid", (*key, sample), lambda: Prebuilt(sample_grid(
-        transfer, mechanisms, sample, "Held-out classes: inputs, outputs, original"))), width="stretch",
+        transfer, mechanisms, sample, "Held-out classes: inputs, outputs, original")), heavy=True), width="stretch",
         key="tournament.transfer_grid")
 
 
@@ -80,7 +80,7 @@ def draw(latest: Run) -> None:
     current.plotly_chart(live.shared("tournament.wins", (latest.id, step), lambda: Prebuilt(win_matrix_chart(
         history["counts"], mechanisms, f"Who wins: rounds {first}–{step}"))), width="stretch", key="tournament.wins")
     past.plotly_chart(live.shared("tournament.history", (latest.id, step), lambda: Prebuilt(win_history_chart(
-        history["rounds"], history["shares"], mechanisms))), width="stretch", key="tournament.history")
+        history["rounds"], history["shares"], mechanisms)), heavy=True), width="stretch", key="tournament.history")
     owned, losses = live.shared("tournament.curves", (latest.id, live.version(latest)), lambda: curve_charts(latest))
     left, right = st.columns(2)
     left.plotly_chart(owned, width="stretch", key="tournament.owned")

@@ -526,6 +526,7 @@ async def _load(url: str, visitors: int, trainers: int, seconds: float, pages: l
             kind = report.outcome.kind if report.outcome else "lost"
             outcomes[kind] = outcomes.get(kind, 0) + 1
     figures = [r.first_figure for r in reports if r.first_figure is not None]
+    answers = [r.outcome.seconds for r in reports if r.outcome and r.outcome.kind != "lost"]
     return {
         "url": url, "visitors": len(crowd), "trainers": trainers, "seconds": seconds, "server_pid": pid,
         "warm_up_first_render_s": warm_seconds,
@@ -539,6 +540,7 @@ async def _load(url: str, visitors: int, trainers: int, seconds: float, pages: l
         "exceptions": sum(len(r.exceptions) for r in reports),
         "exception_messages": sorted({m for r in reports for m in r.exceptions})[:10],
         "train_outcomes": outcomes, "runs_lost": outcomes.get("lost", 0),
+        "train_answer_p50_s": _round(percentile(answers, 50)), "train_answer_p99_s": _round(percentile(answers, 99)),
         "sliders_moved": sum(r.slider_moved for r in reports),
         "sliders_acknowledged": sum(r.slider_acknowledged for r in reports),
         "visitor_errors": sorted({r.error for r in reports if r.error})[:10],

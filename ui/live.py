@@ -37,14 +37,21 @@ def version(run: Run, seconds: float = FIGURES_EVERY) -> float:
     return run.updated - run.updated % seconds
 
 
-@st.cache_resource(max_entries=512, ttl=600, show_spinner=False)
+@st.cache_resource(max_entries=256, ttl=600, show_spinner=False)
 def _shared(kind: str, key: tuple, _build: Callable[[], Any]) -> Any:
     return _build()
 
 
-def shared(kind: str, key: tuple, build: Callable[[], T]) -> T:
-    """`build()` once per (kind, key) for the whole server; the result is shared, never copied: do not mutate it."""
-    return _shared(kind, key, build)
+@st.cache_resource(max_entries=24, ttl=600, show_spinner=False)
+def _shared_heavy(kind: str, key: tuple, _build: Callable[[], Any]) -> Any:
+    return _build()
+
+
+def shared(kind: str, key: tuple, build: Callable[[], T], heavy: bool = False) -> T:
+    """`build()` once per (kind, key) for the whole server; the result is shared, never copied: do not mutate it.
+    The server keeps the 256 latest results (ten minutes at most); `heavy` ones (a figure of megabytes: animations
+    over τ or rounds, image grids) in a cache of their own that holds 24."""
+    return (_shared_heavy if heavy else _shared)(kind, key, build)
 
 
 def snapshot(run: Run, name: str, seconds: float = FIGURES_EVERY) -> tuple[int, dict] | None:
