@@ -211,6 +211,15 @@ def test_what_m_learns_to_call_deadly():
     assert death_labels(damage, False, "death", 2).tolist() == [0] * 8  # the time limit is no death
 
 
+def test_the_doom_controller_is_one_output_read_at_plus_minus_a_third():
+    from engine.labs.world_models.controller import LinearController
+
+    controller = LinearController(2, DoomTakeCover().action_space, axis=(1, 0, 2))  # left, stay, right
+    assert controller.n_params == 3 and controller.action_size == 3
+    bias = torch.tensor([[0.0, 0.0, -1.0], [0.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # tanh(b) = -0.76, 0, 0.76
+    assert controller.act(bias, torch.zeros(3, 1, 2))[:, 0].tolist() == [1, 0, 2]
+
+
 def test_one_step_of_m_is_its_sequence_model_with_t_1():
     rnn = MDNRNN(z_size=6, action_size=3, hidden=16, components=5)
     z, actions = torch.randn(4, 1, 6), torch.randn(4, 1, 3)
@@ -264,7 +273,7 @@ class TemperatureSlider(LocalContext):
 
 
 def test_the_tutorial_game_and_live_temperature_reaching_the_next_cma_generation():
-    _, ctx = run(TUTORIAL | {"cma_generations": 3}, context=TemperatureSlider)
+    _, ctx = run(TUTORIAL | {"cma_generations": 3, "death_rule": "sample"}, context=TemperatureSlider)  # dreams end
     used = [value for _, value in ctx.metrics["cma_temperature"]]
     assert used[0] == SPACE["temperature"].default and used[1:] == pytest.approx([0.37, 0.37])
     assert ctx.metrics["temperature"][-1][1] == pytest.approx(0.37)  # C was scored in the dream it last saw

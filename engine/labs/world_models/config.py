@@ -79,12 +79,12 @@ SPACE = ParamSpace(
         Param("death_target", "death", "What ends a dream: M's prediction of a death (the paper), or of any fireball "
               "hit (Doom: deaths follow 1-3 hits, and M cannot tell the last from the first)",
               choices=DEATH_TARGETS),
-        Param("death_horizon", 0, "Steps before a death that M also learns to call deadly (0: the death step only)",
+        Param("death_horizon", 10, "Steps before a death that M also learns to call deadly (0: the death step only)",
               low=0, high=100),
-        Param("death_rule", "sample", "How a dream dies: drawn with M's probability, or when it is above one half "
+        Param("death_rule", "threshold", "How a dream dies: drawn with M's probability, or when it is above one half "
               "(the paper's cut-off)", choices=DEATH_RULES),
-        Param("death_threshold", 0.5, "The cut-off rule ends a dream when M's weighted P(death) passes this "
-              "(the paper: one half)", low=0.01, high=0.99),
+        Param("death_threshold", 0.9, "The cut-off rule ends a dream when M's weighted P(death) passes this "
+              "(the paper: one half; measured here, 0.5 ended random dreams within 10 steps)", low=0.01, high=0.99),
         Param("temperature", 1.15, "Dream temperature tau: mixture logits / tau, sigma * sqrt(tau); takes effect "
               "at the next CMA-ES generation", low=MIN_TEMPERATURE, high=MAX_TEMPERATURE, live=True),
         Param("cma_generations", 20, "CMA-ES generations for the controller per round", low=1, high=10_000),

@@ -28,10 +28,14 @@ with warnings.catch_warnings():  # pycma warns at import that matplotlib (for it
 
 
 class LinearController:
-    def __init__(self, feature_size: int, action_space: spaces.Space):
-        self.feature_size, self.space = feature_size, action_space
+    """`axis`: the paper's Doom controller, one output a = tanh(W [z, h] + b) read as the actions
+    (axis[0] if a < -1/3, axis[1] in between, axis[2] if a > 1/3): a third of the parameters of an arg-max."""
+
+    def __init__(self, feature_size: int, action_space: spaces.Space, axis: tuple[int, int, int] | None = None):
+        self.feature_size, self.space, self.axis = feature_size, action_space, axis
         self.discrete = isinstance(action_space, spaces.Discrete)
-        self.outputs = int(action_space.n) if self.discrete else int(np.prod(action_space.shape))
+        self.action_size = int(action_space.n) if self.discrete else int(np.prod(action_space.shape))
+        self.outputs = 1 if axis else self.action_size
         if not self.discrete:
             self.low = torch.as_tensor(action_space.low, dtype=torch.float32)
             self.high = torch.as_tensor(action_space.high, dtype=torch.float32)
@@ -45,13 +49,16 @@ class LinearController:
         weights = params[:, : self.feature_size * self.outputs].view(-1, self.feature_size, self.outputs)
         bias = params[:, self.feature_size * self.outputs :].unsqueeze(1)
         outputs = torch.bmm(features, weights) + bias
+        if self.axis:
+            a = torch.tanh(outputs[..., 0])
+            return torch.as_tensor(self.axis)[(a > -1 / 3).long() + (a > 1 / 3).long()]
         if self.discrete:
             return outputs.argmax(-1)
         return self.low + (torch.tanh(outputs) + 1) / 2 * (self.high - self.low)
 
     def action_vectors(self, actions: torch.Tensor) -> torch.Tensor:
         """Actions as the float vectors the world model reads: one-hot when discrete, as they are for boxes."""
-        return F.one_hot(actions.long(), self.outputs).float() if self.discrete else actions.float()
+        return F.one_hot(actions.long(), self.action_size).float() if self.discrete else actions.float()
 
 
 def train_controller(

@@ -58,25 +58,27 @@ class World:
         return {"vae": self.vae.state_dict(), "rnn": self.rnn.state_dict(), "start_mu": self.start_mu,
                 "start_logvar": self.start_logvar,
                 "shape": {"channels": self.vae.channels, "z_size": self.vae.z_size, "vae_width": self.vae.width,
-                          "rnn_hidden": self.rnn.hidden, "mdn_components": self.rnn.components},
+                          "rnn_hidden": self.rnn.hidden, "mdn_components": self.rnn.components,
+                          "axis": list(self.controller.axis or [])},
                 "death": {"death_weight": self.death_weight, "death_rule": self.death_rule,
                           "death_threshold": self.death_threshold, "survival_reward": self.survival_reward}}
 
 
 def build_world(channels: int, z_size: int, vae_width: float, rnn_hidden: int, mdn_components: int, action_space,
                 death_weight: float = 1.0, death_rule: str = "sample", death_threshold: float = 0.5,
-                survival_reward: bool = True) -> World:
+                survival_reward: bool = True, axis: tuple[int, int, int] | None = None) -> World:
     """Fresh V and M (and C's shape) for frames of `channels` channels and an action space."""
-    controller = LinearController(z_size + rnn_hidden, action_space)
+    controller = LinearController(z_size + rnn_hidden, action_space, axis)
     return World(vae=ConvVAE(channels, z_size, vae_width),
-                 rnn=MDNRNN(z_size, controller.outputs, rnn_hidden, mdn_components),
+                 rnn=MDNRNN(z_size, controller.action_size, rnn_hidden, mdn_components),
                  controller=controller, start_mu=torch.zeros(0, z_size), start_logvar=torch.zeros(0, z_size),
                  death_weight=death_weight, death_rule=death_rule, death_threshold=death_threshold,
                  survival_reward=survival_reward)
 
 
 def world_from_state(state: dict[str, Any], action_space) -> World:
-    world = build_world(**state["shape"], action_space=action_space, **state["death"])
+    shape = state["shape"] | {"axis": tuple(state["shape"].get("axis", ())) or None}
+    world = build_world(**shape, action_space=action_space, **state["death"])
     world.vae.load_state_dict(state["vae"])
     world.rnn.load_state_dict(state["rnn"])
     world.start_mu, world.start_logvar = state["start_mu"], state["start_logvar"]

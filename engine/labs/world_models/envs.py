@@ -25,6 +25,7 @@ ENVS = ("doom", "take_cover", "cartpole", "carracing")
 FRAME = 64
 DOOM_SKILLS = (1, 5)  # ViZDoom's difficulty levels
 TIME_LIMIT = 2100  # the paper's DoomTakeCover episode length: surviving it is the best score
+AXES = {"doom": (1, 0, 2)}  # the paper's one-output Doom controller: its (left, stay, right) actions
 
 
 class TakeCoverEnv(gym.Env):

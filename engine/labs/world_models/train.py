@@ -25,7 +25,7 @@ from engine.labs.world_models import Stopped, keep_going
 from engine.labs.world_models.config import parse_taus
 from engine.labs.world_models.controller import train_controller
 from engine.labs.world_models.dream import World, build_world, dream_fitness, dream_returns, world_from_state
-from engine.labs.world_models.envs import env_spaces, make_env
+from engine.labs.world_models.envs import AXES, env_spaces, make_env
 from engine.labs.world_models.mdn_rnn import death_labels, sequence_batches, train_rnn
 from engine.labs.world_models.rollouts import (
     ControllerPolicy,
@@ -189,7 +189,7 @@ def new_world(config: dict[str, Any]) -> World:
     observations, actions = env_spaces(config["env"])
     return build_world(observations.shape[-1], config["z_size"], config["vae_width"], config["rnn_hidden"],
                        config["mdn_components"], actions, config["death_weight"], config["death_rule"],
-                       config["death_threshold"], config["env"] in SURVIVAL_GAMES)
+                       config["death_threshold"], config["env"] in SURVIVAL_GAMES, AXES.get(config["env"]))
 
 
 def load_world(checkpoint: dict[str, Any]) -> tuple[World, torch.Tensor | None]:
