@@ -19,6 +19,7 @@ from ui.tdm import (
     checkpoint_learners,
     curve_series,
     exact,
+    load_learners,
     paths_toward,
     predicted,
     reachability_figure,
@@ -28,6 +29,7 @@ from ui.tdm import (
 LAB = get_lab("tdm")
 POINTS = {"sx": "start x", "sy": "start y", "gx": "goal x", "gy": "goal y"}  # URL key → slider label
 FIRST_TAU = 4  # the heatmaps open at a horizon where the wall already bends the reachable set
+HEAVY_EVERY = 10.0  # seconds: a live run's heatmaps and rollouts (a megabyte, torch rollouts) move at most this often
 
 
 def pick_points(layout: str) -> tuple[tuple[float, float], tuple[float, float]] | None:
@@ -50,18 +52,19 @@ def pick_points(layout: str) -> tuple[tuple[float, float], tuple[float, float]] 
     return start, goal
 
 
-def views(checkpoint: Path, start, goal, curves: tuple, curve_series_of, snapshot: tuple[int, dict] | None = None
-          ) -> None:
+def views(checkpoint: Path, start, goal, curves: tuple, curve_series_of, snapshot: tuple[int, dict] | None = None,
+          stamp: float | None = None) -> None:
     """The heatmaps over τ for the start; below, the learning curves and the rollouts toward the goal. Each figure is
     built once per checkpoint (or snapshot, or `curves` key) and start/goal for every session (ui.live); the
-    curves come from `curve_series_of()` → (success, distance, events), called only when `curves` is new."""
-    _, config, _ = checkpoint_learners(checkpoint)
-    key = (str(checkpoint), checkpoint.stat().st_mtime)
+    curves come from `curve_series_of()` → (success, distance, events), called only when `curves` is new. A live
+    run's checkpoint is read (torch, in this process) once per `stamp`, not at every save of the trainer."""
+    key = (str(checkpoint), checkpoint.stat().st_mtime if stamp is None else stamp)
+    _, config, _ = load_learners(*key)
     tau = min(FIRST_TAU, config["tau_max"])
     title = f"From {start}, how close can it get to each goal in τ + 1 steps?"
     if snapshot is not None and np.allclose(snapshot[1]["start"], start):
         # the trainer's own snapshot: no torch in the page for the default start
-        heatmap = live.shared("tdm.heatmap", (*key, start, snapshot[0]), lambda: Prebuilt(reachability_figure(
+        heatmap = live.shared("tdm.heatmap", (key[0], start, snapshot[0]), lambda: Prebuilt(reachability_figure(
             snapshot[1]["distance"], exact(config["layout"], start, config["tau_max"], config["max_step"]),
             config["layout"], start, tau, f"{title} (after {snapshot[0]} env steps)")), heavy=True)
     else:
@@ -114,7 +117,8 @@ def draw(latest: Run) -> None:
                              if f"{m}_{name}" in metrics} for name in ("success", "final_distance")}
             return curves["success"], curves["final_distance"], live.events(latest)
 
-        views(checkpoint, *points, (latest.id, live.version(latest)), series, live.snapshot(latest, "heatmap"))
+        views(checkpoint, *points, (latest.id, live.version(latest)), series,
+              live.snapshot(latest, "heatmap", HEAVY_EVERY), live.version(latest, HEAVY_EVERY))
 
 
 if run is None:
