@@ -58,10 +58,11 @@ def remember_visitor() -> None:
                 f"path=/; samesite=strict';</script>", unsafe_allow_javascript=True)
 
 
-@st.fragment(run_every=5)
+@st.fragment(run_every=10 if st.get_option("runner.postScriptGC") else 5)
 def engine_status() -> None:
-    """Every five seconds, from one store read a second shared by every session: each visitor's sidebar redraw costs
-    the server a script run, and an idle visitor's budget is 1 % of a core."""
+    """Every five seconds (ten where each script run ends in a full garbage collection), from one store read a
+    second shared by every session: each visitor's sidebar redraw costs the server a script run, and an idle
+    visitor's budget is 1 % of a core."""
     from ui.live import engine_lines
 
     for line in engine_lines():
