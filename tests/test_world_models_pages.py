@@ -57,7 +57,10 @@ def test_a_first_visit_dreams_in_the_bundled_doom_world_with_its_tau_table(fresh
     assert len(app.dataframe[0].value) == 5
 
 
-def test_a_run_shows_every_stage_and_a_visitor_plays_in_its_dream(fresh_app):
+def test_a_run_shows_every_stage_then_fills_its_tau_table_by_one_engine_sweep(fresh_app):
+    from ui.engine import job_manager
+    from ui.world_models import SWEEP_TAUS
+
     run_id = finished_doom_run()
     app = open_page("world_models", run=str(run_id))
     assert not app.exception and not app.error
@@ -71,14 +74,7 @@ def test_a_run_shows_every_stage_and_a_visitor_plays_in_its_dream(fresh_app):
     assert not app.exception
     assert len(app.session_state["world_models.session_log"]) == 2  # two steps taken inside the dream
 
-
-def test_the_tau_table_is_one_engine_sweep_in_one_world(fresh_app):
-    from ui.engine import job_manager
-    from ui.world_models import SWEEP_TAUS
-
-    run_id = finished_doom_run()
-    app = open_page("world_models", run=str(run_id))
-    app.button(key="wm.sweep").click().run()
+    app.button(key="wm.sweep").click().run()  # the τ table: one engine call, one job per τ
     sweep = [r for r in job_manager().store.list_runs() if r.id != run_id]
     assert sorted(r.config["temperature"] for r in sweep) == sorted(SWEEP_TAUS)
     assert {r.config["world_run"] for r in sweep} == {run_id}  # one shared world, by run id
