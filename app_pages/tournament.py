@@ -21,6 +21,7 @@ from ui.tournament import (
 )
 
 LAB = get_lab("tournament")
+HEAVY_EVERY = 10.0  # seconds: a live run's megabyte figures (the animation over rounds, the image grids) move this often
 
 preset, overrides, run = lab_header(
     LAB,
@@ -79,13 +80,15 @@ def draw(latest: Run) -> None:
     first = max(step - latest.config["report_every"] + 1, 1)
     current.plotly_chart(live.shared("tournament.wins", (latest.id, step), lambda: Prebuilt(win_matrix_chart(
         history["counts"], mechanisms, f"Who wins: rounds {first}–{step}"))), width="stretch", key="tournament.wins")
-    past.plotly_chart(live.shared("tournament.history", (latest.id, step), lambda: Prebuilt(win_history_chart(
-        history["rounds"], history["shares"], mechanisms)), heavy=True), width="stretch", key="tournament.history")
+    _, slow = live.snapshot(latest, "wins", HEAVY_EVERY) or wins  # the animation over every round: a slower pace
+    past.plotly_chart(live.shared("tournament.history", (latest.id, len(slow["rounds"])), lambda: Prebuilt(
+        win_history_chart(slow["rounds"], slow["shares"], mechanisms)), heavy=True), width="stretch",
+        key="tournament.history")
     owned, losses = live.shared("tournament.curves", (latest.id, live.version(latest)), lambda: curve_charts(latest))
     left, right = st.columns(2)
     left.plotly_chart(owned, width="stretch", key="tournament.owned")
     right.plotly_chart(losses, width="stretch", key="tournament.losses")
-    test, transfer = live.snapshot(latest, "test"), live.snapshot(latest, "transfer")
+    test, transfer = live.snapshot(latest, "test", HEAVY_EVERY), live.snapshot(latest, "transfer", HEAVY_EVERY)
     if test is None or transfer is None:
         st.caption("The cross-application and transfer panels appear at the first evaluation.")
         return
