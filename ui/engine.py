@@ -58,7 +58,7 @@ def remember_visitor() -> None:
                 f"path=/; samesite=strict';</script>", unsafe_allow_javascript=True)
 
 
-@st.fragment(run_every=10 if st.get_option("runner.postScriptGC") else 5)
+@st.fragment(run_every=5)
 def engine_status() -> None:
     """Every five seconds (ten where each script run ends in a full garbage collection), from one store read a
     second shared by every session: each visitor's sidebar redraw costs the server a script run, and an idle

@@ -22,10 +22,8 @@ from ui.engine import store
 
 T = TypeVar("T")
 FIGURES_EVERY = 3.0  # seconds between redraws of a live run's figures (its progress bar moves every second)
-# With Streamlit's runner.postScriptGC on (its default), every script run ends in gc.collect(2), about 0.2 s of a core
-# with torch loaded: then a live view redraws progress and figures together, this often. Turn it off for a server:
-# `[runner] postScriptGC = false` in .streamlit/config.toml (or STREAMLIT_RUNNER_POST_SCRIPT_GC=false).
-GC_EVERY_RUN_EVERY = 2.5
+# These rates assume .streamlit/config.toml's `[runner] postScriptGC = false`: with Streamlit's default, every script
+# run (each fragment rerun) ends in gc.collect(2), ~0.2 s of a core with torch loaded — 30 % of a core per viewer.
 
 
 @st.cache_data(ttl=1, max_entries=256, show_spinner=False)

@@ -161,13 +161,9 @@ def live_panel(run: Run, draw: Callable[[Run], None], every: float = 1.0, figure
     run is active; a finished run is drawn once. Two fragments, because a fragment's redraw re-sends every element
     in it: the one-line progress bar moves every second, the figures — the costly part — at a slower pace, and
     `draw` takes them from ui.live's shared caches (built once per new step for every session)."""
-    from ui.live import FIGURES_EVERY, GC_EVERY_RUN_EVERY, run_now
+    from ui.live import FIGURES_EVERY, run_now
 
     figures_every = figures_every or FIGURES_EVERY
-    # with runner.postScriptGC on, every script run ends in a full garbage collection: fewer, slower runs, one fragment
-    together = st.get_option("runner.postScriptGC")
-    if together:
-        every = figures_every = max(every, GC_EVERY_RUN_EVERY)
 
     @st.fragment(run_every=every if run.active else None)
     def progress() -> None:
@@ -176,8 +172,6 @@ def live_panel(run: Run, draw: Callable[[Run], None], every: float = 1.0, figure
             st.info(f"Run #{run.id} was deleted.")
             return
         progress_bar(latest)
-        if together:
-            draw(latest)
         if run.active and not latest.active:
             st.rerun()  # the buttons, live controls and figures belong to the whole page: refresh them once
 
@@ -188,5 +182,4 @@ def live_panel(run: Run, draw: Callable[[Run], None], every: float = 1.0, figure
             draw(latest)
 
     progress()
-    if not together:
-        figures()
+    figures()
