@@ -1,46 +1,17 @@
 """The load tool in its short form: a few simulated visitors on a real server, speaking Streamlit's protocol."""
 
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
 from engine.load import Visitor, listening_pid, percentile, run_load
+from tests.conftest import serve_app
 
 
 @pytest.fixture(scope="module")
 def hosted_server(tmp_path_factory):
-    """`streamlit run app.py` in the hosted profile with one training slot, so two Train presses get one run and
-    one queue position; (url, data directory)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    data = tmp_path_factory.mktemp("hosted-data")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
-         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        env={**os.environ, "DREAMLAB_DATA": str(data), "DREAMLAB_MODE": "demo", "DREAMLAB_MAX_JOBS": "1"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):  # up to about a minute for the server to listen
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-            break
-        except OSError:
-            if server.poll() is not None:
-                break
-            time.sleep(0.2)
-    else:
-        server.kill()
-        pytest.fail("streamlit did not start")
-    yield url, data
-    server.terminate()
-    server.wait(timeout=10)
+    """The hosted profile with one training slot, so two Train presses get one run and one queue position."""
+    yield from serve_app(tmp_path_factory.mktemp("hosted-data"), DREAMLAB_MODE="demo", DREAMLAB_MAX_JOBS="1")
 
 
 def test_percentile_interpolates():
