@@ -2,6 +2,7 @@
 
     python -m engine.runtime.ray_bench single [--repeat 2] [--set updates=…]   one job: local vs Ray, alternating
     python -m engine.runtime.ray_bench sweep [--jobs 5] [--set updates=…]      a seed sweep: 1 node, then 2 nodes
+    python -m engine.runtime.ray_bench tau [--preset tutorial] [--set …]       the World Models τ table, the same
     python -m engine.runtime.ray_bench kill [--repeat 3]                        a node killed: seconds to failed
 
 Each prints one JSON object per line with the load average at the start and end of every measurement: on a
@@ -23,6 +24,7 @@ from engine.runtime.access import OPERATOR
 from engine.runtime.settings import Settings
 
 LONG = {"updates": 100_000, "eval_every": 100_000}
+TAUS = [0.1, 0.5, 1.0, 1.15, 1.3]  # the τ table's five controllers
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # read when ray is imported: every address on 127.0.0.1
 
 
@@ -37,6 +39,15 @@ def cluster(nodes: int):
     for _ in range(nodes):
         head.add_node(num_cpus=1)
     return head
+
+
+def resize(head, nodes: int) -> None:
+    """Add or remove (gracefully) 1-CPU worker nodes until the cluster has `nodes` of them."""
+    while len(head.worker_nodes) < nodes:
+        head.add_node(num_cpus=1)
+    while len(head.worker_nodes) > nodes:
+        head.remove_node(next(iter(head.worker_nodes)))
+    head.wait_for_nodes()
 
 
 def manager(data_dir: str, slots: int, address: str = ""):
@@ -85,9 +96,8 @@ def sweep(args, overrides: dict) -> None:
     base = get_lab("meta_rl").space.resolve(args.preset, overrides)
     head = cluster(1)
     try:
-        for nodes in (1, 2):
-            if nodes == 2:
-                head.add_node(num_cpus=1)
+        for nodes in args.phases:
+            resize(head, nodes)
             with tempfile.TemporaryDirectory() as data:
                 jobs = manager(data, nodes, head.address)
                 before = load()
@@ -102,6 +112,43 @@ def sweep(args, overrides: dict) -> None:
                 print(json.dumps({"bench": "sweep", "nodes": nodes, "jobs": len(ids), "seconds": round(seconds, 2),
                                   "worker_nodes_used": spread, "load_before": before, "load_after": load()}),
                       flush=True)
+    finally:
+        ray.shutdown()
+        head.shutdown()
+
+
+def tau(args, overrides: dict) -> None:
+    """The World Models τ table: one world (a finished run), then one controller per τ through submit_sweep —
+    on one 1-CPU node, then on two. Each τ job loads the world's checkpoint through the store actor."""
+    import ray
+
+    from engine.labs import get_lab
+
+    config = get_lab("world_models").space.resolve(args.preset, overrides)
+    head = cluster(1)
+    try:
+        with tempfile.TemporaryDirectory() as data:
+            jobs = manager(data, 1, head.address)
+            started = time.perf_counter()
+            world = jobs.submit("world_models", config, by=OPERATOR)
+            assert jobs.wait(world) == "done", jobs.store.get_run(world).error
+            print(json.dumps({"bench": "tau-world", "seconds": round(time.perf_counter() - started, 2),
+                              "load_after": load()}), flush=True)
+            for nodes in args.phases:
+                jobs.shutdown()
+                resize(head, nodes)
+                jobs = manager(data, nodes, head.address)
+                before = load()
+                started = time.perf_counter()
+                ids = jobs.submit_sweep(world, "temperature", TAUS, by=OPERATOR)
+                statuses = [jobs.wait(run_id) for run_id in ids]
+                seconds = time.perf_counter() - started
+                assert statuses == ["done"] * len(ids), [jobs.store.get_run(i).error[-300:] for i in ids]
+                spread = sorted({jobs.store.get_run(i).node.split()[3] for i in ids})
+                print(json.dumps({"bench": "tau", "nodes": nodes, "jobs": len(ids), "seconds": round(seconds, 2),
+                                  "worker_nodes_used": spread, "load_before": before, "load_after": load()}),
+                      flush=True)
+            jobs.shutdown()
     finally:
         ray.shutdown()
         head.shutdown()
@@ -142,13 +189,17 @@ def kill(args, overrides: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m engine.runtime.ray_bench", description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=("single", "sweep", "kill"))
-    parser.add_argument("--preset", default="quick")
+    parser.add_argument("what", choices=("single", "sweep", "tau", "kill"))
+    parser.add_argument("--preset", help="default: quick (meta-RL), tutorial (World Models, for tau)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=5)
+    parser.add_argument("--phases", default="1,2", help="worker nodes in each timed phase of sweep and tau, in order "
+                                                        "(e.g. 1,2,2,1 to even out a load that drifts)")
     args = parser.parse_args()
-    {"single": single, "sweep": sweep, "kill": kill}[args.what](args, parse_assignments(args.set))
+    args.preset = args.preset or ("tutorial" if args.what == "tau" else "quick")
+    args.phases = [int(n) for n in args.phases.split(",")]
+    {"single": single, "sweep": sweep, "tau": tau, "kill": kill}[args.what](args, parse_assignments(args.set))
 
 
 if __name__ == "__main__":

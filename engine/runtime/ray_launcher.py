@@ -84,13 +84,38 @@ def cluster_settings(settings: Settings) -> Settings:
     return replace(settings, slots=slots, queue_limit=queue_limit)
 
 
+WAITING = ("DEPENDENCIES_UNREADY", "PENDING_CREATION", "RESTARTING")  # an actor not placed yet is not a dead one
+
+
+def _actor_state(actor: Any | None) -> str | None:
+    """The GCS's state of an actor (ALIVE, PENDING_CREATION, DEAD…); None when unknown. Plain `ray` has no
+    ray.util.state (that needs the dashboard), so this asks the GCS client that ray.init opened."""
+    if actor is None:
+        return None
+    try:
+        from ray._private.state import actors
+
+        return actors(actor._actor_id.hex()).get("State")
+    except Exception:  # noqa: BLE001 a private API: unknown is the safe answer
+        return None
+
+
 def _actor_reason(error: Exception) -> str:
     """Ray's own sentence on why an actor died, e.g. 'The actor is dead because its node has died.'"""
     text = str(error)
     found = re.search(r"The actor is dead because[^\n]*", text)
     if "OutOfMemoryError" in type(error).__name__ or "memory monitor" in text:
         return "Ray's memory monitor killed its worker (the node ran out of memory)"
+    if isinstance(error, ray.exceptions.RayTaskError):  # the worker raised past run_worker (e.g. the store failed)
+        return f"its Ray worker failed: {text.strip().splitlines()[-1]}"
     return f"its Ray worker died: {found.group(0) if found else text.strip().splitlines()[0]}"
+
+
+def _end_self() -> None:
+    try:
+        ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
+    except Exception:  # noqa: BLE001 whatever Ray says, this process is done
+        os._exit(0)
 
 
 @ray.remote(max_restarts=0, max_task_retries=0, concurrency_groups={"watch": 1})
@@ -112,8 +137,8 @@ class RunWorker:
             return run_worker(lambda: store, self.run_id)
         finally:
             store.close()
-            # nobody may be left to reap a detached actor: end this process soon after answering
-            threading.Timer(SELF_EXIT_SECONDS, os._exit, (0,)).start()
+            # nobody may be left to reap a detached actor (its app went away): it ends itself soon after answering
+            threading.Timer(SELF_EXIT_SECONDS, _end_self).start()
 
     @ray.method(concurrency_group="watch")
     def ping(self) -> int:
@@ -234,8 +259,10 @@ class RayLauncher:
                 pass
 
     def alive(self, run: Run) -> bool:
-        """Ray's view: the run's actor exists and answers (its ping runs beside the training thread)."""
-        return self._answers(self._actor(run))
+        """Ray's view: the run's actor answers (its ping runs beside the training thread), or it is still waiting
+        for a node with a free CPU."""
+        actor = self._actor(run)
+        return self._answers(actor) or _actor_state(actor) in WAITING
 
     def memory_mb(self, run: Run) -> float | None:
         """The worker's resident memory with its children, as its heartbeat last reported it."""
