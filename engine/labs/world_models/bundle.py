@@ -23,13 +23,20 @@ from engine.runtime.context import LocalContext
 BUNDLED = Path(__file__).with_name("bundled_world.pt")
 
 
+def half(state: Any) -> Any:
+    """Floats stored in 16 bits (the file ships in the repository: half the size; loading widens them again)."""
+    if isinstance(state, dict):
+        return {name: half(value) for name, value in state.items()}
+    return state.half() if isinstance(state, torch.Tensor) and state.is_floating_point() else state
+
+
 def bundle(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the bundled state, the bench's figures)."""
     ctx = LocalContext(config, quiet=False)
     figures = bench(config, ctx)
     world = ctx.checkpoints[-1]  # after the last M: V, M and the dream starts; each τ's C is in the table only
-    state = {"world": world["world"], "config": world["config"], "round": world["round"],
-             "viewer": {name: torch.as_tensor(array) for name, array in ctx.snapshots["viewer"][1].items()},
+    state = {"world": half(world["world"]), "config": world["config"], "round": world["round"],
+             "viewer": half({name: torch.as_tensor(array) for name, array in ctx.snapshots["viewer"][1].items()}),
              "tau_table": figures["taus"],
              "random": [figures["random"]["random_score"], figures["random"]["random_score_se"]]}
     return state, figures

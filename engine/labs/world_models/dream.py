@@ -81,7 +81,7 @@ def world_from_state(state: dict[str, Any], action_space) -> World:
     world = build_world(**shape, action_space=action_space, **state["death"])
     world.vae.load_state_dict(state["vae"])
     world.rnn.load_state_dict(state["rnn"])
-    world.start_mu, world.start_logvar = state["start_mu"], state["start_logvar"]
+    world.start_mu, world.start_logvar = state["start_mu"].float(), state["start_logvar"].float()
     return world
 
 

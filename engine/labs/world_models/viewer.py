@@ -57,4 +57,4 @@ def viewer_snapshot(world: World, episode: Episode, seed: int) -> dict[str, np.n
 @torch.no_grad()
 def decode(world: World, latents: np.ndarray) -> np.ndarray:
     """V's pictures of latents (T, z): uint8 (T, 64, 64, C)."""
-    return to_uint8(world.vae.decode(torch.as_tensor(latents))).numpy()
+    return to_uint8(world.vae.decode(torch.as_tensor(latents).float())).numpy()
