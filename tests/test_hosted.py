@@ -150,7 +150,7 @@ def test_a_silent_but_living_worker_is_never_orphaned(demo):
     pid = demo.store.get_run(run_id).pid
     os.kill(pid, signal.SIGSTOP)  # no heartbeat, no progress: as if the database were locked for long
     try:
-        assert demo.wait(run_id, timeout=60) == "failed"
+        assert demo.wait(run_id, timeout=180) == "failed"
         run = demo.store.get_run(run_id)
         assert "no progress" in run.error  # not "no heartbeat": a late heartbeat alone fails no living worker
         wait_for(lambda: not demo.launcher.alive(run))  # failed, and its worker ended with it: no orphan
