@@ -151,9 +151,3 @@ def page(browser):
     tab = context.new_page()
     yield tab
     context.close()
-
-
-# a World Models run through every stage in seconds
-TINY_WORLD_MODELS = {"rounds": 1, "rollouts": 6, "rollout_steps": 40, "z_size": 4, "vae_width": 0.125,
-                     "vae_epochs": 1, "rnn_hidden": 8, "rnn_epochs": 2, "cma_generations": 3, "cma_popsize": 4,
-                     "dream_episodes": 2, "dream_length": 30, "real_eval_episodes": 2}

@@ -145,27 +145,6 @@ def test_a_worker_killed_by_ray_fails_its_run_with_the_reason(remote):
     assert not remote.launcher.alive(remote.store.get_run(run_id))
 
 
-def test_a_run_waiting_for_a_free_cpu_is_not_failed_and_starts_when_one_frees(cluster, data_dir):
-    import time
-
-    jobs = JobManager(data_dir, settings=local_settings(slots=3, ray_address=cluster.address),  # 3 slots, 2 CPUs
-                      heartbeat_timeout=1.0, supervise_every=0.1)
-    try:
-        first, second, waiting = (jobs.submit("meta_rl", LONG_META_RL, by=OPERATOR) for _ in range(3))
-        for run_id in (first, second):
-            wait_for(lambda run_id=run_id: "loss" in jobs.store.metrics(run_id), timeout=180)
-        run = jobs.store.get_run(waiting)
-        assert run.status == "running" and "waiting" in run.node  # claimed, its actor pending in Ray
-        wait_for(lambda: time.time() - jobs.store.get_run(waiting).heartbeat > 3.0)  # well past the timeout
-        assert jobs.store.get_run(waiting).status == "running"
-        jobs.stop(first, by=OPERATOR)
-        wait_for(lambda: "loss" in jobs.store.metrics(waiting), timeout=180)
-    finally:
-        jobs.shutdown(stop_runs=True)
-        for run in jobs.store.list_runs(statuses=("running", "paused")):
-            jobs.wait(run.id, timeout=30)
-
-
 def test_an_unreachable_cluster_is_a_clear_error_not_a_hang(data_dir):
     from engine.runtime.ray_launcher import RayUnavailable
 
