@@ -4,7 +4,7 @@ import pytest
 
 from engine.runtime.access import NotAllowed, Visitor
 from engine.runtime.store import Store
-from tests.conftest import ADMIN_TOKEN, LONG_META_RL, TINY_META_RL
+from tests.conftest import ADMIN_TOKEN, LONG_META_RL
 from tests.helpers import open_page
 from ui.run_panel import BUNDLED
 
@@ -93,9 +93,10 @@ def test_a_stranger_sees_a_run_read_only_and_a_forged_call_is_refused(hosted):
 def test_a_failed_run_shows_visitors_one_line_and_its_owner_the_details(hosted):
     from ui.engine import job_manager
 
-    run_id = job_manager().submit("meta_rl", TINY_META_RL, by=Visitor("someone-else"))
-    job_manager().wait(run_id, timeout=5)
-    job_manager().store.finish(run_id, "failed", error="ValueError: bad luck\n\nTraceback (most recent call last): …")
+    run_id = job_manager().submit("meta_rl", LONG_META_RL, by=Visitor("someone-else"))  # active until failed here
+    assert job_manager().store.finish(run_id, "failed", error="ValueError: bad luck\n\nTraceback (most recent call "
+                                      "last): …")
+    job_manager().launcher.end(job_manager().store.get_run(run_id))
     stranger = open_page("meta_rl", run=str(run_id))
     assert any("bad luck" in e.value for e in stranger.error)
     assert not any("Traceback" in c.value for c in stranger.code)
