@@ -14,24 +14,15 @@ def no_worker_outlives_the_tests(tmp_path_factory):
     yield
     import signal
 
+    from engine.runtime.launchers import is_worker
     from engine.runtime.store import Store
 
     for database in tmp_path_factory.getbasetemp().rglob("dreamlab.sqlite3"):
         store = Store(database.parent)
         for run in store.list_runs():
-            if run.pid and _is_worker_of(run.pid, run.id, database.parent):
+            if run.pid and is_worker(run.pid, run.id, database.parent):
                 os.killpg(run.pid, signal.SIGKILL)  # a worker leads its own process group
         store.close()
-
-
-def _is_worker_of(pid: int, run_id: int, data_dir) -> bool:
-    """The pid still belongs to that run's worker (not to a process that reused the number)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            argv = cmdline.read().decode(errors="replace").split("\0")
-    except OSError:
-        return False
-    return "engine.runtime.worker" in argv and str(data_dir) in argv and str(run_id) in argv
 
 
 @pytest.fixture

@@ -84,7 +84,7 @@ class LocalLauncher:
     def alive(self, run: Run) -> bool:
         if run.id in self.processes:
             return self.processes[run.id].poll() is None
-        return bool(run.pid) and _is_worker(run.pid, run.id, self.store.data_dir)
+        return bool(run.pid) and is_worker(run.pid, run.id, self.store.data_dir)
 
     def memory_mb(self, run: Run) -> float | None:
         if not run.pid or not self.alive(run):
@@ -101,7 +101,7 @@ class LocalLauncher:
             self.processes.pop(run.id).wait(timeout=10)
 
 
-def _is_worker(pid: int, run_id: int, data_dir: Path) -> bool:
+def is_worker(pid: int, run_id: int, data_dir: Path) -> bool:
     """The pid is still that run's worker (a pid number can be reused by an unrelated process)."""
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
