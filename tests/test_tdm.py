@@ -15,8 +15,8 @@ from engine.runtime.access import OPERATOR
 from engine.runtime.context import LocalContext
 from tests.helpers import chart_titles, open_page, poll, titled
 
-TINY_TDM = {"env_steps": 60, "warmup": 20, "eval_every": 30, "batch": 16, "hidden": 8, "eval_pairs": 10,
-            "episode_steps": 20, "buffer_episodes": 10, "tau_max": 5}
+TINY_TDM = {"baseline": True, "env_steps": 60, "warmup": 20, "eval_every": 30, "batch": 16, "hidden": 8,
+            "eval_pairs": 10, "episode_steps": 20, "buffer_episodes": 10, "tau_max": 5}
 GOAL_INDEX = {round(v, 2): i for i, v in enumerate(reachability.GOALS)}
 
 
@@ -71,33 +71,76 @@ def test_the_target_at_tau_zero_is_the_distance_reached_and_otherwise_the_next_h
     actor, critic = Actor(16, 5), Critic(16, "vector", 5)
     next_state, goal = torch.tensor([[0.2, -0.1], [0.2, -0.1]]), torch.tensor([[0.5, 0.3], [0.5, 0.3]])
     tau = torch.tensor([0.0, 3.0])
-    y = tdm.target(next_state, goal, tau, actor, critic)
+    y = tdm.target(next_state, goal, tau, next_state, tau - 1, actor, critic, max_step=0.15)
     assert torch.allclose(y[0], torch.tensor([-0.3, -0.4]))  # -|s' - g| per dimension, no network involved
     two = torch.tensor([2.0])
-    expected = critic.psi(next_state[1:], actor(next_state[1:], goal[1:], two), goal[1:], two)[0]
-    assert torch.allclose(y[1], expected)
-    scalar = tdm.target(next_state, goal, tau, actor, Critic(16, "scalar", 5))
+    bootstrap = critic.psi(next_state[1:], actor(next_state[1:], goal[1:], two), goal[1:], two)[0]
+    stay = torch.tensor([-0.3, -0.4])  # three actions could cover both gaps: no physical bound binds here
+    assert torch.allclose(y[1], bootstrap if bootstrap.sum() > stay.sum() else stay)
+    scalar = tdm.target(next_state, goal, tau, next_state, tau - 1, actor, Critic(16, "scalar", 5), max_step=0.15)
     assert scalar.shape == (2, 1) and scalar[0, 0].item() == pytest.approx(-0.7)
+
+
+def still_critic(head: str) -> Critic:
+    """A critic whose every action leaves the agent where it is: f = s, so V(s, g, τ) = -|s - g|."""
+    critic = Critic(8, head, 5)
+    torch.nn.init.zeros_(critic.net[-1].weight)
+    torch.nn.init.zeros_(critic.net[-1].bias)
+    return critic
+
+
+def test_the_target_is_the_best_achievable_way_to_spend_the_horizon_within_what_the_physics_allows():
+    actor, critic = Actor(8, 5), still_critic("vector")
+    next_state, goal = torch.tensor([[0.0, 0.0]] * 3), torch.tensor([[0.7, 0.1]] * 3)
+    tau = torch.tensor([2.0, 5.0, 5.0])
+    # the replayed trajectory went on to the goal itself (row 0, 1) or away from it (row 2)
+    later_state = torch.tensor([[0.7, 0.1], [0.7, 0.1], [-0.5, 0.0]])
+    y = tdm.target(next_state, goal, tau, later_state, torch.tensor([0.0, 1.0, 1.0]), actor, critic, max_step=0.15)
+    # two more actions move x by at most 0.3: the trajectory's 0 is clipped to the physical bound
+    assert torch.allclose(y[0], torch.tensor([-0.4, 0.0]))
+    assert torch.allclose(y[1], torch.tensor([0.0, 0.0]))  # five actions can: the trajectory's value is kept
+    assert torch.allclose(y[2], torch.tensor([-0.7, -0.1]))  # nothing better than staying at s' (f = s)
+    scalar = tdm.target(next_state, goal, tau, later_state, torch.tensor([0.0, 1.0, 1.0]), actor,
+                        Critic(8, "scalar", 5), max_step=0.15)
+    assert (scalar[:, 0] <= torch.tensor([-0.4, 0.0, 0.0]) + 1e-6).all() and (scalar[:, 0] >= -0.8 - 1e-6).all()
+
+
+def line_buffer() -> TrajectoryBuffer:
+    """Three episodes of five steps on lines: episode e moves along x by 0.1 a step at y = e."""
+    buffer = TrajectoryBuffer(episodes=4, steps=5)
+    for episode in range(3):
+        buffer.begin(np.array([0.0, episode]), np.array([9.0, 9.0]))
+        for t in range(1, 6):
+            buffer.add(np.zeros(2), np.array([t / 10, episode]))
+    return buffer
 
 
 def test_goals_are_relabelled_with_later_states_of_the_same_trajectory_and_taus_uniformly():
     rng = np.random.default_rng(0)
-    buffer = TrajectoryBuffer(episodes=4, steps=5)
-    for episode in range(3):  # states on a line; episode e lives at y = e
-        buffer.begin(np.array([0.0, episode]), np.array([9.0, 9.0]))
-        for t in range(1, 6):
-            buffer.add(np.zeros(2), np.array([t / 10, episode]))
-    later = buffer.sample(500, rng, future=1.0, random=0.0, walls=())
+    buffer = line_buffer()
+    later = buffer.sample(500, rng, future=1.0, random=0.0, tau_max=5, walls=())
     assert (later.goal[:, 1] == later.state[:, 1]).all()  # the same episode
     assert (later.goal[:, 0] > later.state[:, 0]).all()  # strictly later: at or after s_{t+1}
     assert (later.goal[:, 0] >= later.next_state[:, 0]).all()
     assert np.allclose(later.next_state[:, 0] - later.state[:, 0], 0.1)
-    original = buffer.sample(100, rng, future=0.0, random=0.0, walls=())
+    original = buffer.sample(100, rng, future=0.0, random=0.0, tau_max=5, walls=())
     assert (original.goal == 9.0).all()
-    anywhere = buffer.sample(200, rng, future=0.0, random=1.0, walls=LAYOUTS["wall"].walls)
+    anywhere = buffer.sample(200, rng, future=0.0, random=1.0, tau_max=5, walls=LAYOUTS["wall"].walls)
     assert np.abs(anywhere.goal).max() <= 1 and len(np.unique(anywhere.goal[:, 0])) == 200
-    taus = tdm.relabel_tau(10_000, 5, rng)
+    taus = buffer.sample(10_000, rng, future=0.4, random=0.5, tau_max=5, walls=()).tau
     assert set(taus) == set(range(6)) and abs(np.bincount(taus).std() / np.bincount(taus).mean()) < 0.1
+    assert (buffer.sample(100, rng, future=0.4, random=0.5, tau_max=0, walls=()).tau == 0).all()  # DDPG's
+
+
+def test_the_later_state_lies_on_the_same_trajectory_within_the_horizon():
+    batch = line_buffer().sample(2000, np.random.default_rng(1), future=0.4, random=0.5, tau_max=5, walls=())
+    assert (batch.later_state[:, 1] == batch.state[:, 1]).all()
+    j = np.round((batch.later_state[:, 0] - batch.state[:, 0]) * 10).astype(int)  # steps walked, ≤ the episode's end
+    end = np.isclose(batch.later_state[:, 0], 0.5)
+    assert (j >= 1).all() and (j <= np.maximum(batch.tau, 1)).all()
+    horizon = batch.tau >= 1
+    assert (batch.later_tau[horizon & ~end] == (batch.tau - j)[horizon & ~end]).all()
+    assert (batch.later_tau[horizon] <= (batch.tau - j)[horizon]).all()  # past the end: stayed, fewer steps walked
 
 
 def test_a_short_training_learns_heatmaps_that_follow_the_truth():

@@ -1,6 +1,6 @@
 """One learner, TDM or DDPG: actor, critic, their target copies, and the DDPG-style update they share.
 
-    critic:  min ½‖y - ψ(s, a, g, τ)‖²        (y from tdm.target or ddpg.target)
+    critic:  min ½‖y - ψ(s, a, g, τ)‖²        (y from tdm.target or ddpg.target, on a batch from buffer.py)
     actor:   max Q(s, π(s, g, τ), g, τ) = Σ_i ψ_i(s, π(s, g, τ), g, τ)
 
 The vector head has no argmax of its own: the actor ascends the *sum* of the per-dimension heads, which is the
@@ -38,13 +38,14 @@ class Learner:
         as_tensor = [torch.as_tensor(x, dtype=torch.float32) for x in (state, goal, tau)]
         return self.actor(*as_tensor).numpy().astype(float)
 
-    def update(self, batch: Batch, tau: np.ndarray, actor_lr: float, critic_lr: float) -> dict[str, float]:
-        state, action, next_state, goal = (torch.as_tensor(x, dtype=torch.float32) for x in
-                                           (batch.state, batch.action, batch.next_state, batch.goal))
-        tau = torch.as_tensor(tau, dtype=torch.float32)
+    def update(self, batch: Batch, actor_lr: float, critic_lr: float) -> dict[str, float]:
+        state, action, next_state, goal, tau, later_state, later_tau = (
+            torch.as_tensor(x, dtype=torch.float32) for x in
+            (batch.state, batch.action, batch.next_state, batch.goal, batch.tau, batch.later_state, batch.later_tau))
         with torch.no_grad():
             if self.method == "tdm":
-                y = tdm.target(next_state, goal, tau, self.actor_target, self.critic_target)
+                y = tdm.target(next_state, goal, tau, later_state, later_tau, self.actor_target, self.critic_target,
+                               self.config["max_step"])
             else:
                 y = ddpg.target(next_state, goal, self.actor_target, self.critic_target, self.config["gamma"])
         critic_loss = 0.5 * (y - self.critic.psi(state, action, goal, tau)).pow(2).sum(dim=1).mean()

@@ -1,8 +1,5 @@
-"""Replay of whole trajectories, with goals relabelled at sampling time (as in HER and the TDM paper).
-
-Each sampled transition (s_t, a_t, s_{t+1}) gets, with probability `future`, a goal achieved later in the same
-trajectory (s_{t+k}, k ≥ 1); with probability `random`, a goal drawn uniformly from free space (so the heatmap's
-far-away goals are trained too); otherwise the goal the episode was played for.
+"""Replay of whole trajectories, relabelled at sampling time (as in HER and the TDM paper): `relabel` gives each
+sampled transition its goal and its horizon τ.
 """
 
 from __future__ import annotations
@@ -16,10 +13,13 @@ from engine.labs.tdm.envs import sample_free
 
 @dataclass
 class Batch:
-    state: np.ndarray  # (n, 2)
-    action: np.ndarray  # (n, 2)
-    next_state: np.ndarray  # (n, 2)
-    goal: np.ndarray  # (n, 2)
+    state: np.ndarray  # (n, 2) s_t
+    action: np.ndarray  # (n, 2) a_t
+    next_state: np.ndarray  # (n, 2) s_{t+1}
+    goal: np.ndarray  # (n, 2) relabelled
+    tau: np.ndarray  # (n,) relabelled horizons; all 0 for DDPG
+    later_state: np.ndarray  # (n, 2) s_{t+j} of the same trajectory, j uniform in 1 … max(τ, 1)
+    later_tau: np.ndarray  # (n,) the actions left there: τ - j (unused where τ = 0)
 
 
 class TrajectoryBuffer:
@@ -46,16 +46,35 @@ class TrajectoryBuffer:
     def transitions(self) -> int:
         return int(self.lengths.sum())
 
-    def sample(self, size: int, rng: np.random.Generator, future: float, random: float, walls: tuple) -> Batch:
-        with_steps = np.flatnonzero(self.lengths[: self.stored] > 0)
-        episode = rng.choice(with_steps, size)
+    def sample(self, size: int, rng: np.random.Generator, future: float, random: float, tau_max: int, walls: tuple
+               ) -> Batch:
+        """Transitions drawn uniformly, each relabelled (`relabel`), with a later state of its own trajectory.
+        Past the episode's end the later state is its last one: the agent may always stay there."""
+        episode = rng.choice(np.flatnonzero(self.lengths[: self.stored] > 0), size)
         length = self.lengths[episode]
         t = (rng.random(size) * length).astype(int)
-        goal = self.goals[episode].copy()
-        draw = rng.random(size)
-        later = draw < future
-        achieved_at = t + 1 + (rng.random(size) * (length - t)).astype(int)  # uniform over t+1 … length
-        goal[later] = self.states[episode[later], achieved_at[later]]
-        anywhere = (draw >= future) & (draw < future + random)
-        goal[anywhere] = sample_free(rng, int(anywhere.sum()), walls)
-        return Batch(self.states[episode, t], self.actions[episode, t], self.states[episode, t + 1], goal)
+        goal, tau = relabel(self.goals[episode], self.states[episode], length, t, rng, future, random, tau_max, walls)
+        j = 1 + (rng.random(size) * np.maximum(tau, 1)).astype(int)
+        return Batch(self.states[episode, t], self.actions[episode, t], self.states[episode, t + 1], goal, tau,
+                     self.states[episode, np.minimum(t + j, length)], np.maximum(tau - j, 0))
+
+
+def relabel(episode_goal: np.ndarray, trajectory: np.ndarray, length: np.ndarray, t: np.ndarray,
+            rng: np.random.Generator, future: float, random: float, tau_max: int, walls: tuple
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """The goal and the horizon τ of each sampled transition (s_t, a_t, s_{t+1}) of a trajectory (states (n, T, 2),
+    `length` steps long).
+
+    goal: with probability `future` a state achieved later in the same trajectory (s_{t+k}, k uniform in
+    1 … length - t); with probability `random` a point drawn uniformly from free space (so the heatmap's far-away
+    goals are trained too); otherwise the goal the episode was played for.
+    τ: uniform in {0, …, τ_max}, so every transition trains every horizon (τ_max = 0 for DDPG)."""
+    size = len(t)
+    goal = episode_goal.copy()
+    draw = rng.random(size)
+    later = draw < future
+    achieved_at = t + 1 + (rng.random(size) * (length - t)).astype(int)
+    goal[later] = trajectory[later, achieved_at[later]]
+    anywhere = (draw >= future) & (draw < future + random)
+    goal[anywhere] = sample_free(rng, int(anywhere.sum()), walls)
+    return goal, rng.integers(0, tau_max + 1, size)

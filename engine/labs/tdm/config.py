@@ -28,8 +28,9 @@ SPACE = ParamSpace(
               choices=tuple(LAYOUTS)),
         Param("head", "vector", "TDM critic: the paper's vector head (one distance per goal dimension, Q = their "
               "sum) or a scalar Q", choices=HEADS[:2]),
-        Param("baseline", True, "Also train the model-free DDPG baseline (dense reward -‖s'-g‖) on the same budget"),
-        Param("env_steps", 4000, "Environment steps per learner", low=10, high=200_000),
+        Param("baseline", False, "Also train the model-free DDPG baseline (dense reward -‖s'-g‖), step for step "
+              "beside the TDM on the same budget (the compare preset)"),
+        Param("env_steps", 7000, "Environment steps per learner", low=10, high=200_000),
         Param("tau_max", 15, "Largest horizon τ: Q(s,a,g,τ) looks τ + 1 steps ahead", low=1, high=40),
         Param("max_step", 0.15, "Longest move per step along each axis (a whole number of 0.025 grid cells)",
               choices=(0.1, 0.125, 0.15, 0.2, 0.25)),
@@ -56,12 +57,17 @@ SPACE = ParamSpace(
         Param("eval_pairs", 200, "Held-out start-goal pairs in each goal-reaching test", low=1, high=5000),
         Param("bench_layouts", "open,wall,umaze", "Comma-separated layouts that `bench` trains and scores",
               in_ui=False),
+        Param("success_mark", 0.9, "Success rate at which `bench` reports a learner's env steps to get there",
+              low=0.0, high=1.0, in_ui=False),
+        Param("min_out_of_reach", 10, "Fewest goals out of reach for which a heatmap's rank correlation is reported "
+              "(`bench`; fewer: none)", low=2, high=1681, in_ui=False),
         Param("seed", 0, "Random seed: a run is reproducible from its config", low=0, high=2**31 - 1),
     ),
     presets={
         "quick": {},
-        "paper": {"env_steps": 50_000, "hidden": 256, "updates_per_step": 10, "tau_max": 25, "critic_lr": 1e-3,
-                  "actor_lr": 1e-3},
+        "compare": {"baseline": True, "env_steps": 8000},
+        "paper": {"baseline": True, "env_steps": 50_000, "hidden": 256, "updates_per_step": 10, "tau_max": 25,
+                  "critic_lr": 1e-3, "actor_lr": 1e-3},
     },
     check=check,
 )

@@ -18,7 +18,6 @@ from engine.labs.tdm.agent import Learner
 from engine.labs.tdm.envs import LAYOUTS, goal_distance, move, sample_free
 
 EVAL_STREAM = 1
-MIN_OUT_OF_REACH = 10  # fewer goals out of reach than this: no rank correlation is reported for that τ
 
 
 def eval_pairs(config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -65,18 +64,19 @@ def predicted_distances(learner: Learner, start: np.ndarray, tau_max: int) -> np
     return (-value).reshape(tau_max + 1, *reachability.goal_points().shape[:2]).numpy()
 
 
-def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float | None:
-    if len(a) < MIN_OUT_OF_REACH or np.ptp(a) == 0 or np.ptp(b) == 0:
+def _rank_correlation(a: np.ndarray, b: np.ndarray, fewest: int) -> float | None:
+    if len(a) < fewest or np.ptp(a) == 0 or np.ptp(b) == 0:
         return None
     return float(spearmanr(a, b).statistic)
 
 
 def heatmap_scores(predicted: np.ndarray, exact: np.ndarray, wall_free: np.ndarray, free: np.ndarray,
-                   radius: float) -> dict[str, list]:
+                   radius: float, fewest: int) -> dict[str, list]:
     """Per τ, over the goals in free space:
     - iou: reached-set overlap, {d* ≤ radius} vs {d̂ ≤ radius};
     - spearman / spearman_wall_ignoring: rank correlation with d* of d̂ and of the distance that ignores walls,
-      on the goals out of reach (d* > radius), where the shape of the reachable set shows;
+      on the goals out of reach (d* > radius), where the shape of the reachable set shows (None with fewer than
+      `fewest` of them);
     - mae: mean |d̂ - d*|."""
     scores: dict[str, list] = {"iou": [], "spearman": [], "spearman_wall_ignoring": [], "mae": []}
     # exact distances are multiples of the grid CELL: a threshold on one would split the goals lying exactly at
@@ -87,8 +87,8 @@ def heatmap_scores(predicted: np.ndarray, exact: np.ndarray, wall_free: np.ndarr
         truth, model = d_star <= threshold, d_hat <= threshold
         scores["iou"].append(float((truth & model).sum() / max((truth | model).sum(), 1)))
         out = ~truth
-        scores["spearman"].append(_rank_correlation(d_hat[out], d_star[out]))
-        scores["spearman_wall_ignoring"].append(_rank_correlation(d_free[out], d_star[out]))
+        scores["spearman"].append(_rank_correlation(d_hat[out], d_star[out], fewest))
+        scores["spearman_wall_ignoring"].append(_rank_correlation(d_free[out], d_star[out], fewest))
         scores["mae"].append(float(np.abs(d_hat - d_star).mean()))
     return scores
 
@@ -102,7 +102,8 @@ def score_starts(learner: Learner, config: dict[str, Any]) -> dict[str, Any]:
         exact = reachability.exact_distances(layout, np.array(start), config["tau_max"], config["max_step"])
         wall_free = reachability.exact_distances("open", np.array(start), config["tau_max"], config["max_step"])
         predicted = predicted_distances(learner, np.array(start), config["tau_max"])
-        per_start[str(start)] = heatmap_scores(predicted, exact, wall_free, free, config["radius"])
+        per_start[str(start)] = heatmap_scores(predicted, exact, wall_free, free, config["radius"],
+                                                config["min_out_of_reach"])
     mean = {}
     for name in next(iter(per_start.values())):
         columns = zip(*(scores[name] for scores in per_start.values()), strict=True)

@@ -2,7 +2,7 @@
 
 Each environment step, every learner acts in its own env (τ counting down to 0 and starting again at τ_max,
 evaluate.countdown), stores the transition, and takes `updates_per_step` updates on relabelled batches
-(goals: buffer.py; τ: tdm.relabel_tau). Every `eval_every` steps both play the held-out start-goal pairs, the TDM's
+(goal and τ: buffer.relabel). Every `eval_every` steps both play the held-out start-goal pairs, the TDM's
 reachability heatmaps for the layout's first start are snapshot, and a checkpoint holds both learners; all three read
 the learners through their Polyak-averaged networks (Learner.averaged).
 """
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from engine.labs.tdm import evaluate, tdm
+from engine.labs.tdm import evaluate
 from engine.labs.tdm.agent import Learner
 from engine.labs.tdm.buffer import TrajectoryBuffer
 from engine.labs.tdm.config import bench_layouts
@@ -24,8 +24,6 @@ from engine.labs.tdm.envs import LAYOUTS, PointMassEnv
 
 if TYPE_CHECKING:  # labs sit below the runtime: the context's interface is only needed for type hints
     from engine.runtime.context import Context
-
-SUCCESS_MARK = 0.9  # the issue's "env steps to 90 % success"
 
 
 @dataclass
@@ -58,11 +56,11 @@ class Player:
     def learn(self, config: dict[str, Any], params: dict[str, Any], rng: np.random.Generator) -> dict[str, float]:
         losses = {}
         walls = LAYOUTS[config["layout"]].walls
+        tau_max = config["tau_max"] if self.learner.method == "tdm" else 0
         for _ in range(params["updates_per_step"]):
-            batch = self.buffer.sample(config["batch"], rng, config["future_goals"], config["random_goals"], walls)
-            tau = (tdm.relabel_tau(config["batch"], config["tau_max"], rng) if self.learner.method == "tdm"
-                   else np.zeros(config["batch"]))
-            losses = self.learner.update(batch, tau, params["actor_lr"], params["critic_lr"])
+            batch = self.buffer.sample(config["batch"], rng, config["future_goals"], config["random_goals"], tau_max,
+                                       walls)
+            losses = self.learner.update(batch, params["actor_lr"], params["critic_lr"])
         return losses
 
 
@@ -143,7 +141,8 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, float]:
 
 def bench(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
     """Per layout in `bench_layouts`: train, then score the TDM's heatmaps against the exact reachability at every
-    τ over the layout's starts, play `eval_pairs` held-out start-goal pairs, and find the env steps to 90 %."""
+    τ over the layout's starts, play `eval_pairs` held-out start-goal pairs, and find each learner's env steps to
+    `success_mark`."""
     results = {}
     for layout in bench_layouts(config):
         layout_config = config | {"layout": layout}
@@ -157,7 +156,7 @@ def bench(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
             "env_steps": done,
             "success": {m: p.curve[-1][1] for m, p in players.items()},
             "final_distance": {m: round(p.curve[-1][2], 4) for m, p in players.items()},
-            "steps_to_90pct": {m: steps_to(p.curve, SUCCESS_MARK) for m, p in players.items()},
+            "steps_to_success_mark": {m: steps_to(p.curve, config["success_mark"]) for m, p in players.items()},
             "success_curve": {m: [[int(s), round(v, 3)] for s, v, _ in p.curve] for m, p in players.items()},
             "heatmap": scores["mean"],
             "heatmap_worst_start": _worst(scores["per_start"]),
