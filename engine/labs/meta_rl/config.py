@@ -43,6 +43,8 @@ SPACE = ParamSpace(
         Param("reward_input", True, "Feed the previous reward to the agent (off = the paper's ablation)"),
         Param("eval_episodes", 10_000, "Held-out bandits for the final evaluation", low=10, high=20_000),
         Param("eval_every", 50, "Updates between live evaluations", low=1, high=100_000),
+        Param("live_eval_episodes", 500, "Held-out bandits in each live evaluation (fewer than the final one's: it "
+              "runs while the agent trains)", low=10, high=20_000),
         Param("bench_tasks", "independent,dependent", "Comma-separated tasks that `bench` trains and evaluates, "
               "each with one agent", in_ui=False),
         Param("seed", 0, "Random seed: a run is reproducible from its config", low=0, high=2**31 - 1),

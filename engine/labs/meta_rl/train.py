@@ -23,7 +23,6 @@ from engine.params import ConfigError
 if TYPE_CHECKING:  # labs sit below the runtime: the context's interface is only needed for type hints
     from engine.runtime.context import Context
 
-LIVE_EVAL_EPISODES = 500
 TRAIN_SHARE = 0.9  # of the progress bar; the final evaluation takes the rest
 
 
@@ -153,7 +152,8 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, float]:
     generator = evaluate.torch_generator(rng)
     model = agent.ActorCritic(config["arms"], config["hidden"], config["reward_input"])
     optimizer = torch.optim.Adam(model.parameters(), lr=ctx.params["lr"])
-    live_baselines = evaluate.evaluate_baselines(config, min(LIVE_EVAL_EPISODES, config["eval_episodes"]))
+    live_episodes = min(config["live_eval_episodes"], config["eval_episodes"])
+    live_baselines = evaluate.evaluate_baselines(config, live_episodes)
 
     updates, done = config["updates"], 0
     for update in range(1, updates + 1):
@@ -171,7 +171,7 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, float]:
         ctx.progress(TRAIN_SHARE * update / updates, "training")
         done = update
         if update % config["eval_every"] == 0 and update < updates:
-            report_evaluation(ctx, update, model, config, LIVE_EVAL_EPISODES, live_baselines)
+            report_evaluation(ctx, update, model, config, live_episodes, live_baselines)
     train_seconds = time.perf_counter() - started
 
     summary = {"updates_done": float(done), "train_seconds": train_seconds}
