@@ -123,8 +123,9 @@ def draw(latest: Run) -> None:
 
 if run is None:
     st.subheader("What a trained TDM knows")
-    st.caption("No run yet: this is a TDM bundled with Dreamlab (a quick-preset run on the wall layout). Pick "
-               "any start and goal; press **Train** to grow your own and watch it learn.")
+    st.caption("No run yet: this is a TDM bundled with Dreamlab (a quick-preset run on the wall layout: the TDM "
+               "alone). Pick any start and goal; press **Train** to grow your own and watch it learn (the compare "
+               "preset trains DDPG beside it).")
     if points:
         views(BUNDLED, *points, ("bundled", BUNDLED.stat().st_mtime),
               lambda: (curve_series(bundled_curves, 1), curve_series(bundled_curves, 2)))

@@ -8,11 +8,13 @@ indicator is 1[τ = 0]: a horizon is never negative, because the recursion stops
 action's outcome is scored directly. Every replayed transition is reused for every horizon: τ is relabelled
 uniformly in {0, …, τ_max} at sampling time (buffer.relabel).
 
-Each horizon bootstraps on the one below, so an error at one horizon is passed up to every longer one. Two facts
-about the task bound the bootstrapped value and shorten that chain (`target`):
-- the replayed trajectory is a way to spend the τ actions after s': walking it to s_{t+j} and going on from there
-  with τ - j actions left reaches V'(s_{t+j}, g, τ - j), and staying put at s' keeps -|s' - g|; the target is the
-  best of these achievable values (more exactly: of their vectors, by their sum, the Q);
+Each horizon bootstraps on the one below, so an error at one horizon is passed up to every longer one (as
+pessimism: a vector head turns any error in f into extra distance). Two facts about the task bound the
+bootstrapped value and shorten that chain (`target`):
+- the replayed trajectory is a way to spend the τ actions after s': walking it on to s_{t+j} (1 ≤ j ≤ τ) and going
+  on from there at horizon τ - j is worth V'(s_{t+j}, g, τ - j), and staying put at s' keeps -|s' - g|; the target
+  is the best of these ways and V'(s', g, τ - 1) (their vectors, compared by their sum, the Q), so a horizon
+  can lean on a shorter, better-learnt one;
 - no policy does better than the physics allows (`reachable_bound`).
 """
 
