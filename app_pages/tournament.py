@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from engine.labs import get_lab
+from engine.labs.tournament.config import WINNER_RULES
 from engine.labs.tournament.data import parse_mechanisms
 from engine.runtime.store import Run
 from ui import live
@@ -21,6 +22,7 @@ from ui.tournament import (
 )
 
 LAB = get_lab("tournament")
+RULE_LABELS = {"argmax": "argmax, the paper's rule", "balanced": "balanced, a fair share per round"}
 HEAVY_EVERY = 10.0  # seconds: a live run's megabyte figures (the animation over rounds, the image grids) move this often
 
 preset, overrides, run = lab_header(
@@ -36,11 +38,12 @@ preset, overrides, run = lab_header(
 )
 
 
-def evaluation_panels(test: dict, transfer: dict, mechanisms: list[str], when: str, key: tuple) -> None:
+def evaluation_panels(test: dict, transfer: dict, config: dict, when: str, key: tuple) -> None:
     """The cross-application matrix, a sample grid, and transfer to held-out classes; each figure built once per
     `key` (the evaluation it shows) and sample for every session (ui.live)."""
+    mechanisms = parse_mechanisms(config["mechanisms"])
     st.subheader("Does each expert undo its own mechanism, and only it?")
-    st.markdown(reading(test, mechanisms))
+    st.markdown(reading(test, mechanisms, config["owned_share"]))
     matrix, grid = st.columns(2)
     matrix.plotly_chart(live.shared("tournament.cross", key, lambda: Prebuilt(cross_application_chart(
         test, mechanisms, f"Every expert on every mechanism ({when})"))), width="stretch", key="tournament.cross")
@@ -51,7 +54,7 @@ def evaluation_panels(test: dict, transfer: dict, mechanisms: list[str], when: s
     st.subheader("Transfer: digits the experts never saw")
     chart, held = st.columns(2)
     chart.plotly_chart(live.shared("tournament.transfer", key, lambda: Prebuilt(transfer_chart(
-        test, transfer, mechanisms))), width="stretch", key="tournament.transfer")
+        test, transfer, mechanisms, config["held_out_classes"]))), width="stretch", key="tournament.transfer")
     held.plotly_chart(live.shared("tournament.transfer_grid", (*key, sample), lambda: Prebuilt(sample_grid(
         transfer, mechanisms, sample, "Held-out classes: inputs, outputs, original")), heavy=True), width="stretch",
         key="tournament.transfer_grid")
@@ -92,21 +95,24 @@ def draw(latest: Run) -> None:
     if test is None or transfer is None:
         st.caption("The cross-application and transfer panels appear at the first evaluation.")
         return
-    evaluation_panels(test[1], transfer[1], mechanisms, f"after round {test[0]}", (latest.id, test[0], transfer[0]))
+    evaluation_panels(test[1], transfer[1], latest.config, f"after round {test[0]}", (latest.id, test[0], transfer[0]))
 
 
 if run is None:
     st.caption("No run yet: this is the tournament bundled with Dreamlab (a quick-preset run), replayed now on "
                "held-out digits. Press **Train** to hold your own.")
-    preview = bundled_preview()
+    rule = st.segmented_control("Winner rule of the bundled tournament", WINNER_RULES, default="argmax",
+                                format_func=RULE_LABELS.get, key="tournament.bundled_rule") or "argmax"
+    preview = bundled_preview(rule)
     mechanisms = parse_mechanisms(preview["config"]["mechanisms"])
     current, past = st.columns(2)
-    current.plotly_chart(live.shared("tournament.bundled_wins", (), lambda: Prebuilt(win_matrix_chart(
-        preview["test"]["wins"], mechanisms, "Who wins each test digit"))), width="stretch", key="tournament.wins")
-    past.plotly_chart(live.shared("tournament.bundled_history", (), lambda: Prebuilt(win_history_chart(
+    current.plotly_chart(live.shared("tournament.bundled_wins", (rule,), lambda: Prebuilt(win_matrix_chart(
+        preview["test"]["wins"], mechanisms, f"Who wins each test digit ({RULE_LABELS[rule]})"))), width="stretch",
+        key="tournament.wins")
+    past.plotly_chart(live.shared("tournament.bundled_history", (rule,), lambda: Prebuilt(win_history_chart(
         preview["wins"]["rounds"], preview["wins"]["shares"], mechanisms))), width="stretch",
         key="tournament.history")
-    evaluation_panels(preview["test"], preview["transfer"], mechanisms, "bundled run", ("bundled",))
+    evaluation_panels(preview["test"], preview["transfer"], preview["config"], "bundled run", ("bundled", rule))
 else:
     live_controls(LAB.name, LAB.space, run)
     live_panel(run, draw)

@@ -37,7 +37,7 @@ def centre_of_mass(images: torch.Tensor) -> np.ndarray:
 @pytest.mark.parametrize("direction", list(data.TRANSLATIONS))
 def test_a_shift_moves_the_centre_of_mass_its_way(direction):
     shift = 3
-    images = data.load(shift, seed=0).test[:20]
+    images = data.load(shift, 0, (8, 9)).test[:20]
     moved = data.apply_mechanism(direction, images, shift, 0.3, torch.Generator())
     expected = shift * np.array(data.TRANSLATIONS[direction], dtype=float)
     assert np.allclose(centre_of_mass(moved) - centre_of_mass(images), expected, atol=1e-4)
@@ -45,7 +45,7 @@ def test_a_shift_moves_the_centre_of_mass_its_way(direction):
 
 
 def test_inversion_twice_is_the_identity_and_noise_stays_an_image():
-    images = data.load(2, seed=0).test[:20]
+    images = data.load(2, 0, (8, 9)).test[:20]
     assert torch.allclose(data.invert(data.invert(images)), images)
     assert not torch.allclose(data.invert(images), images)
     noisy = data.add_noise(images, 0.3, torch.Generator().manual_seed(0))
@@ -54,12 +54,12 @@ def test_inversion_twice_is_the_identity_and_noise_stays_an_image():
 
 
 def test_canonical_transformed_and_test_digits_are_disjoint_and_held_out_classes_unseen():
-    digits = data.load(2, seed=0)
+    digits = data.load(2, 0, data.parse_classes("3,7"))
     flat = [part.flatten(1) for part in (digits.canonical, digits.source, digits.test)]
     for a in range(3):
         for b in range(a + 1, 3):
             assert torch.cdist(flat[a], flat[b]).min() > 0  # no image in two parts
-    assert set(digits.held_out_labels.tolist()) == set(data.HELD_OUT_CLASSES)
+    assert set(digits.held_out_labels.tolist()) == {3, 7}
     assert sum(len(p) for p in flat) + len(digits.held_out) == 1797
     assert abs(len(digits.canonical) - len(digits.source)) <= 1
     assert digits.canonical.shape[1:] == (1, 20, 20)
@@ -67,7 +67,7 @@ def test_canonical_transformed_and_test_digits_are_disjoint_and_held_out_classes
 
 def test_a_batch_has_every_mechanism_equally_often():
     config = SPACE.resolve("quick", TINY)
-    _, ids = draw_batch(data.load(2, 0).source, ["N", "invert", "noise"], config, torch.Generator().manual_seed(1))
+    _, ids = draw_batch(data.load(2, 0, (8, 9)).source, ["N", "invert", "noise"], config, torch.Generator().manual_seed(1))
     assert np.bincount(ids.numpy()).tolist() == [4, 4, 4]
 
 
@@ -83,8 +83,8 @@ def test_the_winner_only_update_touches_only_the_winners_parameters():
     torch.manual_seed(0)
     tournament = Tournament(config, 20)
     before = [[p.detach().clone() for p in expert.parameters()] for expert in tournament.experts]
-    transformed, _ = draw_batch(data.load(2, 0).source, ["N", "invert", "noise"], config, torch.Generator())
-    winners, _ = tournament.play_round(transformed, data.load(2, 0).canonical[:4])
+    transformed, _ = draw_batch(data.load(2, 0, (8, 9)).source, ["N", "invert", "noise"], config, torch.Generator())
+    winners, _ = tournament.play_round(transformed, data.load(2, 0, (8, 9)).canonical[:4])
     changed = {j for j, expert in enumerate(tournament.experts)
                if any(not torch.equal(a, b) for a, b in zip(before[j], expert.parameters(), strict=True))}
     assert changed == set(winners.tolist()) and len(changed) <= 4  # so at least 4 experts must stay untouched
@@ -95,13 +95,17 @@ def test_config_rejects_unknown_mechanisms_and_experts_that_cannot_reach_the_shi
         SPACE.resolve("quick", {"mechanisms": "N,spin"})
     with pytest.raises(ConfigError, match="expert_depth"):
         SPACE.resolve("quick", {"shift": 5, "expert_depth": 4})
+    for classes in ("8,8", "eight", "10", "0,1,2,3,4,5,6,7,8", ""):
+        with pytest.raises(ConfigError, match="held_out_classes"):
+            SPACE.resolve("quick", {"held_out_classes": classes})
     assert data.parse_mechanisms("all") == list(data.MECHANISMS)
 
 
 def test_ownership_counts_distinct_experts_once():
     wins = np.array([[95, 5, 0], [0, 100, 0], [0, 92, 8], [50, 0, 50]])
-    owners = evaluate.ownership(wins)
+    owners = evaluate.ownership(wins, owned_share=0.9)
     assert owners["owned"].tolist() == [True, True, True, False]
+    assert evaluate.ownership(wins, owned_share=0.93)["owned"].tolist() == [True, True, False, False]
     assert owners["distinct_owners"] == 2  # expert 1 owns two mechanisms: one owner
 
 
@@ -131,7 +135,7 @@ def test_snapshots_metrics_and_checkpoint_have_the_documented_format():
     torch.save(ctx.checkpoints[-1], buffer)
     buffer.seek(0)
     restored = from_checkpoint(torch.load(buffer, weights_only=True))
-    images = data.load(2, 0).test[:3]
+    images = data.load(2, 0, (8, 9)).test[:3]
     assert torch.equal(restored.experts[1](images), from_checkpoint(ctx.checkpoints[-1]).experts[1](images))
 
 
@@ -176,7 +180,11 @@ def test_page_first_visit_shows_the_bundled_tournament():
     app = open_page("tournament")
     assert not app.exception and not app.error
     assert plotly_count(app) == 6  # win matrix, history, cross-application, samples, transfer, transfer samples
+    assert titled(chart_titles(app), "argmax, the paper's rule")
     assert any("owned" in m.value for m in app.markdown)
+    app.segmented_control(key="tournament.bundled_rule").set_value("balanced").run()  # the cap, beside it
+    assert not app.exception and not app.error
+    assert titled(chart_titles(app), "balanced, a fair share per round")
 
 
 @pytest.mark.usefixtures("fresh_app")

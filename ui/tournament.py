@@ -9,10 +9,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine.labs.tournament import data, evaluate, train
+from engine.labs.tournament.config import WINNER_RULES
 from engine.runtime.checkpoints import load_checkpoint
 from ui.figures import animation_controls
 
-BUNDLED = Path(train.__file__).with_name("bundled_tournament.pt")
+# one quick-preset run per winner rule: the paper's argmax, and the balanced cap beside it
+BUNDLED = {rule: Path(train.__file__).with_name(f"bundled_tournament_{rule}.pt") for rule in WINNER_RULES}
 WINNER_RGB = (0, 204, 150)  # the winner's frame in the sample grid
 MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
 
@@ -97,9 +99,10 @@ def cross_application_chart(result: dict[str, np.ndarray], mechanisms: list[str]
     return figure
 
 
-def transfer_chart(test: dict[str, np.ndarray], transfer: dict[str, np.ndarray], mechanisms: list[str]) -> go.Figure:
+def transfer_chart(test: dict[str, np.ndarray], transfer: dict[str, np.ndarray], mechanisms: list[str],
+                   held_out_classes: str) -> go.Figure:
     """Per mechanism: the winners' error on trained classes, on classes never seen, and doing nothing."""
-    held = "/".join(map(str, data.HELD_OUT_CLASSES))
+    held = "/".join(map(str, data.parse_classes(held_out_classes)))
     figure = go.Figure()
     figure.add_bar(x=mechanisms, y=test["winner_error"], name="winner, trained classes (test digits)")
     figure.add_bar(x=mechanisms, y=transfer["winner_error"], name=f"winner, held-out classes {held}")
@@ -111,24 +114,25 @@ def transfer_chart(test: dict[str, np.ndarray], transfer: dict[str, np.ndarray],
     return figure
 
 
-def reading(result: dict[str, np.ndarray], mechanisms: list[str]) -> str:
+def reading(result: dict[str, np.ndarray], mechanisms: list[str], owned_share: float) -> str:
     """What the cross-application says, in words, from its own numbers."""
-    owners = evaluate.ownership(result["wins"])
+    owners = evaluate.ownership(result["wins"], owned_share)
     owned = [m for m, is_owned in zip(mechanisms, owners["owned"], strict=True) if is_owned]
     better = int((result["winner_error"] < result["identity_error"]).sum())
     return (f"**{owners['distinct_owners']} of {len(mechanisms)}** mechanisms are owned (≥ "
-            f"{evaluate.OWNED_SHARE:.0%} of their wins) by distinct experts; owned: {', '.join(owned) or 'none yet'}. "
+            f"{owned_share:.0%} of their wins) by distinct experts; owned: {', '.join(owned) or 'none yet'}. "
             f"The winner's output is closer to the clean digit than doing nothing on **{better} of "
             f"{len(mechanisms)}** mechanisms (mean error {result['winner_error'].mean():.3f} vs "
             f"{result['identity_error'].mean():.3f}).")
 
 
 @st.cache_resource(show_spinner="Replaying the bundled tournament on held-out digits…")
-def bundled_preview() -> dict[str, dict]:
-    """The bundled checkpoint (a quick-preset run): its win history, and a fresh evaluation."""
-    state = load_checkpoint(BUNDLED)
+def bundled_preview(rule: str) -> dict[str, dict]:
+    """The bundled checkpoint of a quick-preset run with this winner rule: its win history, and a fresh evaluation."""
+    state = load_checkpoint(BUNDLED[rule])
     tournament = train.from_checkpoint(state)
     config = state["config"]
-    results = train.evaluation(tournament, data.load(config["shift"], config["seed"]),
+    results = train.evaluation(tournament, data.load(config["shift"], config["seed"],
+                                                     data.parse_classes(config["held_out_classes"])),
                                data.parse_mechanisms(config["mechanisms"]))
     return results | {"wins": {name: tensor.numpy() for name, tensor in state["wins"].items()}, "config": config}

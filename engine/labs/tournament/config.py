@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.labs.tournament.data import DIGIT_SIZE, parse_mechanisms
+from engine.labs.tournament.data import DIGIT_SIZE, parse_classes, parse_mechanisms
 from engine.labs.tournament.models import receptive_radius
 from engine.params import ConfigError, Param, ParamSpace
 
@@ -14,6 +14,10 @@ def check(config: dict) -> None:
         parse_mechanisms(config["mechanisms"])
     except ValueError as error:
         raise ConfigError(f"mechanisms: {error}") from None
+    try:
+        parse_classes(config["held_out_classes"])
+    except ValueError as error:
+        raise ConfigError(f"held_out_classes: {error}") from None
     if receptive_radius(config["expert_depth"]) < config["shift"]:
         raise ConfigError(f"expert_depth: {config['expert_depth']} layers of 3x3 convolutions see "
                           f"{receptive_radius(config['expert_depth'])} px around a pixel, too few to undo a "
@@ -35,23 +39,29 @@ SPACE = ParamSpace(
               low=4, high=1024),
         Param("pretrain_steps", 60, "Steps pre-training every expert towards the identity on transformed data",
               low=0, high=10_000),
-        Param("rounds", 400, "Tournament rounds: one batch of transformed examples each", low=1, high=100_000),
-        Param("winner_rule", "balanced", "argmax: the paper's rule, the best-scored expert wins each example; "
+        Param("rounds", 1200, "Tournament rounds: one batch of transformed examples each", low=1, high=100_000),
+        Param("winner_rule", "argmax", "argmax: the paper's rule, the best-scored expert wins each example; "
               "balanced: the same, but no expert may win more than `capacity` times its fair share of a round",
               choices=WINNER_RULES),
         Param("capacity", 1.0, "With the balanced rule: the most examples one expert may win in a round, as a "
               "multiple of batch / experts", low=1.0, high=10.0),
-        Param("losers_are_fakes", True, "Train the discriminator on every expert's output as fake, not only the "
-              "winners'"),
+        Param("losers_are_fakes", False, "Train the discriminator on every expert's output as fake, not only the "
+              "winners' (the paper: only the winners')"),
+        Param("disc_beta1", 0.5, "Adam's first-moment decay for the discriminator (0.5 as in DCGAN: a quicker "
+              "judge of a moving target; Adam's own default is 0.9)", low=0.0, high=0.99),
         Param("lr_expert", 1e-3, "Adam learning rate of the experts", low=1e-5, high=1e-1, live=True,
               log_scale=True),
         Param("lr_discriminator", 1e-3, "Adam learning rate of the discriminator", low=1e-5, high=1e-1, live=True,
               log_scale=True),
         Param("report_every", 10, "Rounds between two frames of the live win matrix", low=1, high=10_000),
-        Param("eval_every", 100, "Rounds between evaluations on held-out digits (cross-application, transfer)",
+        Param("eval_every", 200, "Rounds between evaluations on held-out digits (cross-application, transfer)",
               low=1, high=100_000),
         Param("eval_images", 100, "Test digits (and held-out-class digits) each evaluation transforms by every "
               "mechanism", low=4, high=400),
+        Param("held_out_classes", "8,9", "Digit classes never trained on: the transfer experiment applies the experts "
+              "to them"),
+        Param("owned_share", 0.9, "A mechanism is owned by the expert that wins at least this share of its test "
+              "digits (the figure the bench reports)", low=0.5, high=1.0),
         Param("seed", 0, "Random seed: a run is reproducible from its config", low=0, high=2**31 - 1),
     ),
     presets={

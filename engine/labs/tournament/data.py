@@ -17,10 +17,20 @@ from sklearn.datasets import load_digits
 from torch.nn import functional as F
 
 DIGIT_SIZE = 16
-HELD_OUT_CLASSES = (8, 9)
 TRANSLATIONS = {"N": (-1, 0), "NE": (-1, 1), "E": (0, 1), "SE": (1, 1), "S": (1, 0), "SW": (1, -1),
                 "W": (0, -1), "NW": (-1, -1)}  # compass direction -> (rows, columns) the content moves, in shifts
 MECHANISMS = (*TRANSLATIONS, "invert", "noise")
+
+
+def parse_classes(text: str) -> tuple[int, ...]:
+    """'8,9' -> (8, 9): the digit classes held out of training. Raises ValueError unless 1 to 8 distinct digits."""
+    try:
+        classes = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ValueError(f"{text!r}: list digits 0-9, e.g. 8,9") from None
+    if not 1 <= len(classes) <= 8 or len(set(classes)) != len(classes) or not all(0 <= c <= 9 for c in classes):
+        raise ValueError(f"{text!r}: list 1 to 8 distinct digits 0-9 (at least two classes must stay to train on)")
+    return classes
 
 
 def parse_mechanisms(text: str) -> list[str]:
@@ -89,10 +99,10 @@ def framed_digits(margin: int) -> tuple[torch.Tensor, torch.Tensor]:
     return F.pad(large.clamp(0.0, 1.0), (margin,) * 4), torch.tensor(digits.target)
 
 
-def load(shift: int, seed: int, test_share: float = 0.15) -> Digits:
+def load(shift: int, seed: int, held_out_classes: tuple[int, ...], test_share: float = 0.15) -> Digits:
     """Training classes split at random into canonical / source (about half each) and test; held-out classes."""
     images, labels = framed_digits(shift)
-    held = torch.isin(labels, torch.tensor(HELD_OUT_CLASSES))
+    held = torch.isin(labels, torch.tensor(held_out_classes))
     train_images = images[~held]
     order = torch.from_numpy(np.random.default_rng([seed, 7]).permutation(len(train_images)))
     n_test = int(test_share * len(order))

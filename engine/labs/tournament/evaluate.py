@@ -16,7 +16,6 @@ import torch
 from engine.labs.tournament.data import apply_mechanism
 from engine.labs.tournament.models import Discriminator, Expert
 
-OWNED_SHARE = 0.9  # a mechanism is owned by an expert that wins at least this share of its examples
 EVAL_STREAM = 1  # the noise of evaluation examples comes from its own stream, the same at every evaluation
 
 
@@ -68,18 +67,18 @@ def win_shares(wins: np.ndarray) -> np.ndarray:
     return wins / np.maximum(wins.sum(axis=1, keepdims=True), 1)
 
 
-def ownership(wins: np.ndarray) -> dict[str, Any]:
+def ownership(wins: np.ndarray, owned_share: float) -> dict[str, Any]:
     """From a (mechanisms, experts) win-count matrix: each mechanism's top expert, its share, and how many
-    mechanisms are owned (top share >= OWNED_SHARE) by distinct experts (one expert owning two counts once)."""
+    mechanisms are owned (top share >= owned_share) by distinct experts (one expert owning two counts once)."""
     top = wins.argmax(axis=1)
     share = win_shares(wins).max(axis=1)
-    owned = share >= OWNED_SHARE
+    owned = share >= owned_share
     return {"top_expert": top, "top_share": share, "owned": owned, "distinct_owners": len(set(top[owned].tolist()))}
 
 
-def report(result: dict[str, np.ndarray], mechanisms: list[str]) -> dict[str, Any]:
+def report(result: dict[str, np.ndarray], mechanisms: list[str], owned_share: float) -> dict[str, Any]:
     """The bench's JSON figures from one cross-application."""
-    owners = ownership(result["wins"])
+    owners = ownership(result["wins"], owned_share)
     per_mechanism = {
         name: {
             "winner": int(owners["top_expert"][row]),
