@@ -6,7 +6,7 @@ from engine.labs.tournament.data import DIGIT_SIZE, parse_classes, parse_mechani
 from engine.labs.tournament.models import receptive_radius
 from engine.params import ConfigError, Param, ParamSpace
 
-WINNER_RULES = ("balanced", "argmax")
+WINNER_RULES = ("argmax", "balanced")
 
 
 def check(config: dict) -> None:
