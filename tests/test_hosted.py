@@ -3,6 +3,7 @@ on time and memory — with real workers and a real store."""
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -141,6 +142,23 @@ def test_a_worker_over_its_memory_ceiling_fails_alone(demo, monkeypatch):
     assert "MB" in run.error and not demo.launcher.alive(run)
     demo.settings = hosted()
     assert demo.wait(demo.submit("meta_rl", TINY_META_RL, by=BOB), timeout=90) == "done"  # the server goes on
+
+
+def test_a_silent_but_living_worker_is_never_orphaned(demo):
+    run_id = demo.submit("meta_rl", LONG_META_RL, by=ALICE)
+    training(demo, run_id)
+    pid = demo.store.get_run(run_id).pid
+    os.kill(pid, signal.SIGSTOP)  # no heartbeat, no progress: as if the database were locked for long
+    try:
+        stalled_since = time.time() - 2 * demo.settings.stall_seconds
+        demo.store.beat(run_id, polled=stalled_since)  # its last poll, long ago; the stopped worker cannot renew it
+        assert demo.wait(run_id, timeout=60) == "failed"
+        run = demo.store.get_run(run_id)
+        assert "no progress" in run.error  # not "no heartbeat": a late heartbeat alone fails no living worker
+        wait_for(lambda: not demo.launcher.alive(run))  # failed, and its worker ended with it: no orphan
+    finally:
+        if demo.launcher.alive(demo.store.get_run(run_id)):
+            os.killpg(pid, signal.SIGKILL)
 
 
 @pytest.mark.settings(stop_grace_seconds=1)
