@@ -81,16 +81,16 @@ def test_the_target_at_tau_zero_is_the_distance_reached_and_otherwise_the_next_h
     assert scalar.shape == (2, 1) and scalar[0, 0].item() == pytest.approx(-0.7)
 
 
-def still_critic(head: str) -> Critic:
-    """A critic whose every action leaves the agent where it is: f = s, so V(s, g, τ) = -|s - g|."""
-    critic = Critic(8, head, 5)
+def still_critic() -> Critic:
+    """A vector critic whose every action leaves the agent where it is: f = s, so V(s, g, τ) = -|s - g|."""
+    critic = Critic(8, "vector", 5)
     torch.nn.init.zeros_(critic.net[-1].weight)
     torch.nn.init.zeros_(critic.net[-1].bias)
     return critic
 
 
 def test_the_target_is_the_best_achievable_way_to_spend_the_horizon_within_what_the_physics_allows():
-    actor, critic = Actor(8, 5), still_critic("vector")
+    actor, critic = Actor(8, 5), still_critic()
     next_state, goal = torch.tensor([[0.0, 0.0]] * 3), torch.tensor([[0.7, 0.1]] * 3)
     tau = torch.tensor([2.0, 5.0, 5.0])
     # the replayed trajectory went on to the goal itself (row 0, 1) or away from it (row 2)
