@@ -58,6 +58,9 @@ SPACE = ParamSpace(
         Param("rollouts", 200, "Real episodes collected per round (random actions in round 1, then the controller)",
               low=2, high=10_000),
         Param("rollout_steps", 2100, "Longest collected episode, in steps", low=10, high=2100),
+        Param("envs_at_once", 16, "Real games played in lockstep while collecting and scoring: V and M see their "
+              "frames as one batch per step (more: faster, more memory; random actions are drawn per slot)",
+              low=1, high=64),
         Param("action_repeat", 10, "The random policy holds each action for 1 to this many steps (the paper's 1-10)",
               low=1, high=50),
         Param("exploration", 0.1, "Chance of a random action at each collected step once a controller exists",
@@ -77,6 +80,8 @@ SPACE = ParamSpace(
         Param("mdn_components", 5, "Gaussians in M's mixture for each latent dimension", low=1, high=10),
         Param("rnn_epochs", 20, "Passes of M over all collected episodes per round", low=1, high=500),
         Param("rnn_batch", 16, "Episodes per M update", low=1, high=1024),
+        Param("rnn_grad_clip", 1.0, "Largest gradient norm of one M update (the paper clips at 1)", low=0.01,
+              high=100.0),
         Param("rnn_lr", 1e-3, "M's Adam learning rate", low=1e-5, high=1e-1, live=True, log_scale=True),
         Param("death_weight", 10.0, "Each death step counts this many times in M's death loss (deaths are one step "
               "in hundreds); the dream divides the odds back out", low=1.0, high=1000.0),

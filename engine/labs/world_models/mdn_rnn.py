@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from engine.runtime.context import Context
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
-GRAD_CLIP = 1.0  # the paper's gradient clip for M
 DEATH_TARGETS = ("death", "hit")
 
 
@@ -193,7 +192,7 @@ def train_rnn(rnn: MDNRNN, batches: list[SequenceBatch], ctx: Context, generator
             loss, terms = m_loss(prediction, batch, z[:, 1:], p["death_weight"])
             optimizer.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(rnn.parameters(), GRAD_CLIP)
+            torch.nn.utils.clip_grad_norm_(rnn.parameters(), p["rnn_grad_clip"])
             optimizer.step()
             weight = batch.mask.sum().item()
             for name, value in (terms | {"rnn_loss": loss.item()}).items():

@@ -18,8 +18,6 @@ import torch
 
 from engine.labs.world_models.vae import to_tensor
 
-SLOTS = 16  # environments played in lockstep: one batch for V and M per step
-
 
 @dataclass
 class Episode:
@@ -46,10 +44,12 @@ class RandomPolicy:
         self.space, self.repeat = action_space, repeat
         self.space.seed(seed)
         self.rng = np.random.default_rng(seed)
-        self.held: list = [None] * SLOTS
-        self.left = np.zeros(SLOTS, np.int64)
+        self.held: list = []
+        self.left = np.zeros(0, np.int64)
 
     def act(self, frames: np.ndarray, fresh: np.ndarray) -> list:
+        if len(self.left) < len(frames):  # the first call: one held action per slot
+            self.held, self.left = [None] * len(frames), np.zeros(len(frames), np.int64)
         self.left[: len(fresh)][fresh] = 0
         for i in range(len(frames)):
             if self.left[i] == 0:
@@ -65,12 +65,14 @@ class ControllerPolicy:
         self.world, self.params, self.exploration = world, params, exploration
         self.random = RandomPolicy(action_space, 1, seed)
         self.rng = np.random.default_rng(seed)
-        self.lstm = world.rnn.initial_state(SLOTS)
-        self.hidden = torch.zeros(SLOTS, world.rnn.hidden)
+        self.lstm = world.rnn.initial_state(0)
+        self.hidden = torch.zeros(0, world.rnn.hidden)
 
     @torch.no_grad()
     def act(self, frames: np.ndarray, fresh: np.ndarray) -> list:
         n, keep = len(frames), torch.as_tensor(~fresh, dtype=torch.float32)
+        if len(self.hidden) < n:  # the first call: M's memory for every slot
+            self.lstm, self.hidden = self.world.rnn.initial_state(n), torch.zeros(n, self.world.rnn.hidden)
         lstm = tuple(state[:, :n] * keep[None, :, None] for state in self.lstm)
         hidden = self.hidden[:n] * keep[:, None]
         z, _ = self.world.vae.encode(to_tensor(frames))
@@ -88,13 +90,15 @@ class ControllerPolicy:
 
 def play(
     make_env: Callable[[int], gym.Env], policy: Policy, episodes: int, seed: int, poll: Callable[[], None],
-    max_steps: int | None = None, progress: Callable[[float], None] | None = None, keep_frames: bool = True,
+    slots: int, max_steps: int | None = None, progress: Callable[[float], None] | None = None,
+    keep_frames: bool = True,
 ) -> list[Episode]:
-    """`episodes` real episodes, episode i seeded from (seed, i) whichever slot plays it; at most `max_steps` steps
+    """`episodes` real episodes on `slots` environments in lockstep (the policy sees all their frames as one batch),
+    episode i seeded from (seed, i) whichever slot plays it; at most `max_steps` steps
     each (None: the game's own end). `poll` is called every step (it raises to stop). keep_frames False: each
     episode keeps only its last frame (scoring 100 Doom episodes would otherwise hold a gigabyte of frames)."""
     seeds = np.random.default_rng([seed, 7]).integers(2**31, size=episodes)
-    envs = [make_env(int(seeds[0])) for _ in range(min(SLOTS, episodes))]
+    envs = [make_env(int(seeds[0])) for _ in range(min(slots, episodes))]
     played: list[Episode | None] = [None] * episodes
     slot_episode = list(range(len(envs)))  # which episode each slot plays; -1 = idle
     frames = [[env.reset(seed=int(seeds[i]))[0]] for i, env in enumerate(envs)]

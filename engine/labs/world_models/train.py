@@ -87,7 +87,7 @@ def collect(world: World, params: torch.Tensor | None, config: dict[str, Any], c
     seed, space = seed_of(config, COLLECT_STREAM, round_), world.controller.space
     policy = (RandomPolicy(space, config["action_repeat"], seed) if params is None else
               ControllerPolicy(world, params, config["exploration"], space, seed))
-    return play(env_maker(config), policy, config["rollouts"], seed, lambda: keep_going(ctx),
+    return play(env_maker(config), policy, config["rollouts"], seed, lambda: keep_going(ctx), config["envs_at_once"],
                 config["rollout_steps"], progress)
 
 
@@ -146,9 +146,9 @@ def evaluate(world: World, params: torch.Tensor, config: dict[str, Any], ctx: Co
     the random policy on the same real episodes when asked."""
     n, seed = config["real_eval_episodes"], seed_of(config, EVAL_STREAM, 0)  # every C plays the same episodes
     action_space = world.controller.space
-    poll = lambda: keep_going(ctx)
+    poll, slots = lambda: keep_going(ctx), config["envs_at_once"]
     real = mean_and_error(scores(play(env_maker(config), ControllerPolicy(world, params, 0.0, action_space, seed), n,
-                                      seed, poll, keep_frames=False)))
+                                      seed, poll, slots, keep_frames=False)))
     generator = torch.Generator().manual_seed(seed_of(config, DREAM_STREAM, step))
     dreamt = mean_and_error(dream_returns(world, params.unsqueeze(0), n, config["dream_length"], temperature,
                                           generator)[0].numpy())
@@ -156,7 +156,7 @@ def evaluate(world: World, params: torch.Tensor, config: dict[str, Any], ctx: Co
                "temperature": temperature}
     if with_random:
         random = mean_and_error(scores(play(env_maker(config), RandomPolicy(action_space, 1, seed), n, seed, poll,
-                                            keep_frames=False)))
+                                            slots, keep_frames=False)))
         summary |= {"random_score": random[0], "random_score_se": random[1]}
     ctx.log(step, **summary)
     return summary
