@@ -68,7 +68,7 @@ def test_exact_reachability_when_a_wall_is_in_the_way_by_hand():
 
 def test_the_target_at_tau_zero_is_the_distance_reached_and_otherwise_the_next_horizon():
     torch.manual_seed(0)
-    actor, critic = Actor(16, 5), Critic(16, "vector", 5)
+    actor, critic = Actor(16, 5, 2), Critic(16, "vector", 5, 2)
     next_state, goal = torch.tensor([[0.2, -0.1], [0.2, -0.1]]), torch.tensor([[0.5, 0.3], [0.5, 0.3]])
     tau = torch.tensor([0.0, 3.0])
     y = tdm.target(next_state, goal, tau, next_state, tau - 1, actor, critic, max_step=0.15)
@@ -77,20 +77,20 @@ def test_the_target_at_tau_zero_is_the_distance_reached_and_otherwise_the_next_h
     bootstrap = critic.psi(next_state[1:], actor(next_state[1:], goal[1:], two), goal[1:], two)[0]
     stay = torch.tensor([-0.3, -0.4])  # three actions could cover both gaps: no physical bound binds here
     assert torch.allclose(y[1], bootstrap if bootstrap.sum() > stay.sum() else stay)
-    scalar = tdm.target(next_state, goal, tau, next_state, tau - 1, actor, Critic(16, "scalar", 5), max_step=0.15)
+    scalar = tdm.target(next_state, goal, tau, next_state, tau - 1, actor, Critic(16, "scalar", 5, 2), max_step=0.15)
     assert scalar.shape == (2, 1) and scalar[0, 0].item() == pytest.approx(-0.7)
 
 
 def still_critic() -> Critic:
     """A vector critic whose every action leaves the agent where it is: f = s, so V(s, g, τ) = -|s - g|."""
-    critic = Critic(8, "vector", 5)
+    critic = Critic(8, "vector", 5, 2)
     torch.nn.init.zeros_(critic.net[-1].weight)
     torch.nn.init.zeros_(critic.net[-1].bias)
     return critic
 
 
 def test_the_target_is_the_best_achievable_way_to_spend_the_horizon_within_what_the_physics_allows():
-    actor, critic = Actor(8, 5), still_critic()
+    actor, critic = Actor(8, 5, 2), still_critic()
     next_state, goal = torch.tensor([[0.0, 0.0]] * 3), torch.tensor([[0.7, 0.1]] * 3)
     tau = torch.tensor([2.0, 5.0, 5.0])
     # the replayed trajectory went on to the goal itself (row 0, 1) or away from it (row 2)
@@ -101,7 +101,7 @@ def test_the_target_is_the_best_achievable_way_to_spend_the_horizon_within_what_
     assert torch.allclose(y[1], torch.tensor([0.0, 0.0]))  # five actions can: the trajectory's value is kept
     assert torch.allclose(y[2], torch.tensor([-0.7, -0.1]))  # nothing better than staying at s' (f = s)
     scalar = tdm.target(next_state, goal, tau, later_state, torch.tensor([0.0, 1.0, 1.0]), actor,
-                        Critic(8, "scalar", 5), max_step=0.15)
+                        Critic(8, "scalar", 5, 2), max_step=0.15)
     assert (scalar[:, 0] <= torch.tensor([-0.4, 0.0, 0.0]) + 1e-6).all() and (scalar[:, 0] >= -0.8 - 1e-6).all()
 
 

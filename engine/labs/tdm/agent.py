@@ -26,7 +26,8 @@ class Learner:
         self.method, self.config = method, config
         head = config["head"] if method == "tdm" else "ddpg"
         tau_max = config["tau_max"] if method == "tdm" else 0
-        self.actor, self.critic = Actor(config["hidden"], tau_max), Critic(config["hidden"], head, tau_max)
+        hidden, layers = config["hidden"], config["layers"]
+        self.actor, self.critic = Actor(hidden, tau_max, layers), Critic(hidden, head, tau_max, layers)
         self.actor_target, self.critic_target = copy.deepcopy(self.actor), copy.deepcopy(self.critic)
         # fused: one kernel per step instead of one per tensor; these nets are small enough for that to matter
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config["actor_lr"], fused=True)

@@ -20,7 +20,7 @@ INPUTS = STATE + GOAL + GOAL  # s, g and g - s
 HEADS = ("vector", "scalar", "ddpg")
 
 
-def mlp(inputs: int, hidden: int, outputs: int, layers: int = 2) -> nn.Sequential:
+def mlp(inputs: int, hidden: int, outputs: int, layers: int) -> nn.Sequential:
     sizes = [inputs] + [hidden] * layers
     body = [module for a, b in pairwise(sizes) for module in (nn.Linear(a, b), nn.ReLU())]
     return nn.Sequential(*body, nn.Linear(sizes[-1], outputs))
@@ -35,10 +35,10 @@ def features(state: torch.Tensor, goal: torch.Tensor, tau: torch.Tensor, tau_max
 class Actor(nn.Module):
     """π(s, g, τ) ∈ [-1, 1]²; with tau_max = 0 (the DDPG baseline) τ is ignored."""
 
-    def __init__(self, hidden: int, tau_max: int):
+    def __init__(self, hidden: int, tau_max: int, layers: int):
         super().__init__()
         self.tau_max = tau_max
-        self.net = mlp(INPUTS + (tau_max > 0), hidden, ACTION)
+        self.net = mlp(INPUTS + (tau_max > 0), hidden, ACTION, layers)
 
     def forward(self, state: torch.Tensor, goal: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.net(features(state, goal, tau, self.tau_max)))
@@ -47,10 +47,10 @@ class Actor(nn.Module):
 class Critic(nn.Module):
     """Per-dimension values ψ (batch, 2) for the vector head, else (batch, 1); `q` sums them."""
 
-    def __init__(self, hidden: int, head: str, tau_max: int):
+    def __init__(self, hidden: int, head: str, tau_max: int, layers: int):
         super().__init__()
         self.head, self.tau_max = head, tau_max if head != "ddpg" else 0
-        self.net = mlp(INPUTS + ACTION + (self.tau_max > 0), hidden, GOAL if head == "vector" else 1)
+        self.net = mlp(INPUTS + ACTION + (self.tau_max > 0), hidden, GOAL if head == "vector" else 1, layers)
 
     def psi(self, state: torch.Tensor, action: torch.Tensor, goal: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         out = self.net(torch.cat([features(state, goal, tau, self.tau_max), action], dim=1))
