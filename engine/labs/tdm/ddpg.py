@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import torch
 
-from engine.labs.tdm.networks import Actor, Critic
+from engine.labs.tdm.networks import Actor, Critic, value
 
 
 def target(next_state: torch.Tensor, goal: torch.Tensor, actor: Actor, critic: Critic, gamma: float
            ) -> torch.Tensor:
     reward = -torch.linalg.vector_norm(next_state - goal, dim=1, keepdim=True)
-    no_tau = torch.zeros(len(goal))
-    return reward + gamma * critic.psi(next_state, actor(next_state, goal, no_tau), goal, no_tau)
+    return reward + gamma * value(next_state, goal, torch.zeros(len(goal)), actor, critic)

@@ -16,6 +16,7 @@ from scipy.stats import spearmanr
 from engine.labs.tdm import reachability
 from engine.labs.tdm.agent import Learner
 from engine.labs.tdm.envs import LAYOUTS, goal_distance, move, sample_free
+from engine.labs.tdm.networks import value
 
 EVAL_STREAM = 1
 
@@ -60,8 +61,8 @@ def predicted_distances(learner: Learner, start: np.ndarray, tau_max: int) -> np
     goal = goals.repeat(tau_max + 1, 1)
     tau = torch.arange(tau_max + 1, dtype=torch.float32).repeat_interleave(n)
     state = torch.as_tensor(start, dtype=torch.float32).expand(len(goal), 2)
-    value = learner.critic.q(state, learner.actor(state, goal, tau), goal, tau)
-    return (-value).reshape(tau_max + 1, *reachability.goal_points().shape[:2]).numpy()
+    q = value(state, goal, tau, learner.actor, learner.critic).sum(dim=1)
+    return (-q).reshape(tau_max + 1, *reachability.goal_points().shape[:2]).numpy()
 
 
 def _rank_correlation(a: np.ndarray, b: np.ndarray, fewest: int) -> float | None:

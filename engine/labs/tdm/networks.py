@@ -62,3 +62,8 @@ class Critic(nn.Module):
 
     def q(self, state: torch.Tensor, action: torch.Tensor, goal: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         return self.psi(state, action, goal, tau).sum(dim=1)
+
+
+def value(state: torch.Tensor, goal: torch.Tensor, tau: torch.Tensor, actor: Actor, critic: Critic) -> torch.Tensor:
+    """V(s, g, τ) = ψ(s, π(s, g, τ), g, τ) per head output: the critic's value of the actor's own action."""
+    return critic.psi(state, actor(state, goal, tau), goal, tau)

@@ -22,12 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.labs.tdm.networks import Actor, Critic
-
-
-def value(state: torch.Tensor, goal: torch.Tensor, tau: torch.Tensor, actor: Actor, critic: Critic) -> torch.Tensor:
-    """V(s, g, τ) = ψ(s, π(s, g, τ), g, τ) per head output."""
-    return critic.psi(state, actor(state, goal, tau), goal, tau)
+from engine.labs.tdm.networks import Actor, Critic, value
 
 
 def best_of(*values: torch.Tensor) -> torch.Tensor:

@@ -56,10 +56,9 @@ class Player:
     def learn(self, config: dict[str, Any], params: dict[str, Any], rng: np.random.Generator) -> dict[str, float]:
         losses = {}
         walls = LAYOUTS[config["layout"]].walls
-        tau_max = config["tau_max"] if self.learner.method == "tdm" else 0
         for _ in range(params["updates_per_step"]):
-            batch = self.buffer.sample(config["batch"], rng, config["future_goals"], config["random_goals"], tau_max,
-                                       walls)
+            batch = self.buffer.sample(config["batch"], rng, config["future_goals"], config["random_goals"],
+                                       self.learner.actor.tau_max, walls)  # 0 for DDPG: no horizon to relabel
             losses = self.learner.update(batch, params["actor_lr"], params["critic_lr"])
         return losses
 
