@@ -13,7 +13,7 @@ from engine.labs.world_models.dream import DreamSession, DreamState, build_world
 from engine.labs.world_models.envs import TIME_LIMIT, DoomTakeCover, TakeCoverEnv, make_env, vizdoom_home
 from engine.labs.world_models.mdn_rnn import MDNRNN, Prediction, death_labels, mdn_loss, sample_mdn
 from engine.labs.world_models.train import bench, load_world, train
-from engine.labs.world_models.vae import ConvVAE, vae_loss
+from engine.labs.world_models.vae import ConvVAE, salience, vae_loss
 from engine.params import ConfigError
 from engine.runtime.context import LocalContext
 
@@ -137,6 +137,20 @@ def test_vae_shapes_and_free_bits_floor():
     loss, reconstruction_loss, kl = vae_loss(reconstruction, frames, zeros, zeros, free_bits=0.5)
     assert kl.item() == 0
     assert loss.item() == pytest.approx(reconstruction_loss.item() + 0.5 * 8)
+
+
+def test_salience_makes_a_miss_on_an_unusual_pixel_cost_more_than_on_the_usual_scene():
+    mean_frame = torch.full((1, 3, 64, 64), 0.4)  # a grey room
+    frames = mean_frame.repeat(2, 1, 1, 1)
+    frames[1, :, 30:34, 30:34] = torch.tensor([1.0, 0.9, 0.2])[:, None, None]  # frame 1 holds a fireball
+    blurred = mean_frame.expand(2, 3, 64, 64)  # a V that reconstructs only the room
+    zeros = torch.zeros(2, 8)
+    weights = salience(frames, mean_frame, 10.0)
+    assert weights[0].eq(1).all() and weights[1, 0, 31, 31] == pytest.approx(1 + 10 * (0.6 + 0.5 + 0.2))
+    plain = vae_loss(blurred, frames, zeros, zeros, 0.0)[1]
+    weighted = vae_loss(blurred, frames, zeros, zeros, 0.0, weights)[1]
+    assert weighted > plain  # the missed fireball costs more; the room's pixels cost the same
+    assert vae_loss(blurred, frames, zeros, zeros, 0.0, salience(frames, mean_frame, 0.0))[1] == plain
 
 
 def test_mdn_rnn_shapes_and_single_gaussian_likelihood():

@@ -2,10 +2,13 @@
 
 Encoder: four stride-2 convolutions (kernel 4, widths 32/64/128/256 times `width`) -> mu, log sigma^2 of z.
 Decoder: z -> a 1x1 map of 1024*width channels -> four stride-2 deconvolutions (kernels 5, 5, 6, 6) -> 64x64.
-Loss (per frame): sum over pixels of BCE(x, x_hat) + max(KL(q(z|x) || N(0, I)), free_bits * z_size).
+Loss (per frame): sum over pixels of w * BCE(x, x_hat) + max(KL(q(z|x) || N(0, I)), free_bits * z_size), each
+pixel weighted by its salience w = 1 + s * sum_c |x - mean frame| (s = 0: every pixel alike, as in the paper).
 The paper sums squared errors instead; on the tutorial game's sparse frames (small projectiles on black) that loss
 stalls with the projectiles blurred away (measured: 2800 updates stuck at the mean image), BCE's steeper gradient
-does not; on Doom both work.
+does not. In Doom a fireball covers 0.2 % of a frame: with s = 0, V learns the room and no fireball at all in the
+training a CPU affords (measured: 7 % of fireball pixels reconstructed after 40 k frames; with s = 10, 20 %, every
+near fireball visible), and a V blind to fireballs leaves M and C nothing to dodge.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class ConvVAE(nn.Module):
         )
         self.to_mu = nn.Linear(4 * widths[3], z_size)
         self.to_logvar = nn.Linear(4 * widths[3], z_size)
+        self.register_buffer("mean_frame", torch.zeros(1, channels, 64, 64))  # set from the data by train_vae
         self.bottleneck = scaled(1024, width)
         self.from_z = nn.Linear(z_size, self.bottleneck)
         self.decoder = nn.Sequential(
@@ -65,11 +69,20 @@ class ConvVAE(nn.Module):
         return self.decode(z), mu, logvar
 
 
+def salience(frames: torch.Tensor, mean_frame: torch.Tensor, strength: float) -> torch.Tensor:
+    """w = 1 + strength * sum_c |x - mean frame| (B, 1, 64, 64): what differs from the usual scene (a fireball, a
+    near wall) counts more in the reconstruction loss than the floor and the ceiling every frame shares."""
+    return 1 + strength * (frames - mean_frame).abs().sum(1, keepdim=True)
+
+
 def vae_loss(
-    reconstruction: torch.Tensor, frames: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, free_bits: float
+    reconstruction: torch.Tensor, frames: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, free_bits: float,
+    weights: torch.Tensor | float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(loss, reconstruction loss, KL), each a mean over the batch; KL below free_bits nats per dimension is free."""
-    reconstruction_loss = F.binary_cross_entropy(reconstruction, frames, reduction="none").flatten(1).sum(1).mean()
+    """(loss, reconstruction loss, KL), each a mean over the batch; each pixel's BCE counts `weights` times (its
+    salience); KL below free_bits nats per dimension is free."""
+    bce = F.binary_cross_entropy(reconstruction, frames, reduction="none") * weights
+    reconstruction_loss = bce.flatten(1).sum(1).mean()
     kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
     return reconstruction_loss + kl.clamp(min=free_bits * mu.shape[1]).mean(), reconstruction_loss, kl.mean()
 
@@ -91,6 +104,7 @@ def train_vae(vae: ConvVAE, frames: np.ndarray, ctx: Context, generator: torch.G
     p = ctx.params
     optimizer = torch.optim.Adam(vae.parameters(), lr=p["vae_lr"])
     epochs, batch = p["vae_epochs"], p["vae_batch"]
+    vae.mean_frame.copy_(to_tensor(frames[:: max(1, len(frames) // 2000)]).mean(0, keepdim=True))
     for epoch in range(epochs):
         totals = np.zeros(3)
         order = torch.randperm(len(frames), generator=generator)[: p["vae_frames"]].numpy()
@@ -101,7 +115,8 @@ def train_vae(vae: ConvVAE, frames: np.ndarray, ctx: Context, generator: torch.G
                 group["lr"] = ctx.params["vae_lr"]
             x = to_tensor(frames[order[start : start + batch]])
             reconstruction, mu, logvar = vae(x)
-            loss, reconstruction_loss, kl = vae_loss(reconstruction, x, mu, logvar, p["free_bits"])
+            weights = salience(x, vae.mean_frame, p["salience"])
+            loss, reconstruction_loss, kl = vae_loss(reconstruction, x, mu, logvar, p["free_bits"], weights)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
