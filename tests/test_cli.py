@@ -45,11 +45,12 @@ def test_ctrl_c_stops_a_cli_run_cleanly(data_dir):
     sets = [arg for key, value in LONG_META_RL.items() for arg in ("--set", f"{key}={value}")]
     process = subprocess.Popen([sys.executable, "-m", "engine", "--data", str(data_dir), "train", "meta_rl", *sets,
                                 "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300  # a hang guard only: a fresh venv's first torch import can take a minute
     while time.monotonic() < deadline and "loss" not in cli("export", "1", data_dir=data_dir).stdout:
         time.sleep(0.5)
+    assert "loss" in cli("export", "1", data_dir=data_dir).stdout  # Ctrl-C reaches a run that is training
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=30)
+    stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 0, stderr
     assert json.loads(stdout)["status"] == "stopped"
     assert "Traceback" not in stderr
