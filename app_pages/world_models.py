@@ -44,7 +44,7 @@ preset, overrides, run = lab_header(
     LAB,
     ":material/cloud:",
     "**V**, a variational autoencoder, compresses each 64×64 Doom frame to a small code z; **M**, an LSTM with a "
-    "mixture-density head, learns to predict the next z and whether a fireball kills you — it becomes a *dream* of "
+    "mixture-density head, learns to predict the next z and whether a fireball hits you — it becomes a *dream* of "
     "the game. The controller **C** is trained by CMA-ES entirely inside that dream, then plays the real game "
     "(Ha & Schmidhuber 2018, DoomTakeCover). The temperature τ adds noise to the dream so that C cannot win by "
     "exploiting M's mistakes.",
@@ -110,11 +110,11 @@ def step_through(checkpoint: Path, env: str, temperature: float) -> None:
     for column, (label, action) in zip(buttons, ACTIONS[env].items(), strict=False):
         if column.button(label, key=f"wm.act.{label}", disabled=bool(log and log[-1]["over"])):
             _, reward, death, over = session.step(action)
-            log.append({"reward": reward, "P(death)": death, "over": over})
+            log.append({"reward": reward, "P(end)": death, "over": over})
     image, status = st.columns([1, 2])
     image.image(session.frame(), width=256, clamp=True, caption=f"dream step {len(log)} at τ = {temperature:g}")
     if log:
-        status.metric("P(death) predicted by M", f"{log[-1]['P(death)']:.2f}")
+        status.metric("P(the dream ends) by M", f"{log[-1]['P(end)']:.2f}")
         if log[-1]["over"]:
             status.warning("M says a fireball got you here. Restart to dream again.")
 

@@ -65,7 +65,7 @@ def test_a_run_shows_every_stage_then_fills_its_tau_table_by_one_engine_sweep(fr
     app = open_page("world_models", run=str(run_id))
     assert not app.exception and not app.error
     titles = chart_titles(app)
-    for title in ("V's losses", "M's losses", "CMA-ES fitness", "The dream at", "The real game", "probability of death"):
+    for title in ("V's losses", "M's losses", "CMA-ES fitness", "The dream at", "The real game", "probability that the dream ends"):
         assert titled(titles, title), (title, titles)
     app.select_slider(key="wm.viewer_tau").set_value(0.1).run()
     assert titled(chart_titles(app), "The dream at τ = 0.1 ")

@@ -55,9 +55,9 @@ def fitness_chart(series: dict[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure
 
 def death_chart(death: np.ndarray, length: int) -> go.Figure:
     figure = go.Figure(go.Scatter(x=np.arange(1, length + 1), y=death[:length], mode="lines",
-                                  line={"color": PALETTE[1]}, name="P(death)"))
-    figure.update_layout(title="M's predicted probability of death, per dream step", height=220,
-                         xaxis_title="dream step", yaxis={"range": [0, 1], "title": "P(death)"},
+                                  line={"color": PALETTE[1]}, name="P(end)"))
+    figure.update_layout(title="M's predicted probability that the dream ends here, per dream step", height=220,
+                         xaxis_title="dream step", yaxis={"range": [0, 1], "title": "P(end)"},
                          margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return figure
 
