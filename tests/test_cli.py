@@ -43,14 +43,20 @@ def test_ctrl_c_stops_a_cli_run_cleanly(data_dir):
     from tests.conftest import LONG_META_RL
 
     sets = [arg for key, value in LONG_META_RL.items() for arg in ("--set", f"{key}={value}")]
-    process = subprocess.Popen([sys.executable, "-m", "engine", "--data", str(data_dir), "train", "meta_rl", *sets,
-                                "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300  # a hang guard only: a fresh venv's first torch import can take a minute
+    # Ctrl-C as a terminal delivers it: a test runner started in the background by a shell inherits SIGINT ignored,
+    # and so would the CLI, which then never hears it; a handled SIGINT is reset to the default in the child
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "engine", "--data", str(data_dir), "train", "meta_rl",
+                                    *sets, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    deadline = time.monotonic() + 120  # hang guards only
     while time.monotonic() < deadline and "loss" not in cli("export", "1", data_dir=data_dir).stdout:
         time.sleep(0.5)
     assert "loss" in cli("export", "1", data_dir=data_dir).stdout  # Ctrl-C reaches a run that is training
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
+    stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     assert json.loads(stdout)["status"] == "stopped"
     assert "Traceback" not in stderr
