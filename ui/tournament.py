@@ -132,7 +132,5 @@ def bundled_preview(rule: str) -> dict[str, dict]:
     state = load_checkpoint(BUNDLED[rule])
     tournament = train.from_checkpoint(state)
     config = state["config"]
-    results = train.evaluation(tournament, data.load(config["shift"], config["seed"],
-                                                     data.parse_classes(config["held_out_classes"])),
-                               data.parse_mechanisms(config["mechanisms"]))
+    results = train.evaluation(tournament, data.digits_of(config), data.parse_mechanisms(config["mechanisms"]))
     return results | {"wins": {name: tensor.numpy() for name, tensor in state["wins"].items()}, "config": config}

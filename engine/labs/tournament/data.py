@@ -114,3 +114,8 @@ def load(shift: int, seed: int, held_out_classes: tuple[int, ...], test_share: f
         held_out=images[held],
         held_out_labels=labels[held],
     )
+
+
+def digits_of(config: dict) -> Digits:
+    """The digits a run with this config trains and evaluates on (its shift, seed and held-out classes)."""
+    return load(config["shift"], config["seed"], parse_classes(config["held_out_classes"]))

@@ -183,7 +183,7 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
     torch.manual_seed(config["seed"])
     generator = torch.Generator().manual_seed(config["seed"])
     mechanisms = data.parse_mechanisms(config["mechanisms"])
-    digits = data.load(config["shift"], config["seed"], data.parse_classes(config["held_out_classes"]))
+    digits = data.digits_of(config)
     tournament = Tournament(config, digits.canonical.shape[-1])
     if not pretrain_identity(tournament.experts, digits.source, mechanisms, config, generator, ctx):
         return {"rounds_done": 0, "stopped": 1.0, "train_seconds": time.perf_counter() - started}

@@ -48,11 +48,7 @@ class MDNRNN(nn.Module):
     ) -> tuple[Prediction, torch.Tensor, LSTMState]:
         """z (B, T, z_size), actions (B, T, action_size) -> per-step prediction, hidden outputs (B, T, H), state."""
         hidden, state = self.lstm(torch.cat([z, actions], dim=-1), state)
-        out = self.head(hidden)
-        mixture = out[..., :-2].unflatten(-1, (3, self.z_size, self.components))
-        prediction = Prediction(mixture[..., 0, :, :], mixture[..., 1, :, :], mixture[..., 2, :, :],
-                                out[..., -2], out[..., -1])
-        return prediction, hidden, state
+        return self.predict(hidden), hidden, state
 
     def step(self, z: torch.Tensor, actions: torch.Tensor, state: LSTMState) -> tuple[Prediction, torch.Tensor,
                                                                                    LSTMState]:
@@ -65,11 +61,14 @@ class MDNRNN(nn.Module):
         i, f, g, o = gates.chunk(4, -1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
-        out = self.head(h)
+        return self.predict(h), h, (h.unsqueeze(0), c.unsqueeze(0))
+
+    def predict(self, hidden: torch.Tensor) -> Prediction:
+        """The head on the LSTM's output h (..., H): the mixture for z_{t+1}, the step's reward and death."""
+        out = self.head(hidden)
         mixture = out[..., :-2].unflatten(-1, (3, self.z_size, self.components))
-        prediction = Prediction(mixture[..., 0, :, :], mixture[..., 1, :, :], mixture[..., 2, :, :],
-                                out[..., -2], out[..., -1])
-        return prediction, h, (h.unsqueeze(0), c.unsqueeze(0))
+        return Prediction(mixture[..., 0, :, :], mixture[..., 1, :, :], mixture[..., 2, :, :], out[..., -2],
+                          out[..., -1])
 
     def initial_state(self, batch: int) -> LSTMState:
         zeros = torch.zeros(1, batch, self.hidden)
