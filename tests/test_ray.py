@@ -76,7 +76,9 @@ def cluster():
 
 @pytest.fixture
 def remote(cluster, data_dir):
-    jobs = JobManager(data_dir, settings=local_settings(slots=2, ray_address=cluster.address), heartbeat_timeout=3.0,
+    # a three-node cluster and its runs share two cores here: a live worker's heartbeat has been seen 6 s late, and
+    # its 1 s ping unanswered, so the heartbeat gets 10 s (the node-loss and kill tests wait up to 60-120 s)
+    jobs = JobManager(data_dir, settings=local_settings(slots=2, ray_address=cluster.address), heartbeat_timeout=10.0,
                       supervise_every=0.1)
     yield jobs
     jobs.shutdown(stop_runs=True)
