@@ -3,24 +3,78 @@
 A lab never sees the store or the job manager; it logs, snapshots, checkpoints, reports progress
 and polls for controls through this interface. `LocalContext` keeps everything in memory so tests
 and benchmarks can call `train` directly; the worker hands a store-backed one.
+
+Resume: a checkpoint taken with `ctx.checkpoint(state, step=N, stage=S)` is one a run can continue from. When a
+run resumes (a restart, a lost node, a Resume press) or is branched, its trainer finds that checkpoint in
+`ctx.resume` (a `ResumePoint`: the state as it was passed, the step and the stage), restores it and carries on
+at step N + 1 of stage S; the runtime has already removed any metric logged after step N, so the charts continue
+with no gap and no step twice. `random_state` / `restore_random_state` carry the generators a trainer draws from.
 """
 
 from __future__ import annotations
 
 import copy
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from engine.params import ConfigError
 
+CHECKPOINT_SECONDS = 10.0  # a worker's `checkpoint_due()` interval: what a crash or a restart loses at most
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """A checkpoint to continue from: `state` as the trainer passed it, the last `step` it had logged, its `stage`."""
+
+    state: dict[str, Any]
+    step: int
+    stage: str
+
+    @classmethod
+    def of(cls, record: dict[str, Any], lab: str) -> ResumePoint:
+        """The resume point of a checkpoint file's contents, or a ConfigError saying why it is not one for `lab`."""
+        mark = record.get("resume") if isinstance(record, dict) else None
+        if not isinstance(mark, dict) or not isinstance(mark.get("step"), int):
+            raise ConfigError("its checkpoint holds weights only, not the state a run can continue from")
+        if mark.get("lab") != lab:
+            raise ConfigError(f"its checkpoint is from the {mark.get('lab') or 'unknown'} lab, not {lab}")
+        state = {key: value for key, value in record.items() if key != "resume"}
+        return cls(state, mark["step"], str(mark.get("stage", "")))
+
+
+def random_state(*generators: np.random.Generator | Any) -> dict[str, Any]:
+    """The state of torch's global generator and of the given numpy / torch generators, for a checkpoint."""
+    import torch
+
+    return {"torch": torch.get_rng_state(),
+            "generators": [g.bit_generator.state if isinstance(g, np.random.Generator) else g.get_state()
+                           for g in generators]}
+
+
+def restore_random_state(state: dict[str, Any], *generators: np.random.Generator | Any) -> None:
+    """Put `random_state(*generators)` back into the same generators, in the same order."""
+    import torch
+
+    torch.set_rng_state(state["torch"])
+    for generator, saved in zip(generators, state["generators"], strict=True):
+        if isinstance(generator, np.random.Generator):
+            generator.bit_generator.state = saved
+        else:
+            generator.set_state(saved)
+
 
 class Context:
-    """Interface. `params` holds the current values of every hyperparameter, live changes applied."""
+    """Interface. `params` holds the current values of every hyperparameter, live changes applied; `resume` the
+    checkpoint to continue from (None: start from scratch)."""
 
-    def __init__(self, config: dict[str, Any]):
+    def __init__(self, config: dict[str, Any], lab: str = "", resume: ResumePoint | None = None,
+                 checkpoint_seconds: float = CHECKPOINT_SECONDS):
         self.params: dict[str, Any] = dict(config)
+        self.lab, self.resume, self.checkpoint_seconds = lab, resume, checkpoint_seconds
+        self._checkpointed = time.monotonic()
 
     def log(self, step: int, **scalars: float) -> None:
         raise NotImplementedError
@@ -28,8 +82,22 @@ class Context:
     def snapshot(self, name: str, step: int, data: np.ndarray | dict[str, np.ndarray]) -> None:
         raise NotImplementedError
 
-    def checkpoint(self, state: dict[str, Any]) -> None:
-        """Keep `state` as it is now: a lab may pass live state_dicts, which its later updates go on changing."""
+    def checkpoint(self, state: dict[str, Any], step: int | None = None, stage: str = "") -> None:
+        """Keep `state` as it is now (a lab may pass live state_dicts, which its later updates go on changing).
+        With `step` — the last step whose metrics are logged, everything of it done — and the `stage` it belongs
+        to, it is a checkpoint the run can resume from; without, weights only (a viewer's)."""
+        record = dict(state)
+        if step is not None:
+            record["resume"] = {"lab": self.lab, "step": int(step), "stage": stage}
+        self._checkpointed = time.monotonic()
+        self._keep(record)
+
+    def checkpoint_due(self) -> bool:
+        """True once `checkpoint_seconds` have passed since the last checkpoint: a trainer asks at each point where
+        it could continue from, and checkpoints when told."""
+        return time.monotonic() - self._checkpointed >= self.checkpoint_seconds
+
+    def _keep(self, record: dict[str, Any]) -> None:
         raise NotImplementedError
 
     def progress(self, fraction: float, stage: str) -> None:
@@ -45,11 +113,13 @@ class Context:
 
 
 class LocalContext(Context):
-    """In-memory context: for tests, benchmarks and notebooks. `stop_after` simulates a Stop press."""
+    """In-memory context: for tests, benchmarks and notebooks. `stop_after_polls` simulates a Stop press; checkpoints
+    are never due unless `checkpoint_seconds` says so (0: at every point a trainer could continue from)."""
 
     def __init__(self, config: dict[str, Any], stop_after_polls: int | None = None, quiet: bool = True,
-                 runs: dict[int, dict[str, Any]] | None = None):
-        super().__init__(config)
+                 runs: dict[int, dict[str, Any]] | None = None, resume: ResumePoint | None = None,
+                 checkpoint_seconds: float = float("inf")):
+        super().__init__(config, resume=resume, checkpoint_seconds=checkpoint_seconds)
         self.runs = runs or {}  # run id -> checkpoint state, for load_run_checkpoint
         self.metrics: dict[str, list[tuple[int, float]]] = {}
         self.snapshots: dict[str, tuple[int, Any]] = {}
@@ -68,8 +138,8 @@ class LocalContext(Context):
     def snapshot(self, name: str, step: int, data: np.ndarray | dict[str, np.ndarray]) -> None:
         self.snapshots[name] = (step, data)
 
-    def checkpoint(self, state: dict[str, Any]) -> None:
-        self.checkpoints.append(copy.deepcopy(state))  # a file would freeze it; a list must copy
+    def _keep(self, record: dict[str, Any]) -> None:
+        self.checkpoints.append(copy.deepcopy(record))  # a file would freeze it; a list must copy
 
     def progress(self, fraction: float, stage: str) -> None:
         self.fraction, self.stage = fraction, stage

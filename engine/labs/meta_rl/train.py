@@ -19,8 +19,9 @@ import torch
 from engine.labs.meta_rl import agent, evaluate
 from engine.labs.meta_rl.bandits import TASKS, check_arms, instant_regret, sample_probs
 from engine.params import ConfigError
+from engine.runtime.context import random_state, restore_random_state
 
-if TYPE_CHECKING:  # labs sit below the runtime: the context's interface is only needed for type hints
+if TYPE_CHECKING:
     from engine.runtime.context import Context
 
 TRAIN_SHARE = 0.9  # of the progress bar; the final evaluation takes the rest
@@ -121,9 +122,12 @@ def ppo_update(
     return {"loss": loss.item(), "entropy": entropy.item(), "value_loss": value_loss.item()}  # last minibatch
 
 
-def checkpoint_state(model: agent.ActorCritic, config: dict[str, Any]) -> dict[str, Any]:
-    """The weights and the config."""
-    return {"model": model.state_dict(), "config": dict(config)}
+def checkpoint_state(model: agent.ActorCritic, optimizer: torch.optim.Optimizer, config: dict[str, Any],
+                     rng: np.random.Generator, generator: torch.Generator) -> dict[str, Any]:
+    """The weights and the config (what a viewer needs); Adam's moments and every random generator's state (what a
+    resumed run needs to continue exactly as if it had never stopped)."""
+    return {"model": model.state_dict(), "config": dict(config), "optimizer": optimizer.state_dict(),
+            "random": random_state(rng, generator)}
 
 
 def report_evaluation(
@@ -134,12 +138,11 @@ def report_evaluation(
     episodes: int,
     baseline_curves: dict[str, evaluate.RegretCurve],
 ) -> dict[str, evaluate.RegretCurve]:
-    """Evaluate the frozen agent; send the regret curves, one explored episode, a metric and a checkpoint."""
+    """Evaluate the frozen agent; send the regret curves, one explored episode and a metric."""
     curves = {"agent": evaluate.evaluate_agent(model, config, episodes)} | baseline_curves
     ctx.snapshot("regret", step, evaluate.regret_snapshot(curves))
     ctx.snapshot("episode", step, evaluate.explore_episode(model, config))
     ctx.log(step, eval_regret=curves["agent"].final)
-    ctx.checkpoint(checkpoint_state(model, config))
     return curves
 
 
@@ -154,9 +157,18 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, float]:
     optimizer = torch.optim.Adam(model.parameters(), lr=ctx.params["lr"])
     live_episodes = min(config["live_eval_episodes"], config["eval_episodes"])
     live_baselines = evaluate.evaluate_baselines(config, live_episodes)
+    done = 0
+    if ctx.resume:  # continue after the checkpoint's update, as if training had never stopped
+        model.load_state_dict(ctx.resume.state["model"])
+        optimizer.load_state_dict(ctx.resume.state["optimizer"])
+        restore_random_state(ctx.resume.state["random"], rng, generator)
+        done = ctx.resume.step
 
-    updates, done = config["updates"], 0
-    for update in range(1, updates + 1):
+    def save() -> None:
+        ctx.checkpoint(checkpoint_state(model, optimizer, config, rng, generator), step=done, stage="training")
+
+    updates = config["updates"]
+    for update in range(done + 1, updates + 1):
         if not ctx.poll():
             break
         # Linear decay to zero of both the step size (a noisy policy gradient only settles with a shrinking
@@ -172,15 +184,19 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, float]:
         done = update
         if update % config["eval_every"] == 0 and update < updates:
             report_evaluation(ctx, update, model, config, live_episodes, live_baselines)
+            save()
+        elif ctx.checkpoint_due():
+            save()
     train_seconds = time.perf_counter() - started
 
     summary = {"updates_done": float(done), "train_seconds": train_seconds}
-    if done < updates:  # stopped: keep the weights, skip the long evaluation
-        ctx.checkpoint(checkpoint_state(model, config))
+    if done < updates:  # stopped: keep everything to resume from, skip the long evaluation
+        save()
         return summary | {"stopped": 1.0}
     ctx.progress(TRAIN_SHARE, "evaluating")
     final_baselines = evaluate.evaluate_baselines(config, config["eval_episodes"])
     curves = report_evaluation(ctx, done, model, config, config["eval_episodes"], final_baselines)
+    save()
     ctx.progress(1.0, "done")
     for name, curve in curves.items():
         summary[f"{name}_regret"], summary[f"{name}_regret_se"] = curve.final, curve.final_se

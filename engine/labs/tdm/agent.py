@@ -85,6 +85,16 @@ class Learner:
         """The averaged networks' weights."""
         return {"actor": self.actor_target.state_dict(), "critic": self.critic_target.state_dict()}
 
+    TRAINING_PARTS = ("actor", "critic", "actor_target", "critic_target", "actor_optimizer", "critic_optimizer")
+
+    def training_state(self) -> dict[str, Any]:
+        """Every network and optimizer: what a resumed run needs to continue exactly."""
+        return {name: getattr(self, name).state_dict() for name in self.TRAINING_PARTS}
+
+    def load_training_state(self, state: dict[str, Any]) -> None:
+        for name in self.TRAINING_PARTS:
+            getattr(self, name).load_state_dict(state[name])
+
 
 def from_checkpoint(state: dict[str, Any], method: str = "tdm") -> Learner:
     """A learner whose networks hold a checkpoint's (averaged) weights for `method` ("tdm" or "ddpg"), for evaluation."""

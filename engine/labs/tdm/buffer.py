@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from engine.labs.tdm.envs import sample_free
 
@@ -41,6 +42,16 @@ class TrajectoryBuffer:
         t = self.lengths[self.current]
         self.actions[self.current, t], self.states[self.current, t + 1] = action, next_state
         self.lengths[self.current] = t + 1
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {"states": torch.from_numpy(self.states), "actions": torch.from_numpy(self.actions),
+                "goals": torch.from_numpy(self.goals), "lengths": torch.from_numpy(self.lengths),
+                "place": torch.tensor([self.current, self.stored])}
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.states, self.actions, self.goals, self.lengths = (
+            state[name].numpy().copy() for name in ("states", "actions", "goals", "lengths"))
+        self.current, self.stored = (int(x) for x in state["place"])
 
     @property
     def transitions(self) -> int:

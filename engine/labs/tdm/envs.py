@@ -98,7 +98,7 @@ class PointMassEnv(gym.Env):
         self.goal = np.zeros(2)
         self.steps = 0
 
-    def _observation(self) -> dict[str, np.ndarray]:
+    def observation(self) -> dict[str, np.ndarray]:
         position = self.position.astype(np.float32)
         return {"observation": position, "achieved_goal": position.copy(), "desired_goal": self.goal.astype(np.float32)}
 
@@ -112,12 +112,12 @@ class PointMassEnv(gym.Env):
         self.position = np.asarray(options.get("start", start_and_goal[0]), dtype=float)
         self.goal = np.asarray(options.get("goal", start_and_goal[1]), dtype=float)
         self.steps = 0
-        return self._observation(), self._info()
+        return self.observation(), self._info()
 
     def step(self, action):
         self.position = move(self.position, np.asarray(action, dtype=float), self.max_step, self.layout.walls)
         self.steps += 1
-        observation = self._observation()
+        observation = self.observation()
         reward = float(self.compute_reward(observation["achieved_goal"], observation["desired_goal"], {}))
         return observation, reward, False, self.steps >= self.max_steps, self._info()
 

@@ -21,8 +21,9 @@ from engine.labs.tdm.agent import Learner
 from engine.labs.tdm.buffer import TrajectoryBuffer
 from engine.labs.tdm.config import bench_layouts
 from engine.labs.tdm.envs import LAYOUTS, PointMassEnv
+from engine.runtime.context import random_state, restore_random_state
 
-if TYPE_CHECKING:  # labs sit below the runtime: the context's interface is only needed for type hints
+if TYPE_CHECKING:
     from engine.runtime.context import Context
 
 
@@ -53,6 +54,21 @@ class Player:
         self.buffer.add(action, self.observation["observation"])
         self.t = 0 if truncated else self.t + 1
 
+    def state(self) -> dict[str, Any]:
+        """Where this player is: its learner, its replay, its env's point and goal, its step in the episode."""
+        return {"learner": self.learner.training_state(), "buffer": self.buffer.state(), "t": self.t,
+                "env": torch.tensor([*self.env.position, *self.env.goal, self.env.steps], dtype=torch.float64),
+                "curve": torch.tensor(self.curve, dtype=torch.float64)}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.learner.load_training_state(state["learner"])
+        self.buffer.load_state(state["buffer"])
+        env = state["env"].numpy()
+        self.env.position, self.env.goal, self.env.steps = env[:2].copy(), env[2:4].copy(), int(env[4])
+        self.observation = self.env.observation()
+        self.t = state["t"]
+        self.curve = [tuple(row) for row in state["curve"].tolist()]
+
     def learn(self, config: dict[str, Any], params: dict[str, Any], rng: np.random.Generator) -> dict[str, float]:
         losses = {}
         walls = LAYOUTS[config["layout"]].walls
@@ -73,11 +89,14 @@ def make_players(config: dict[str, Any]) -> dict[str, Player]:
     }
 
 
-def checkpoint_state(players: dict[str, Player], config: dict[str, Any]) -> dict[str, Any]:
-    """Both learners' weights, the config and the learning curves (so a bundled checkpoint can show them too)."""
+def checkpoint_state(players: dict[str, Player], config: dict[str, Any], rng: np.random.Generator
+                     ) -> dict[str, Any]:
+    """Both learners' averaged weights, the config and the learning curves (what a viewer needs: a bundled
+    checkpoint shows them too); every player's whole state and the random generators (what a resumed run needs)."""
     state: dict[str, Any] = {method: player.learner.state_dict() for method, player in players.items()}
     state |= {f"{method}_curve": torch.tensor(player.curve, dtype=torch.float64) for method, player in players.items()}
-    return state | {"config": dict(config)}
+    return state | {"config": dict(config), "players": {method: player.state() for method, player in players.items()},
+                    "random": random_state(rng)}
 
 
 def report(ctx: Context, step: int, players: dict[str, Player], config: dict[str, Any]) -> None:
@@ -90,7 +109,6 @@ def report(ctx: Context, step: int, players: dict[str, Player], config: dict[str
     start = np.array(LAYOUTS[config["layout"]].starts[0])
     ctx.snapshot("heatmap", step, {"start": start, "distance": evaluate.predicted_distances(
         players["tdm"].learner.averaged(), start, config["tau_max"]).astype(np.float32)})
-    ctx.checkpoint(checkpoint_state(players, config))
 
 
 def steps_to(curve: list[tuple[int, float, float]], mark: float) -> int | None:
@@ -106,7 +124,16 @@ def run(config: dict[str, Any], ctx: Context) -> tuple[dict[str, Player], int, f
     started = time.perf_counter()
     players = make_players(config)
     done = 0
-    for step in range(1, config["env_steps"] + 1):
+    if ctx.resume:  # continue after the checkpoint's env step, as if training had never stopped
+        for method, player in players.items():
+            player.restore(ctx.resume.state["players"][method])
+        restore_random_state(ctx.resume.state["random"], rng)
+        done = ctx.resume.step
+
+    def save() -> None:
+        ctx.checkpoint(checkpoint_state(players, config, rng), step=done, stage="training")
+
+    for step in range(done + 1, config["env_steps"] + 1):
         if not ctx.poll():
             break
         params = ctx.params
@@ -118,11 +145,14 @@ def run(config: dict[str, Any], ctx: Context) -> tuple[dict[str, Player], int, f
         done = step
         if losses and step % 100 == 0:
             ctx.log(step, **losses)
+        ctx.progress(step / config["env_steps"], "training")
         if step % config["eval_every"] == 0 or step == config["env_steps"]:
             report(ctx, step, players, config)
-        ctx.progress(step / config["env_steps"], "training")
-    if done and done % config["eval_every"] and done < config["env_steps"]:  # stopped between evaluations
-        ctx.checkpoint(checkpoint_state(players, config))
+            save()
+        elif ctx.checkpoint_due():
+            save()
+    if done < config["env_steps"]:  # stopped: keep everything to resume from
+        save()
     return players, done, time.perf_counter() - started
 
 

@@ -33,8 +33,9 @@ from torch.nn import functional as F
 
 from engine.labs.tournament import data, evaluate
 from engine.labs.tournament.models import Discriminator, Expert
+from engine.runtime.context import random_state, restore_random_state
 
-if TYPE_CHECKING:  # labs sit below the runtime: the context's interface is only needed for type hints
+if TYPE_CHECKING:
     from engine.runtime.context import Context
 
 PRETRAIN_SHARE = 0.1  # of the progress bar
@@ -153,9 +154,18 @@ class Tournament:
 
     def state(self, wins: dict[str, np.ndarray]) -> dict[str, Any]:
         """Every state_dict, the config, and the win history so far (so a checkpoint alone can show how the experts
-        came to specialise)."""
+        came to specialise); the optimizers' moments too (a resumed run continues with them)."""
         return {"experts": [e.state_dict() for e in self.experts], "discriminator": self.discriminator.state_dict(),
-                "config": dict(self.config), "wins": {k: torch.from_numpy(v) for k, v in wins.items()}}
+                "config": dict(self.config), "wins": {k: torch.from_numpy(v) for k, v in wins.items()},
+                "expert_optimizers": [o.state_dict() for o in self.expert_optimizers],
+                "discriminator_optimizer": self.discriminator_optimizer.state_dict()}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        for module, weights in [*zip(self.experts, state["experts"], strict=True),
+                                *zip(self.expert_optimizers, state["expert_optimizers"], strict=True),
+                                (self.discriminator, state["discriminator"]),
+                                (self.discriminator_optimizer, state["discriminator_optimizer"])]:
+            module.load_state_dict(weights)
 
 
 def from_checkpoint(state: dict[str, Any]) -> Tournament:
@@ -185,15 +195,26 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
     mechanisms = data.parse_mechanisms(config["mechanisms"])
     digits = data.digits_of(config)
     tournament = Tournament(config, digits.canonical.shape[-1])
-    if not pretrain_identity(tournament.experts, digits.source, mechanisms, config, generator, ctx):
-        return {"rounds_done": 0, "stopped": 1.0, "train_seconds": time.perf_counter() - started}
-
     rounds, done, results = config["rounds"], 0, {}
     window = np.zeros((len(mechanisms), config["experts"]))  # wins since the last frame of the live matrix
     frames: list[np.ndarray] = []  # the live win matrix's history: row-normalised shares, one per report
     frame_rounds: list[int] = []
     wins: dict[str, np.ndarray] = {}
-    for round_ in range(1, rounds + 1):
+    if ctx.resume:  # continue after the checkpoint's round (its pre-training long done), as if never stopped
+        tournament.restore(ctx.resume.state)
+        restore_random_state(ctx.resume.state["random"], generator)
+        window = ctx.resume.state["window"].numpy().copy()
+        wins = {k: v.numpy().copy() for k, v in ctx.resume.state["wins"].items()}
+        frames, frame_rounds = list(wins.get("shares", [])), [int(r) for r in wins.get("rounds", [])]
+        done = ctx.resume.step
+    elif not pretrain_identity(tournament.experts, digits.source, mechanisms, config, generator, ctx):
+        return {"rounds_done": 0, "stopped": 1.0, "train_seconds": time.perf_counter() - started}
+
+    def save() -> None:
+        state = tournament.state(wins) | {"window": torch.from_numpy(window), "random": random_state(generator)}
+        ctx.checkpoint(state, step=done, stage="tournament")
+
+    for round_ in range(done + 1, rounds + 1):
         if not ctx.poll():
             break
         tournament.set_learning_rates(ctx.params["lr_expert"], ctx.params["lr_discriminator"])
@@ -217,12 +238,14 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
                 ctx.snapshot(name, round_, result)
             ctx.log(round_, owned=evaluate.ownership(results["test"]["wins"], config["owned_share"])["distinct_owners"],
                     winner_error=float(results["test"]["winner_error"].mean()))
-            ctx.checkpoint(tournament.state(wins))
+            save()
+        elif ctx.checkpoint_due():
+            save()
     train_seconds = time.perf_counter() - started
 
     summary: dict[str, Any] = {"rounds_done": done, "train_seconds": train_seconds, "stopped": float(done < rounds)}
     if done < rounds:
-        ctx.checkpoint(tournament.state(wins))
+        save()
         return summary
     ctx.progress(1.0, "done")
     for name, result in results.items():  # the evaluation of the last round
