@@ -70,9 +70,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
-def serve_app(data, **env: str):
-    """`streamlit run app.py` on a free localhost port with its own data directory (and environment); yields
-    (url, data directory) once its health endpoint answers, and ends the server after."""
+def start_app(data, **env: str):
+    """`streamlit run app.py` on a free localhost port with its own data directory (and environment): (the server
+    process, its url) once its health endpoint answers."""
     import socket
     import subprocess
     import sys
@@ -98,6 +98,12 @@ def serve_app(data, **env: str):
                 server.kill()
                 raise RuntimeError("streamlit did not start") from None
             time.sleep(0.3)
+    return server, url
+
+
+def serve_app(data, **env: str):
+    """`start_app`: yields (url, data directory), and ends the server after."""
+    server, url = start_app(data, **env)
     yield url, data
     server.terminate()
     server.wait(timeout=10)
