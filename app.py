@@ -1,30 +1,53 @@
-"""Dreamlab: train small models live in the browser. `streamlit run app.py`."""
+"""Dreamlab: train small models live in the browser. `streamlit run app.py`.
 
+`streamlit run` finds `app` below, an `st.App`, and serves this same file as every session's script (there,
+`__name__` is "__main__"). The App's lifespan starts the job manager with the server, not with its first visitor:
+runs whose workers died with an earlier server resume from their checkpoints at once, in both profiles.
+"""
 
+import sys
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import streamlit as st
 
-from ui.engine import engine_status, remember_visitor, visitor
+from engine.params import ConfigError
+from ui.engine import engine_status, job_manager, remember_visitor, visitor
 
-# a local icon: a `:material/…:` tab icon is fetched from a font CDN, which an offline deployment cannot reach
-st.set_page_config(page_title="Dreamlab", page_icon=str(Path(__file__).parent / "assets" / "favicon.png"),
-                   layout="wide")
 
-PAGES = [
-    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("app_pages/meta_rl.py", title="Learning to reinforcement learn", icon=":material/casino:",
-            url_path="meta_rl"),
-    st.Page("app_pages/world_models.py", title="World Models", icon=":material/cloud:", url_path="world_models"),
-    st.Page("app_pages/tdm.py", title="Temporal Difference Models", icon=":material/radar:", url_path="tdm"),
-    st.Page("app_pages/tournament.py", title="Expert tournament", icon=":material/emoji_events:",
-            url_path="tournament"),
-    st.Page("app_pages/runs.py", title="Runs", icon=":material/list_alt:", url_path="runs"),
-]
+@asynccontextmanager
+async def lifespan(_app: st.App):
+    """At server start: the job manager, which settles the runs an earlier server left (they resume)."""
+    try:
+        job_manager()
+    except ConfigError as error:  # e.g. an unreachable Ray cluster: every page says so too
+        print(f"dreamlab: {error}", file=sys.stderr)
+    yield
 
-navigation = st.navigation(PAGES)
-with st.sidebar:
-    visitor()  # an `?admin=` token in the link is read (and removed) on whichever page it arrives
-    remember_visitor()
-    engine_status()
-navigation.run()
+
+def main() -> None:
+    # a local icon: a `:material/…:` tab icon is fetched from a font CDN, which an offline deployment cannot reach
+    st.set_page_config(page_title="Dreamlab", page_icon=str(Path(__file__).parent / "assets" / "favicon.png"),
+                       layout="wide")
+    pages = [
+        st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("app_pages/meta_rl.py", title="Learning to reinforcement learn", icon=":material/casino:",
+                url_path="meta_rl"),
+        st.Page("app_pages/world_models.py", title="World Models", icon=":material/cloud:", url_path="world_models"),
+        st.Page("app_pages/tdm.py", title="Temporal Difference Models", icon=":material/radar:", url_path="tdm"),
+        st.Page("app_pages/tournament.py", title="Expert tournament", icon=":material/emoji_events:",
+                url_path="tournament"),
+        st.Page("app_pages/runs.py", title="Runs", icon=":material/list_alt:", url_path="runs"),
+    ]
+    navigation = st.navigation(pages)
+    with st.sidebar:
+        visitor()  # an `?admin=` token in the link is read (and removed) on whichever page it arrives
+        remember_visitor()
+        engine_status()
+    navigation.run()
+
+
+if __name__ == "__main__":
+    main()
+else:  # imported by `streamlit run app.py`: the server
+    app = st.App(__file__, lifespan=lifespan)

@@ -21,6 +21,7 @@ class Param:
     high: float | None = None
     choices: tuple = ()
     live: bool = False  # may be changed while the run trains
+    branch: bool = False  # may differ in a run branched from another's checkpoint (a live one always may)
     log_scale: bool = False  # a slider over orders of magnitude (learning rates)
     in_ui: bool = True  # False: a benchmark/CLI setting the lab page does not show
 
@@ -85,6 +86,10 @@ class ParamSpace:
     def live_names(self) -> list[str]:
         return [p.name for p in self.params if p.live]
 
+    @property
+    def branch_names(self) -> list[str]:
+        return [p.name for p in self.params if p.live or p.branch]
+
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
 
@@ -113,6 +118,18 @@ class ParamSpace:
             if not param.live:
                 raise ConfigError(f"{name} cannot be changed while a run trains")
             checked[name] = param.coerce(value)
+        return checked
+
+
+    def validate_branch(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Check the changes of a branch: only what the lab can take up mid-training may differ from the parent."""
+        checked = {}
+        for name, value in changes.items():
+            if name not in self.branch_names:
+                self[name]  # an unknown name says so first
+                raise ConfigError(f"{name} cannot change mid-training; a branch may change "
+                                  f"{', '.join(self.branch_names)}")
+            checked[name] = self[name].coerce(value)
         return checked
 
 

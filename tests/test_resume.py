@@ -1,12 +1,21 @@
 """Resume: every lab's trainer continues from its own checkpoint exactly; the scheduler resumes runs after a restart
 (the whole server killed), on Resume, and branches them with new values; bad requests start nothing."""
 
+import os
+import signal
+import time
+
 import pytest
 
 from engine.labs import get_lab
+from engine.params import ConfigError
+from engine.runtime.access import OPERATOR, NotAllowed, Visitor
 from engine.runtime.context import LocalContext, ResumePoint
+from engine.runtime.jobs import MAX_RECOVERIES, RESTART_GRACE, JobManager
+from engine.runtime.launchers import is_worker
 from tests import test_tdm, test_tournament, test_world_models
-from tests.conftest import TINY_META_RL
+from tests.conftest import TINY_META_RL, local_settings
+from tests.test_runtime import wait_for
 
 TINY = {
     "meta_rl": TINY_META_RL | {"updates": 6},
@@ -42,3 +51,155 @@ def test_a_run_resumed_from_a_checkpoint_ends_exactly_as_if_never_interrupted(la
     for name, series in whole.metrics.items():  # the charts continue: no gap, no step twice
         before = [(step, value) for step, value in first.metrics.get(name, []) if step <= point.step]
         assert before + second.metrics.get(name, []) == series, name
+
+
+# the scheduler -------------------------------------------------------------------------------------------------
+
+# a meta_rl run of a few seconds in a worker, with a checkpoint every other update
+SHORT_META_RL = TINY_META_RL | {"updates": 40, "eval_every": 2, "live_eval_episodes": 10}
+
+
+def steps_once(store, run_id: int, name: str = "loss") -> list[int]:
+    steps = list(store.metrics(run_id)[name][0])
+    assert len(steps) == len(set(steps)), f"a step logged twice: {steps}"
+    return steps
+
+
+def history(store, run_id: int) -> list[str]:
+    return store.histories().get(run_id, [])
+
+
+def test_a_stopped_run_resumes_on_resume_and_ends_as_the_uninterrupted_run(manager):
+    whole = manager.submit("meta_rl", SHORT_META_RL, by=OPERATOR)
+    assert manager.wait(whole, timeout=120) == "done"
+    run_id = manager.submit("meta_rl", SHORT_META_RL, by=OPERATOR)
+    wait_for(lambda: manager.store.get_run(run_id).checkpoint_step, timeout=120)
+    manager.stop(run_id, by=OPERATOR)
+    assert manager.wait(run_id, timeout=60) == "stopped"
+    stopped_at = manager.store.get_run(run_id).checkpoint_step
+    assert stopped_at < SHORT_META_RL["updates"]
+    manager.resume(run_id, by=OPERATOR)
+    assert manager.wait(run_id, timeout=120) == "done", manager.store.get_run(run_id).error
+    assert steps_once(manager.store, run_id) == list(range(1, SHORT_META_RL["updates"] + 1))
+    assert manager.store.metrics(run_id)["loss"][1].tolist() == manager.store.metrics(whole)["loss"][1].tolist()
+    assert figures(manager.store.get_run(run_id).summary) == figures(manager.store.get_run(whole).summary)
+    assert history(manager.store, run_id) == [
+        f"Resume pressed on a stopped run at step {stopped_at}; resumed from its checkpoint at step {stopped_at}"]
+
+
+def test_a_run_whose_worker_died_with_the_server_resumes_when_a_scheduler_starts(data_dir):
+    first = JobManager(data_dir, settings=local_settings(slots=2), supervise_every=0.1)
+    run_id = first.submit("meta_rl", SHORT_META_RL | {"updates": 400}, by=OPERATOR)
+    wait_for(lambda: (first.store.get_run(run_id).checkpoint_step or 0) >= 4, timeout=120)
+    first.shutdown()  # the server goes, and with it (below) its worker
+    os.killpg(first.store.get_run(run_id).pid, signal.SIGKILL)
+    wait_for(lambda: not is_worker(first.store.get_run(run_id).pid, run_id, data_dir))
+    second = JobManager(data_dir, settings=local_settings(slots=2), supervise_every=0.1)
+    try:
+        event = wait_for(lambda: history(second.store, run_id), timeout=10)[0]
+        assert event.startswith("interrupted by a restart at step ") and "resumed from its checkpoint" in event
+        wait_for(lambda: second.store.get_run(run_id).status == "running" and
+                 second.store.last_step(run_id) > second.store.get_run(run_id).checkpoint_step, timeout=60)
+        assert second.store.get_run(run_id).recoveries == 1
+        steps = steps_once(second.store, run_id)
+        assert steps == list(range(1, len(steps) + 1))  # no gap
+    finally:
+        second.shutdown(stop_runs=True)
+        second.wait(run_id, timeout=30)
+
+
+def test_a_run_without_a_checkpoint_starts_over_and_says_so(manager):
+    run_id = manager.store.create_run("meta_rl", get_lab("meta_rl").space.resolve("quick", TINY_META_RL), "cli")
+    manager.store.claim(run_id, pid=0)  # as a worker of an earlier server left it: running, then gone
+    manager.store.add_metrics([(run_id, 1, "loss", 1.0)])
+    manager.started = time.time() + RESTART_GRACE + 1  # this scheduler started after its last heartbeat
+    assert manager.wait(run_id, timeout=60) == "done"
+    assert history(manager.store, run_id) == ["interrupted by a restart at step 1; started over: it had no checkpoint yet"]
+    assert steps_once(manager.store, run_id) == list(range(1, TINY_META_RL["updates"] + 1))
+
+
+def test_automatic_resumes_are_bounded(manager):
+    run_id = manager.store.create_run("meta_rl", get_lab("meta_rl").space.resolve("quick", TINY_META_RL), "cli")
+    manager.store.claim(run_id, pid=0)
+    manager.store.db.execute("UPDATE runs SET recoveries=? WHERE id=?", (MAX_RECOVERIES, run_id))
+    manager.started = time.time() + RESTART_GRACE + 1
+    assert manager.wait(run_id, timeout=10) == "failed"
+    assert f"given up after {MAX_RECOVERIES} automatic resumes" in manager.store.get_run(run_id).error
+
+
+def test_a_branch_starts_from_its_parents_checkpoint_with_new_values(manager):
+    parent = manager.submit("meta_rl", SHORT_META_RL, by=OPERATOR)
+    assert manager.wait(parent, timeout=120) == "done"
+    manager.store.add_event(parent, 5, "set", {"lr": 0.002})  # a live change it made: the branch keeps it
+    child = manager.branch(parent, {"updates": 50, "entropy_coef": 0.01}, by=OPERATOR)
+    assert manager.wait(child, timeout=120) == "done", manager.store.get_run(child).error
+    run = manager.store.get_run(child)
+    assert run.parent == parent and run.config["updates"] == 50 and run.config["lr"] == 0.002
+    assert steps_once(manager.store, child) == list(range(1, 51))  # the parent's charts, then its own
+    assert manager.store.metrics(child)["loss"][1][:40].tolist() == manager.store.metrics(parent)["loss"][1].tolist()
+    assert history(manager.store, child) == [f"branched from run #{parent} at step 40 (updates=50, entropy_coef=0.01)"]
+
+
+def finished_run(store, status: str, lab: str = "meta_rl", owner: str = "cli") -> int:
+    run_id = store.create_run(lab, get_lab(lab).space.resolve("quick", TINY[lab]), owner)
+    store.claim(run_id, pid=0)
+    if status != "running":
+        store.finish(run_id, status)
+    return run_id
+
+
+def save_resumable(store, run_id: int, lab: str = "meta_rl", step: int = 2) -> None:
+    store.save_run_checkpoint(run_id, {"model": {}, "resume": {"lab": lab, "step": step, "stage": "training"}})
+
+
+@pytest.mark.parametrize("status, message", [("running", "is running: there is nothing to resume"),
+                                             ("done", "is done: branch it to train it further")])
+def test_resuming_a_running_or_done_run_is_refused(manager, status, message):
+    run_id = finished_run(manager.store, status)
+    save_resumable(manager.store, run_id)
+    with pytest.raises(ConfigError, match=message):
+        manager.resume(run_id, by=OPERATOR)
+    assert manager.store.get_run(run_id).status == status
+
+
+def test_resuming_another_visitors_run_is_refused(data_dir):
+    hosted = JobManager(data_dir, settings=local_settings(hosted=True, runs_per_visitor=1, queue_limit=4))
+    try:
+        run_id = finished_run(hosted.store, "stopped", owner=Visitor("alice").id)
+        save_resumable(hosted.store, run_id)
+        with pytest.raises(NotAllowed, match="belongs to another visitor"):
+            hosted.resume(run_id, by=Visitor("bob"))
+        assert hosted.store.get_run(run_id).status == "stopped"
+    finally:
+        hosted.shutdown()
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"lr": 5.0}, "above the maximum"),
+    ({"hidden": 16}, "hidden cannot change mid-training"),
+    ({"nonsense": 1}, "unknown parameter"),
+])
+def test_a_bad_branch_is_refused(manager, changes, message):
+    parent = finished_run(manager.store, "done")
+    save_resumable(manager.store, parent)
+    with pytest.raises(ConfigError, match=message):
+        manager.branch(parent, changes, by=OPERATOR)
+    assert [r.id for r in manager.store.list_runs()] == [parent]
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda path: path.write_bytes(b"not a checkpoint"), "checkpoint cannot be read"),
+    (lambda path: path.unlink(), "has no checkpoint"),
+    (None, "from the tdm lab, not meta_rl"),
+])
+def test_a_bad_checkpoint_is_refused_for_resume_and_branch(manager, damage, message):
+    run_id = finished_run(manager.store, "stopped")
+    save_resumable(manager.store, run_id, lab="tdm")
+    if damage:
+        save_resumable(manager.store, run_id)
+        damage(manager.store.checkpoint_path(run_id))
+    with pytest.raises(ConfigError, match=message):
+        manager.resume(run_id, by=OPERATOR)
+    with pytest.raises(ConfigError, match=message):
+        manager.branch(run_id, {}, by=OPERATOR)
+    assert [(r.id, r.status) for r in manager.store.list_runs()] == [(run_id, "stopped")]

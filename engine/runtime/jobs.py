@@ -9,6 +9,11 @@
   past its limit, is stopped (its checkpoint stays); a stop not obeyed within a grace period, a trainer that
   stops polling, or a worker over its memory ceiling has its process group ended. A late heartbeat alone (a
   busy database) never fails a worker that is still alive, so a run is never failed while its worker runs on.
+- Resume: a run outlives its worker. One whose worker died with an earlier server (found at this scheduler's
+  first look: its last heartbeat is older than the scheduler) or went with its Ray node is queued again to resume
+  from its checkpoint — from scratch, and saying so, when it has none — at most `MAX_RECOVERIES` times. Resume
+  continues a stopped or failed run the same way; Branch starts a new run from another's checkpoint with changed
+  values. What happened is in the run's history (events "resumed" and "branched").
 
 Any number of schedulers (the app, the CLI) may share one store: claiming a queued run is atomic, and a run
 whose worker died is marked failed by whichever scheduler notices first.
@@ -26,11 +31,15 @@ from typing import Any
 from engine.labs import get_lab
 from engine.params import ConfigError
 from engine.runtime.access import Busy, Visitor
+from engine.runtime.context import ResumePoint
 from engine.runtime.launchers import Launcher, LocalLauncher
 from engine.runtime.settings import Settings
-from engine.runtime.store import Run, Store
+from engine.runtime.store import Run, Store, params_now
 
 TYPICAL_RUN_SECONDS = 120.0  # a wait estimate's guess before any run of the lab has finished
+MAX_RECOVERIES = 3  # automatic resumes of one run (restarts, lost nodes) before it is failed with the reason
+RESTART_GRACE = 3.0  # seconds a run from before this scheduler may go without a heartbeat: one claimed just then
+                     # by another scheduler may not have its worker yet
 
 
 def fair_order(queued: list[Run], running: list[Run], last_served: dict[str, float]) -> list[Run]:
@@ -65,6 +74,7 @@ class JobManager:
             self.settings = self.settings if settings else cluster_settings(self.settings)
         self.launcher = launcher or LocalLauncher(self.store)
         self.heartbeat_timeout = heartbeat_timeout
+        self.started = time.time()  # a run whose last heartbeat is older, and whose worker is gone, died before us
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._supervisor = threading.Thread(target=self._supervise, args=(supervise_every,), daemon=True)
@@ -102,10 +112,37 @@ class JobManager:
         self.store.send_control(run_id, {"op": "pause"})
 
     def resume(self, run_id: int, *, by: Visitor) -> None:
-        """A paused run holds no slot: it resumes at once if one is free, else first when one frees."""
-        self._controllable(run_id, by, "resume")
-        self.store.want_resume(run_id)
+        """A paused run holds no slot: it resumes at once if one is free, else first when one frees. A stopped or
+        failed run (Stop, a time limit, a worker lost for good) is queued to continue from its checkpoint."""
+        run = self._run(run_id)
+        by.check(run, "resume")
+        if run.status == "paused":
+            self.store.want_resume(run_id)
+        elif run.status in ("queued", "running"):
+            raise ConfigError(f"run {run_id} is {run.status}: there is nothing to resume")
+        elif run.status == "done":
+            raise ConfigError(f"run {run_id} is done: branch it to train it further")
+        else:
+            self._resume_point(run)
+            self._check_limits(run.lab, [run.config], by)
+            self._requeue(run, f"Resume pressed on a {run.status} run", automatic=False)
         self.tick()
+
+    def branch(self, run_id: int, changes: dict[str, Any], *, by: Visitor) -> int:
+        """A new run of `by`'s from another run's checkpoint, with the live values it trains with now and `changes`
+        (only what the lab can take up mid-training); its charts start with the parent's, up to the checkpoint."""
+        parent = self._run(run_id)
+        lab = get_lab(parent.lab)
+        changes = lab.space.validate_branch(changes)
+        point = self._resume_point(parent)
+        config = lab.space.validate({**params_now(parent.config, self.store.events(run_id)), **changes})
+        self._check_limits(lab.name, [config], by)
+        child = self.store.create_branch(parent, config, by.id, point.step)
+        changed = ", ".join(f"{name}={value}" for name, value in changes.items()) or "no changes"
+        self.store.add_event(child, point.step, "branched",
+                             {"message": f"branched from run #{run_id} at step {point.step} ({changed})"})
+        self.tick()
+        return child
 
     def stop(self, run_id: int, *, by: Visitor) -> None:
         run = self._controllable(run_id, by, "stop")
@@ -173,7 +210,45 @@ class JobManager:
         self.store.request_stop(run.id, note)
         self.store.send_control(run.id, {"op": "stop"})
 
+    def _resume_point(self, run: Run) -> ResumePoint:
+        """The checkpoint `run` can continue from, or a ConfigError that says why it has none (missing, damaged,
+        weights only, another lab's)."""
+        record = self.store.load_run_checkpoint(run.id)
+        try:
+            return ResumePoint.of(record, run.lab)
+        except ConfigError as error:
+            raise ConfigError(f"run {run.id} cannot continue: {error}") from None
+
+    def _requeue(self, run: Run, why: str, automatic: bool) -> None:
+        at = self.store.last_step(run.id)
+        if run.checkpoint_step is None:
+            resumed, stage = "started over: it had no checkpoint yet", "starting over"
+        else:
+            resumed, stage = (f"resumed from its checkpoint at step {run.checkpoint_step}",
+                              f"resuming from step {run.checkpoint_step}")
+        if self.store.requeue(run, stage, automatic):
+            self.store.add_event(run.id, run.checkpoint_step or 0, "resumed", {"message": f"{why} at step {at}; {resumed}"})
+
+    def _recover(self, run: Run, why: str) -> None:
+        """A run whose worker was lost: queued to resume, at most MAX_RECOVERIES times; a paused one is stopped (it
+        was not training), for its owner to resume."""
+        if run.status == "paused":
+            self.store.finish(run.id, "stopped", note=f"{why} at step {self.store.last_step(run.id)} while paused; "
+                                                      f"Resume continues it")
+        elif run.recoveries >= MAX_RECOVERIES:
+            self._fail(run, f"{why} at step {self.store.last_step(run.id)}; given up after {MAX_RECOVERIES} "
+                            f"automatic resumes")
+        else:
+            self._requeue(run, why, automatic=True)
+
     def _queue(self, lab: str, configs: list[dict[str, Any]], by: Visitor) -> list[int]:
+        self._check_limits(lab, configs, by)
+        ids = self.store.create_runs(lab, configs, by.id)
+        self.tick()
+        return ids
+
+    def _check_limits(self, lab: str, configs: list[dict[str, Any]], by: Visitor) -> None:
+        """Raise Busy when the hosted profile's limits do not allow `by` to queue these runs now."""
         limits = self.settings
         if not by.admin:
             if limits.runs_per_visitor:
@@ -192,9 +267,6 @@ class JobManager:
             if need > limits.memory_mb:
                 raise Busy(f"this configuration needs about {need:,.0f} MB, above this server's "
                            f"{limits.memory_mb:,.0f} MB per run: choose fewer rollouts, steps or a smaller model")
-        ids = self.store.create_runs(lab, configs, by.id)
-        self.tick()
-        return ids
 
     def _wait_estimate(self, place: int) -> float:
         running = self.store.list_runs(statuses=("running",))
@@ -226,12 +298,19 @@ class JobManager:
         self.store.finish(run.id, "failed", error=reason)
 
     def _reap(self) -> None:
-        for run_id, reason in self.launcher.exited().items():
-            self.store.finish(run_id, "failed", error=reason)  # a no-op when the worker finished it itself
+        for run_id, ended in self.launcher.exited().items():
+            run = self.store.get_run(run_id)
+            if ended.lost and run is not None and run.status in ("running", "paused"):
+                self._recover(run, ended.reason)
+            else:
+                self.store.finish(run_id, "failed", error=ended.reason)  # a no-op when the worker finished it itself
         now = time.time()
         for run in self.store.list_runs(statuses=("running", "paused")):
-            if run.heartbeat is not None and now - run.heartbeat > self.heartbeat_timeout and \
-                    not self.launcher.alive(run):
+            if run.heartbeat is None:
+                continue
+            if run.heartbeat < self.started and now - run.heartbeat > RESTART_GRACE and not self.launcher.alive(run):
+                self._recover(run, "interrupted by a restart")  # its worker died with an earlier server
+            elif now - run.heartbeat > self.heartbeat_timeout and not self.launcher.alive(run):
                 self.store.finish(run.id, "failed",
                                   error=f"worker stopped responding (no heartbeat for {now - run.heartbeat:.0f} s)")
 
@@ -249,10 +328,10 @@ class JobManager:
             elif run.stop_requested:
                 continue
             elif limits.run_seconds and run.started and now - run.started > limits.run_seconds:
-                self._stop(run, f"stopped at the {limits.run_seconds / 60:g}-minute limit; its checkpoint is kept")
+                self._stop(run, f"stopped at the {limits.run_seconds / 60:g}-minute limit; Resume continues it")
             elif limits.pause_seconds and run.status == "paused" and run.paused_at and \
                     now - run.paused_at > limits.pause_seconds:
-                self._stop(run, f"stopped after {limits.pause_seconds / 60:g} minutes paused; its checkpoint is kept")
+                self._stop(run, f"stopped after {limits.pause_seconds / 60:g} minutes paused; Resume continues it")
 
     def _dispatch(self) -> None:
         running = self.store.list_runs(statuses=("running",))

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -30,6 +31,14 @@ def describe_exit(code: int) -> str:
     return f"worker exited with code {code}"
 
 
+@dataclass(frozen=True)
+class Exit:
+    """Why a worker ended. `lost`: it went with its machine (a node gone), not by its own doing: its run resumes."""
+
+    reason: str
+    lost: bool = False
+
+
 def worker_env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
@@ -39,7 +48,7 @@ class Launcher(Protocol):
     def start(self, run: Run) -> None:
         """Start the worker of a claimed run (it reads its config from the store)."""
 
-    def exited(self) -> dict[int, str]:
+    def exited(self) -> dict[int, Exit]:
         """Runs whose worker this launcher started and that have ended since the last call: run id → why."""
 
     def alive(self, run: Run) -> bool:
@@ -72,13 +81,13 @@ class LocalLauncher:
         self.store.set_node(run.id, f"local pid {process.pid}")
         self.processes[run.id] = process
 
-    def exited(self) -> dict[int, str]:
+    def exited(self) -> dict[int, Exit]:
         ended = {}
         for run_id, process in list(self.processes.items()):
             code = process.poll()
             if code is not None:
                 del self.processes[run_id]
-                ended[run_id] = describe_exit(code)
+                ended[run_id] = Exit(describe_exit(code))
         return ended
 
     def alive(self, run: Run) -> bool:

@@ -9,7 +9,7 @@ app: a restarted app finds its runs again by name.
 - Faults: the actor's `train` call is watched; a worker that Ray killed (ray.kill, its memory monitor) or
   that died is reported by `exited()` with Ray's reason. A node that vanishes first shows as an unreachable
   actor: it is pinged (its `ping` answers from its own thread while it trains), and one that does not answer
-  within a second is reported failed and killed.
+  within a second is reported lost and killed; a worker lost with its node is resumed elsewhere (jobs.py).
 - `end()` kills the actor (its process and, by Ray's default, its children).
 - An unreachable address fails in seconds with a clear message, before `ray.init` (which waits for minutes).
 """
@@ -30,7 +30,7 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from engine.params import ConfigError
-from engine.runtime.launchers import PROJECT_ROOT, describe_exit
+from engine.runtime.launchers import PROJECT_ROOT, Exit, describe_exit
 from engine.runtime.ray_store import NAMESPACE, LogStream, RemoteStore, StoreActor, store_actor_name
 from engine.runtime.settings import Settings
 from engine.runtime.store import Run, Store
@@ -211,8 +211,8 @@ class RayLauncher:
         self.calls[run.id] = actor.train.remote()
         self.store.set_node(run.id, "ray: waiting for a node with a free CPU")
 
-    def exited(self) -> dict[int, str]:
-        ended: dict[int, str] = {}
+    def exited(self) -> dict[int, Exit]:
+        ended: dict[int, Exit] = {}
         if self.calls:
             ready, _ = ray.wait(list(self.calls.values()), num_returns=len(self.calls), timeout=0)
             done = set(ready)
@@ -221,14 +221,13 @@ class RayLauncher:
                     continue
                 del self.calls[run_id]
                 try:
-                    reason = describe_exit(ray.get(call))
+                    ended[run_id] = Exit(describe_exit(ray.get(call)))
                 except ray.exceptions.ActorUnavailableError:
                     self.unreachable[run_id] = time.monotonic()  # a node gone, or a network break: ask it
                     continue
                 except ray.exceptions.RayError as error:
-                    reason = _actor_reason(error)
+                    ended[run_id] = Exit(_actor_reason(error), lost="because its node" in str(error))
                 self._forget(run_id, kill=True)
-                ended[run_id] = reason
         for run_id in list(self.unreachable):
             run = self.store.get_run(run_id)
             if run is None or not run.active:
@@ -236,7 +235,7 @@ class RayLauncher:
             elif not self._answers(self.actors.get(run_id)):
                 node = f" on {run.node}" if run.node else ""
                 self._forget(run_id, kill=True)
-                ended[run_id] = f"lost its Ray worker{node}: the node died or became unreachable"
+                ended[run_id] = Exit(f"lost its Ray worker{node}: the node died or became unreachable", lost=True)
         return ended
 
     def _answers(self, actor: Any | None) -> bool:

@@ -33,12 +33,12 @@ import ray
 from engine.runtime.store import Run, Store
 
 NAMESPACE = "dreamlab"
-STORE_ACTOR_VERSION = 1  # in the actor's name: a newer Dreamlab never talks to an older detached actor
+STORE_ACTOR_VERSION = 2  # in the actor's name: a newer Dreamlab never talks to an older detached actor
 
 # what a worker may ask of the store; anything else is refused
 WRITES = frozenset({"add_metrics", "put_snapshot", "add_event", "mark_applied", "beat", "set_paused", "finish",
                     "set_node", "append_log", "save_checkpoint_bytes", "report_memory"})
-READS = frozenset({"pending_controls", "get_run", "checkpoint_bytes"})
+READS = frozenset({"pending_controls", "get_run", "checkpoint_bytes", "events"})
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)
@@ -93,8 +93,9 @@ class StoreActor:
         if name == "save_checkpoint_bytes":
             from engine.runtime.checkpoints import save_checkpoint_bytes
 
-            run_id, data = args
-            return save_checkpoint_bytes(data, store.checkpoint_path(run_id))
+            run_id, data, step = args
+            save_checkpoint_bytes(data, store.checkpoint_path(run_id))
+            return store.set_checkpoint_step(run_id, step)
         if name == "report_memory":
             run_id, mb = args
             self.memory[(data_dir, run_id)] = (mb, time.time())
@@ -197,10 +198,14 @@ class RemoteStore:
     def get_run(self, run_id: int) -> Run | None:
         return self._call("get_run", run_id)
 
+    def events(self, run_id: int) -> list[dict[str, Any]]:
+        return self._call("events", run_id)
+
     def save_run_checkpoint(self, run_id: int, state: dict[str, Any]) -> None:
         from engine.runtime.checkpoints import checkpoint_bytes
 
-        self._call("save_checkpoint_bytes", run_id, checkpoint_bytes(state))  # the state as it is now
+        step = state.get("resume", {}).get("step")
+        self._call("save_checkpoint_bytes", run_id, checkpoint_bytes(state), step)  # the state as it is now
 
     def load_run_checkpoint(self, run_id: int) -> dict[str, Any]:
         from engine.params import ConfigError

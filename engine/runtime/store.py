@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 ACTIVE = ("queued", "running", "paused")
+HISTORY = ("resumed", "branched")  # the events that say what happened to a run: a detail with a "message"
 FINISHED = ("done", "stopped", "failed")
 
 SCHEMA = """
@@ -65,6 +66,9 @@ LATER_COLUMNS = (
     ("stop_requested", "REAL"),  # when a stop was sent: its process group is ended after a grace period
     ("note", "TEXT NOT NULL DEFAULT ''"),  # why it ended when something other than its trainer ended it
     ("node", "TEXT NOT NULL DEFAULT ''"),  # where its worker runs (a launcher's word: a pid, a Ray node)
+    ("parent", "INTEGER"),  # the run it was branched from
+    ("checkpoint_step", "INTEGER"),  # the step its checkpoint resumes from; NULL: it has none to resume from
+    ("recoveries", "INTEGER NOT NULL DEFAULT 0"),  # times it was resumed without asking (a restart, a lost node)
 )
 
 
@@ -95,6 +99,9 @@ class Run:
     stop_requested: float | None
     note: str
     node: str
+    parent: int | None
+    checkpoint_step: int | None
+    recoveries: int
 
     @property
     def active(self) -> bool:
@@ -107,6 +114,15 @@ class Run:
             return None
         elapsed = self.updated - self.started
         return elapsed * (1 - self.progress) / self.progress
+
+
+def params_now(config: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """A run's config with every live change it applied, in order: the values it trains with now."""
+    params = dict(config)
+    for event in events:
+        if event["kind"] == "set":
+            params.update(event["detail"])
+    return params
 
 
 def pack_arrays(data: np.ndarray | dict[str, np.ndarray]) -> bytes:
@@ -170,6 +186,52 @@ class Store:
 
     def create_run(self, lab: str, config: dict[str, Any], owner: str = "") -> int:
         return self.create_runs(lab, [config], owner)[0]
+
+    def create_branch(self, parent: Run, config: dict[str, Any], owner: str, step: int) -> int:
+        """Queue a run that starts from `parent`'s checkpoint (at `step`): in one transaction, so no scheduler can
+        start it before it holds a copy of that checkpoint and the parent's metrics up to the step."""
+        import shutil
+
+        now = time.time()
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            child = int(self.db.execute(
+                "INSERT INTO runs (lab, config, status, created, updated, owner, parent, checkpoint_step, stage) "
+                "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
+                (parent.lab, json.dumps(config), now, now, owner, parent.id, step, f"branched at step {step}"),
+            ).lastrowid)
+            self.db.execute("INSERT INTO metrics (run, step, name, value) SELECT ?, step, name, value FROM metrics "
+                            "WHERE run=? AND step<=? ORDER BY rowid", (child, parent.id, step))
+            self.db.execute("INSERT INTO snapshots (run, name, step, blob) SELECT ?, name, step, blob FROM snapshots "
+                            "WHERE run=? AND step<=?", (child, parent.id, step))
+            temporary = self.checkpoint_path(child).with_suffix(".tmp")
+            shutil.copyfile(self.checkpoint_path(parent.id), temporary)
+            os.replace(temporary, self.checkpoint_path(child))
+        return child
+
+    def requeue(self, run: Run, stage: str, automatic: bool) -> bool:
+        """Queue a finished or orphaned run again, to resume from its checkpoint — or from scratch when it has none
+        to resume from. Metrics after the checkpoint's step go (from scratch: all, and the snapshots), and so do
+        controls never applied. Only the incarnation seen is requeued (its status and start): of two schedulers
+        that notice one dead worker, one requeues it."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            cursor = self.db.execute(
+                "UPDATE runs SET status='queued', pid=NULL, heartbeat=NULL, polled=NULL, paused_at=NULL, "
+                "resume_wanted=NULL, stop_requested=NULL, error='', note='', node='', stage=?, updated=?, "
+                "progress=CASE WHEN checkpoint_step IS NULL THEN 0 ELSE progress END, recoveries=recoveries+? "
+                "WHERE id=? AND status=? AND started IS ?",
+                (stage, time.time(), int(automatic), run.id, run.status, run.started),
+            )
+            if cursor.rowcount != 1:
+                return False
+            if run.checkpoint_step is None:
+                self.db.execute("DELETE FROM metrics WHERE run=?", (run.id,))
+                self.db.execute("DELETE FROM snapshots WHERE run=?", (run.id,))
+            else:
+                self.db.execute("DELETE FROM metrics WHERE run=? AND step>?", (run.id, run.checkpoint_step))
+            self.db.execute("DELETE FROM controls WHERE run=? AND applied IS NULL", (run.id,))
+        return True
 
     def _run(self, row: tuple) -> Run:
         values = dict(zip(self.columns, row, strict=True))
@@ -262,6 +324,10 @@ class Store:
 
     # metrics, snapshots, events -----------------------------------------------------------------
 
+    def last_step(self, run_id: int) -> int:
+        """The last step the run logged a metric at (0 before any)."""
+        return self.db.execute("SELECT COALESCE(MAX(step), 0) FROM metrics WHERE run=?", (run_id,)).fetchone()[0]
+
     def add_metrics(self, rows: list[tuple[int, int, str, float]]) -> None:
         if rows:
             self.db.executemany("INSERT INTO metrics (run, step, name, value) VALUES (?, ?, ?, ?)", rows)
@@ -306,6 +372,15 @@ class Store:
         rows = self.db.execute("SELECT step, time, kind, detail FROM events WHERE run=? ORDER BY rowid", (run_id,))
         return [{"step": s, "time": t, "kind": k, "detail": json.loads(d)} for s, t, k, d in rows]
 
+    def histories(self) -> dict[int, list[str]]:
+        """run → what happened to it beyond training, in order ("interrupted by a restart at step 120; resumed …")."""
+        found: dict[int, list[str]] = {}
+        for run_id, detail in self.db.execute(
+                f"SELECT run, detail FROM events WHERE kind IN ({','.join('?' * len(HISTORY))}) ORDER BY rowid",
+                HISTORY):
+            found.setdefault(run_id, []).append(json.loads(detail)["message"])
+        return found
+
     # controls: the UI/CLI writes, the worker applies ---------------------------------------------
 
     def send_control(self, run_id: int, payload: dict[str, Any]) -> int:
@@ -333,16 +408,24 @@ class Store:
         from engine.runtime.checkpoints import save_checkpoint  # torch: only where checkpoints are made
 
         save_checkpoint(state, self.checkpoint_path(run_id))
+        self.set_checkpoint_step(run_id, state.get("resume", {}).get("step"))
+
+    def set_checkpoint_step(self, run_id: int, step: int | None) -> None:
+        """The step the run's checkpoint file resumes from; None: it holds weights only."""
+        self.db.execute("UPDATE runs SET checkpoint_step=? WHERE id=?", (step, run_id))
 
     def load_run_checkpoint(self, run_id: int) -> dict[str, Any]:
-        """Another run's last checkpoint, loaded with weights_only=True."""
+        """A run's last checkpoint, loaded with weights_only=True; a missing or unreadable one is a ConfigError."""
         from engine.params import ConfigError
         from engine.runtime.checkpoints import load_checkpoint
 
         path = self.checkpoint_path(run_id)
         if not path.is_file():
             raise ConfigError(f"run {run_id} has no checkpoint")
-        return load_checkpoint(path)
+        try:
+            return load_checkpoint(path)
+        except Exception as error:  # noqa: BLE001 torch.load fails in many ways on a damaged file: one line says so
+            raise ConfigError(f"run {run_id}'s checkpoint cannot be read ({type(error).__name__})") from None
 
     # worker logs: each run's stdout and stderr, for its owner and the admin -----------------------
 

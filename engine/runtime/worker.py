@@ -18,8 +18,8 @@ import numpy as np
 
 from engine.labs import get_lab
 from engine.params import ConfigError, ParamSpace
-from engine.runtime.context import Context
-from engine.runtime.store import Run, Store
+from engine.runtime.context import Context, ResumePoint
+from engine.runtime.store import Run, Store, params_now
 
 HEARTBEAT_SECONDS = 0.5
 POLL_SECONDS = 0.1  # controls act within this, far inside the 1 s promise
@@ -33,6 +33,7 @@ class RunStore(Protocol):
     def add_metrics(self, rows: list[tuple[int, int, str, float]]) -> None: ...
     def put_snapshot(self, run_id: int, name: str, step: int, data: np.ndarray | dict[str, np.ndarray]) -> None: ...
     def add_event(self, run_id: int, step: int, kind: str, detail: dict[str, Any]) -> None: ...
+    def events(self, run_id: int) -> list[dict[str, Any]]: ...
     def pending_controls(self, run_id: int) -> list[tuple[int, dict[str, Any]]]: ...
     def mark_applied(self, seq: int) -> None: ...
     def set_paused(self, run_id: int, paused: bool) -> bool: ...
@@ -47,11 +48,11 @@ class RunStore(Protocol):
 
 
 class StoreContext(Context):
-    def __init__(self, store: RunStore, run_id: int, config: dict[str, Any], space: ParamSpace,
-                 heartbeat: Heartbeat):
-        super().__init__(config)
-        self.store, self.run_id, self.space, self.heartbeat = store, run_id, space, heartbeat
-        self.step = 0
+    def __init__(self, store: RunStore, run: Run, params: dict[str, Any], space: ParamSpace, heartbeat: Heartbeat,
+                 resume: ResumePoint | None):
+        super().__init__(params, lab=run.lab, resume=resume)
+        self.store, self.run_id, self.space, self.heartbeat = store, run.id, space, heartbeat
+        self.step = resume.step if resume else 0
         self.paused = False
         self.stopping = False
         self._pending_metrics: list[tuple[int, int, str, float]] = []
@@ -73,8 +74,9 @@ class StoreContext(Context):
         self.flush()
         self.store.put_snapshot(self.run_id, name, step, data)
 
-    def checkpoint(self, state: dict[str, Any]) -> None:
-        self.store.save_run_checkpoint(self.run_id, state)
+    def _keep(self, record: dict[str, Any]) -> None:
+        self.flush()  # every metric up to the checkpoint's step is stored before the checkpoint is
+        self.store.save_run_checkpoint(self.run_id, record)
 
     def load_run_checkpoint(self, run_id: int) -> dict[str, Any]:
         return self.store.load_run_checkpoint(run_id)
@@ -153,7 +155,13 @@ def run_worker(data_dir: str | Callable[[], RunStore], run_id: int) -> int:
         heartbeat.done.set()
         return 2
     lab = get_lab(run.lab)
-    ctx = StoreContext(store, run_id, run.config, lab.space, heartbeat)
+    try:
+        resume = None if run.checkpoint_step is None else ResumePoint.of(store.load_run_checkpoint(run_id), run.lab)
+    except ConfigError as error:  # a checkpoint it cannot continue from: one line says why
+        store.finish(run_id, "failed", error=f"cannot resume: {error}")
+        heartbeat.done.set()
+        return 1
+    ctx = StoreContext(store, run, params_now(run.config, store.events(run_id)), lab.space, heartbeat, resume)
     try:
         summary = lab.train_fn()(dict(run.config), ctx)
         ctx.flush()
