@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from engine.labs import LABS
+from ui.world_models import bundled_picture
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
@@ -18,7 +19,10 @@ for lab in LABS.values():
     with st.container(border=True):
         picture, text = st.columns([2, 3])
         image = ASSETS / f"{lab.name}.png"
-        if image.exists():
+        if lab.name == "world_models":  # drawn from the world bundled with the app
+            picture.image(bundled_picture(), caption="Doom: the real game (top), M's dream of it at τ = 1",
+                          width="stretch")
+        elif image.exists():
             picture.image(str(image))
         text.subheader(lab.title)
         text.write(lab.idea)

@@ -19,10 +19,12 @@ from ui.world_models import (
     SWEEP_TAUS,
     bundled_results,
     death_chart,
+    dream_buttons,
     dream_frames,
     dream_session,
     fitness_chart,
     frame_strip,
+    probe_chart,
     random_score,
     sweep_results,
     table_frame,
@@ -32,13 +34,6 @@ from ui.world_models import (
 )
 
 LAB = get_lab("world_models")
-ACTIONS = {  # what a visitor can press when stepping through a dream
-    "doom": {"◀ left": 1, "stay": 0, "right ▶": 2},
-    "take_cover": {"◀ left": 0, "stay": 1, "right ▶": 2},
-    "cartpole": {"◀ push left": 0, "push right ▶": 1},
-    "carracing": {"◀ steer": np.array([-1.0, 0.3, 0.0]), "gas": np.array([0.0, 1.0, 0.0]),
-                  "steer ▶": np.array([1.0, 0.3, 0.0]), "brake": np.array([0.0, 0.0, 0.8])},
-}
 
 preset, overrides, run = lab_header(
     LAB,
@@ -103,11 +98,12 @@ def dream_viewer(checkpoint: Path, viewer: dict[str, np.ndarray], env: str, sour
 
 def step_through(checkpoint: Path, env: str, temperature: float) -> None:
     st.markdown("**Play inside the dream** — your actions, M's imagination")
-    buttons = st.columns(len(ACTIONS[env]) + 1)
+    actions = dream_buttons(env)
+    buttons = st.columns(len(actions) + 1)
     restart = buttons[-1].button("Restart", key="wm.restart")
     session = dream_session(checkpoint, temperature, restart)
     log = st.session_state["world_models.session_log"]
-    for column, (label, action) in zip(buttons, ACTIONS[env].items(), strict=False):
+    for column, (label, action) in zip(buttons, actions.items(), strict=False):
         if column.button(label, key=f"wm.act.{label}", disabled=bool(log and log[-1]["over"])):
             _, reward, death, over = session.step(action)
             log.append({"reward": reward, "P(end)": death, "over": over})
@@ -123,22 +119,39 @@ def viewer_version(run_id: int) -> tuple[str, int]:
     """Changes exactly when the worker writes a new viewer snapshot (a cheap query, no snapshot read)."""
     latest = store().get_run(run_id)
     steps = store().metrics(run_id, ["mdn_loss"]).get("mdn_loss", ([], []))[0]
-    epochs = latest.config["rnn_epochs"]
-    return latest.status, sum(viewer_due((int(s) - 1) % epochs + 1, epochs) for s in steps)
+    updates = latest.config["rnn_updates"]
+    return latest.status, sum(viewer_due((int(s) - 1) % updates + 1, updates) for s in steps)
+
+
+def base_run(run: Run) -> Run | None:
+    """The run whose world (V and M) this run dreams in: a τ-table job's base run, else itself."""
+    world_run = run.config.get("world_run", 0)
+    return store().get_run(world_run) if world_run else run
 
 
 def run_dream_viewer(run: Run) -> None:
     if run.active:
         watch(lambda: viewer_version(run.id), "wm.viewer_version")
-    world_run = run.config.get("world_run", 0)
-    base = store().get_run(world_run) if world_run else run  # a τ-table job dreams in its base run's world
+    base = base_run(run)
     checkpoint = store().checkpoint_path(base.id) if base else None
     snapshot = store().snapshot(base.id, "viewer") if base else None
     if checkpoint is None or not checkpoint.exists() or snapshot is None:
-        st.caption("The dream viewer opens once V is trained and M has dreamt its first epochs.")
+        st.caption("**The bundled world**, until this run's own V is trained and its M has dreamt a first time.")
+        bundled_viewer()
         return
     dream_viewer(checkpoint, snapshot[1], base.config["env"],
                  f"Run #{base.id}, dreams from M after step {snapshot[0]}.")
+
+
+def run_probe(run: Run) -> None:
+    base = base_run(run)
+    snapshot = store().snapshot(base.id, "probe") if base else None
+    if snapshot is None:
+        st.caption("**The bundled world's probe**, until this run's M has finished training.")
+        bundled_probe()
+        return
+    st.plotly_chart(probe_chart(snapshot[1]), key="wm.probe")
+    st.caption(PROBE_CAPTION + f" Run #{base.id}'s M.")
 
 
 def tau_table(run: Run) -> None:
@@ -188,28 +201,43 @@ def watch(version, key: str) -> None:
     check()
 
 
-def bundled() -> None:
+PROBE_CAPTION = ("From real states of held-out episodes, each action is held in the real game and in M's dream from "
+                 "the same real (z, h): if M knew what moving does, the dream's bars would follow the game's, and it "
+                 "would order the actions of a state as the game does. The true-odds line is what a dream with the "
+                 "game's own odds would score, each real outcome being a single draw.")
+
+
+def bundled_viewer() -> None:
     _, _, checkpoint = world_of(BUNDLED)
-    st.info("No run yet: below is the Doom world bundled with Dreamlab (a quick-preset run), dreaming live, and its "
-            "τ table. Press **Train** to learn your own, stage by stage (collect → V → M → C → evaluate).")
-    st.subheader("The dream viewer")
     viewer = {name: tensor.numpy() for name, tensor in checkpoint["viewer"].items()}
     dream_viewer(BUNDLED, viewer, checkpoint["config"]["env"], "The bundled world.")
-    st.subheader("The τ table")
+
+
+def bundled_probe() -> None:
+    st.plotly_chart(probe_chart(world_of(BUNDLED)[2]["probe"]), key="wm.probe")
+    st.caption(PROBE_CAPTION + " The bundled world's M.")
+
+
+def bundled_tau_table() -> None:
+    _, _, checkpoint = world_of(BUNDLED)
     rows = tau_rows(bundled_results(checkpoint["tau_table"]))
     st.dataframe(table_frame(rows), hide_index=True, key="wm.tau_table")
     st.plotly_chart(tau_table_chart(rows, tuple(checkpoint["random"])), key="wm.tau_chart")
 
 
 if run is None:
-    bundled()
+    st.info("No run yet: below is the Doom world bundled with Dreamlab (a quick-preset run), dreaming live, its "
+            "probe and its τ table. Press **Train** to learn your own, stage by stage (collect → V → M → C → "
+            "evaluate).")
 else:
     live_controls(LAB.name, LAB.space, run)
     live_panel(run, draw)
-    st.subheader("The dream viewer")
-    run_dream_viewer(run)
-    st.subheader("The τ table")
-    tau_table(run)
+st.subheader("The dream viewer")
+bundled_viewer() if run is None else run_dream_viewer(run)
+st.subheader("Does the dream know what moving does?")
+bundled_probe() if run is None else run_probe(run)
+st.subheader("The τ table")
+bundled_tau_table() if run is None else tau_table(run)
 
 with st.expander("Why add noise when imagining experience?", expanded=True):
     st.markdown(Path(__file__).with_suffix(".md").read_text())

@@ -9,8 +9,8 @@ import torch
 from gymnasium.utils.env_checker import check_env
 
 from engine.labs.world_models.config import SPACE
-from engine.labs.world_models.dream import DreamSession, DreamState, build_world, step
-from engine.labs.world_models.envs import TIME_LIMIT, DoomTakeCover, TakeCoverEnv, make_env, vizdoom_home
+from engine.labs.world_models.dream import DreamSession, DreamState, build_world, dream_returns, step
+from engine.labs.world_models.envs import GAMES, TIME_LIMIT, DoomTakeCover, TakeCoverEnv, make_env, vizdoom_home
 from engine.labs.world_models.mdn_rnn import MDNRNN, Prediction, death_labels, mdn_loss, sample_mdn
 from engine.labs.world_models.train import bench, load_world, train
 from engine.labs.world_models.vae import ConvVAE, salience, vae_loss
@@ -19,8 +19,9 @@ from engine.runtime.context import LocalContext
 
 # a Doom run through every stage in seconds
 TINY = {"rounds": 1, "rollouts": 4, "rollout_steps": 40, "z_size": 4, "vae_width": 0.125, "vae_epochs": 1,
-        "vae_frames": 200, "rnn_hidden": 8, "rnn_epochs": 2, "cma_generations": 2, "cma_popsize": 4,
-        "dream_episodes": 2, "held_out_dreams": 2, "dream_length": 30, "real_eval_episodes": 2}
+        "vae_frames": 200, "rnn_hidden": 8, "rnn_updates": 4, "rnn_window": 16, "cma_generations": 2, "cma_popsize": 4,
+        "dream_episodes": 2, "held_out_dreams": 2, "dream_length": 30, "real_eval_episodes": 2, "probe_episodes": 2,
+        "probe_horizon": 5, "probe_lead": 3, "probe_dreams": 2}
 TUTORIAL = {**TINY, "env": "take_cover"}
 
 
@@ -80,13 +81,20 @@ def test_doom_end_to_end_through_every_stage_with_documented_formats(doom_run):
     assert [step for step, _ in ctx.metrics["fitness_best"]] == [1, 2]
     assert ctx.stage == "done" and ctx.fraction == 1.0
     assert 0 < summary["real_score"] <= TIME_LIMIT and summary["random_score"] > 0
+    assert 0 <= summary["probe_real_hit"] <= 1 and 0 <= summary["probe_dream_hit"] <= 1
+
+    step_, probe = ctx.snapshots["probe"]
+    states, taus = len(probe["near_hit"]), len(probe["taus"])
+    assert step_ == 4 and probe["behaviours"].tolist() == ["left", "still", "right"] and states >= 2
+    assert probe["real"].shape == (states, 3) and probe["dreamt"].shape == (taus, states, 3)
+    assert np.all((probe["dreamt"] >= 0) & (probe["dreamt"] <= 1))
 
     _, recon = ctx.snapshots["recon"]
     assert {k: (v.shape, v.dtype) for k, v in recon.items()} == {
         "frames": ((8, 64, 64, 3), np.uint8), "reconstructions": ((8, 64, 64, 3), np.uint8)}
     step_, viewer = ctx.snapshots["viewer"]
     taus, steps = len(viewer["taus"]), len(viewer["real"]) - 1
-    assert step_ == 2 and viewer["real"].shape[1:] == (64, 64, 3)
+    assert step_ == 4 and viewer["real"].shape[1:] == (64, 64, 3)
     assert viewer["latents"].shape == (taus, steps + 1, 4) and viewer["death"].shape == (taus, steps)
     assert np.all((viewer["lengths"] >= 1) & (viewer["lengths"] <= steps))
 
@@ -122,6 +130,9 @@ def test_bench_trains_one_controller_per_tau_in_one_world_beside_random():
     assert all({"dream_score", "dream_score_se", "real_score", "real_score_se"} <= set(row) for row in figures["taus"])
     assert set(figures["random"]) == {"random_score", "random_score_se"}
     assert set(figures["stage_seconds"]) == {"collect", "V", "M"}
+    assert [row["tau"] for row in figures["probe"]["taus"]] == [0.1, 1.3]
+    assert {"pair_order", "dream_still"} <= set(figures["probe"]["taus"][0]) and "still" in figures["probe"]["real"]
+    assert all("probe_real_hit" in row for row in figures["taus"])
 
 
 # ---------------------------------------------------------------------------------------------- the models
@@ -228,10 +239,20 @@ def test_what_m_learns_to_call_deadly():
 def test_the_doom_controller_is_one_output_read_at_plus_minus_a_third():
     from engine.labs.world_models.controller import LinearController
 
-    controller = LinearController(2, DoomTakeCover().action_space, axis=(1, 0, 2))  # left, stay, right
+    axis = GAMES["doom"].axis_actions()  # left, still, right
+    controller = LinearController(2, DoomTakeCover().action_space, axis=axis)
     assert controller.n_params == 3 and controller.action_size == 3
     bias = torch.tensor([[0.0, 0.0, -1.0], [0.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # tanh(b) = -0.76, 0, 0.76
-    assert controller.act(bias, torch.zeros(3, 1, 2))[:, 0].tolist() == [1, 0, 2]
+    assert controller.act(bias, torch.zeros(3, 1, 2))[:, 0].tolist() == list(axis)
+
+
+def test_cma_candidates_dream_on_common_noise():
+    """Two copies of one controller dream the very same dreams: their fitness differs only by what they do."""
+    world = build_world(1, 4, 0.125, 8, 5, TakeCoverEnv().action_space)
+    world.start_mu, world.start_logvar = torch.randn(3, 4), torch.zeros(3, 4)
+    params = torch.randn(1, world.controller.n_params).repeat(2, 1)
+    returns = dream_returns(world, params, 6, 40, 1.0, torch.Generator().manual_seed(0))
+    assert torch.equal(returns[0], returns[1]) and returns.std() > 0
 
 
 def test_one_step_of_m_is_its_sequence_model_with_t_1():

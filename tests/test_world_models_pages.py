@@ -3,16 +3,14 @@ engine sweep, the τ slider over Doom frames."""
 
 import base64
 import json
+import time
 
 import numpy as np
 
 from engine.runtime.access import OPERATOR
 from tests.helpers import chart_titles, open_page, poll, titled
 
-# a Doom run through every stage in seconds
-TINY_DOOM = {"rounds": 1, "rollouts": 4, "rollout_steps": 40, "z_size": 4, "vae_width": 0.125, "vae_epochs": 1,
-             "vae_frames": 200, "rnn_hidden": 8, "rnn_epochs": 2, "cma_generations": 2, "cma_popsize": 4,
-             "dream_episodes": 2, "held_out_dreams": 2, "dream_length": 30, "real_eval_episodes": 2}
+from tests.test_world_models import TINY as TINY_DOOM
 
 
 def chart(app, title: str) -> dict:
@@ -55,6 +53,32 @@ def test_a_first_visit_dreams_in_the_bundled_doom_world_with_its_tau_table(fresh
     ours = table["ours: in the real game"]
     assert len(values(ours["x"])) == 5 and len(values(ours["error_y"]["array"])) == 5
     assert len(app.dataframe[0].value) == 5
+    probe = chart(app, "Does the dream know what moving does?")
+    bars = {trace["name"]: trace for trace in probe["data"] if trace["type"] == "bar"}
+    assert {"the real game", "dream τ = 1"} <= set(bars) and list(bars["the real game"]["x"]) == ["left", "still",
+                                                                                                    "right"]
+
+
+def test_the_page_keeps_the_bundled_world_labelled_while_a_run_trains(fresh_app):
+    from ui.engine import job_manager
+
+    slow = TINY_DOOM | {"rnn_updates": 1_000_000}  # V done in seconds, then M for many minutes
+    run_id = job_manager().submit("world_models", slow, by=OPERATOR)
+    try:
+        store = job_manager().store
+        for _ in range(900):  # until V's first reconstructions are in
+            if store.get_run(run_id).status == "running" and store.snapshot(run_id, "recon"):
+                break
+            time.sleep(0.2)
+        app = open_page("world_models", run=str(run_id))
+        assert not app.exception and not app.error
+        titles = chart_titles(app)
+        assert titled(titles, "The dream at τ = 1 ") and titled(titles, "Does the dream know what moving does?")
+        captions = " ".join(c.value for c in app.caption)
+        assert "The bundled world" in captions and "bundled world's probe" in captions
+        assert titled(titles, "V's losses")  # the run's own V, live, above the bundled dream
+    finally:
+        job_manager().stop(run_id, by=OPERATOR)
 
 
 def test_a_run_shows_every_stage_then_fills_its_tau_table_by_one_engine_sweep(fresh_app):

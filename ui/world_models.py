@@ -12,6 +12,8 @@ import streamlit as st
 
 from engine.labs.world_models import train
 from engine.labs.world_models.dream import DreamSession, World
+from engine.labs.world_models.envs import GAMES
+from engine.labs.world_models.probe import probe_summary
 from engine.labs.world_models.viewer import decode
 from engine.runtime.checkpoints import load_checkpoint
 from engine.runtime.store import Run
@@ -59,6 +61,38 @@ def death_chart(death: np.ndarray, length: int) -> go.Figure:
     figure.update_layout(title="M's predicted probability that the dream ends here, per dream step", height=220,
                          xaxis_title="dream step", yaxis={"range": [0, 1], "title": "P(end)"},
                          margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return figure
+
+
+def probe_chart(probe: dict[str, Any]) -> go.Figure:
+    """The probe, from its snapshot or its summary (probe_summary, as the bundled world keeps it): each held
+    behaviour's P(hit within H) from the same real states, in the game and in M's dream at each τ; beside it, the
+    share of behaviour pairs the dream orders as the game does."""
+    from plotly.subplots import make_subplots
+
+    summary = probe if "ceiling" in probe else probe_summary(probe)
+    horizon, names = summary["horizon"], list(summary["real"])
+    figure = make_subplots(1, 2, column_widths=[0.62, 0.38], subplot_titles=(
+        f"P(hit within {horizon} steps) holding each action", "pairs the dream orders as the game does"))
+    figure.add_bar(x=names, y=[summary["real"][n] for n in names], name="the real game", marker_color="black",
+                   row=1, col=1)
+    for i, row in enumerate(summary["taus"]):
+        figure.add_bar(x=names, y=[row[f"dream_{n}"] for n in names], name=f"dream τ = {row['tau']:g}",
+                       marker_color=PALETTE[i % len(PALETTE)], opacity=0.85, row=1, col=1)
+    taus = [row["tau"] for row in summary["taus"]]
+    figure.add_scatter(x=taus, y=[row["pair_order"] for row in summary["taus"]], mode="lines+markers",
+                       name="ordered as the game", line={"color": PALETTE[1], "width": 3}, showlegend=False,
+                       row=1, col=2)
+    figure.add_hline(y=0.5, line={"dash": "dot", "color": "grey"}, annotation_text="chance", row=1, col=2)
+    figure.add_hline(y=summary["ceiling"], line={"dash": "dash", "color": PALETTE[2]},
+                     annotation_text=f"true odds (est.) {summary['ceiling']:.0%}", row=1, col=2)
+    figure.update_yaxes(range=[0, 1], row=1, col=1)
+    figure.update_yaxes(range=[0.3, 1], tickformat=".0%", row=1, col=2)
+    figure.update_xaxes(title_text="τ", row=1, col=2)
+    figure.update_layout(title=f"Does the dream know what moving does? ({summary['states']} real states, "
+                         f"{summary['near_hit']} of them {summary['lead']} steps before a hit)", height=360,
+                         barmode="group", margin={"l": 10, "r": 10, "t": 60, "b": 10},
+                         legend={"orientation": "h", "y": -0.2})
     return figure
 
 
@@ -114,6 +148,25 @@ def dream_frames(path: str, mtime: float, latents: np.ndarray) -> np.ndarray:
     return decode(world, latents)
 
 
+def bundled_picture() -> np.ndarray:
+    """The home page's picture: every 10th frame of the bundled world's real episode above M's dream of it at τ 1."""
+    _, _, checkpoint = world_of(BUNDLED)
+    viewer = {name: tensor.numpy() for name, tensor in checkpoint["viewer"].items()}
+    k = list(viewer["taus"].round(2)).index(1.0)
+    dream = dream_frames(str(BUNDLED), BUNDLED.stat().st_mtime, viewer["latents"][k][: viewer["lengths"][k] + 1])
+    shown = min(len(dream), len(viewer["real"]), 60)
+    return frame_strip([viewer["real"][:shown:10], dream[:shown:10]])
+
+
+def dream_buttons(env: str) -> dict[str, Any]:
+    """What a visitor can press in a dream: the game's own actions (envs.GAMES), arrows on the sides."""
+    def label(name: str) -> str:
+        return f"◀ {name}" if "left" in name else f"{name} ▶" if "right" in name else name
+
+    return {label(name): np.asarray(action, np.float32) if isinstance(action, tuple) else action
+            for name, action in GAMES[env].actions.items()}
+
+
 def dream_session(path: Path, temperature: float, restart: bool) -> DreamSession:
     """A dream the visitor steps through, kept in the session; a new checkpoint or Restart starts a fresh one."""
     key = ("world_models.session", str(path), path.stat().st_mtime)
@@ -138,7 +191,8 @@ def tau_rows(results: dict[float, tuple[str, dict[str, Any]]]) -> list[dict[str,
         rows.append({"τ": tau, "job": label, "dream": summary.get("dream_score"),
                      "dream_se": summary.get("dream_score_se"), "real": summary.get("real_score"),
                      "real_se": summary.get("real_score_se"), "paper dream": f"{paper_dream} ± {paper_dream_std}",
-                     "paper real": f"{paper_real} ± {paper_real_std}"})
+                     "paper real": f"{paper_real} ± {paper_real_std}", "C hit real": summary.get("probe_real_hit"),
+                     "C hit dream": summary.get("probe_dream_hit")})
     return rows
 
 
@@ -164,4 +218,6 @@ def table_frame(rows: list[dict[str, Any]]):
 
     return pd.DataFrame([{"τ": r["τ"], "job": r["job"], "dream (ours)": cell(r["dream"], r["dream_se"]),
                           "real (ours)": cell(r["real"], r["real_se"]), "dream (paper)": r["paper dream"],
-                          "real (paper)": r["paper real"]} for r in rows])
+                          "real (paper)": r["paper real"], "C hit from probe states: real / dream": None
+                          if r["C hit real"] is None else f"{r['C hit real']:.2f} / {r['C hit dream']:.2f}"}
+                         for r in rows])

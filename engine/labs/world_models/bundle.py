@@ -1,8 +1,8 @@
 """Regenerate bundled_world.pt, the world a first visit dreams in: `python -m engine.labs.world_models.bundle`.
 
 It runs `bench` on the quick preset (the whole pipeline and the τ table) and keeps its world (V, M, the dream
-starts), the dream viewer's snapshot and the τ table with the random policy's score, so that the page shows all three
-within seconds and never plays the real game itself. `--set name=value` changes the config as for the CLI.
+starts), the dream viewer's snapshot, the probe's figures and the τ table with the random policy's score, so that the
+page shows them all within seconds and never plays the real game itself. `--set name=value` changes the config as for the CLI.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def bundle(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     world = ctx.checkpoints[-1]  # after the last M: V, M and the dream starts; each τ's C is in the table only
     state = {"world": half(world["world"]), "config": world["config"], "round": world["round"],
              "viewer": half({name: torch.as_tensor(array) for name, array in ctx.snapshots["viewer"][1].items()}),
-             "tau_table": figures["taus"],
+             "tau_table": figures["taus"], "probe": figures["probe"],
              "random": [figures["random"]["random_score"], figures["random"]["random_score_se"]]}
     return state, figures
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.labs.world_models.dream import DEATH_RULES
-from engine.labs.world_models.envs import DOOM_SKILLS, ENVS
+from engine.labs.world_models.envs import DOOM_SKILLS, ENVS, GAMES
 from engine.labs.world_models.mdn_rnn import DEATH_TARGETS
 from engine.params import ConfigError, Param, ParamSpace
 
@@ -28,19 +28,14 @@ def check(config: dict[str, Any]) -> None:
     parse_taus(config["taus"])
 
 
-# a collected episode's expected length when rollout_steps does not cut it first (Doom: random play dies in
-# ~300 steps, later rounds' controllers live longer; CarRacing always runs to its limit)
-EXPECTED_STEPS = {"doom": 500, "take_cover": 400, "cartpole": 200, "carracing": 1000}
-
-
 def data_memory_mb(config: dict[str, Any]) -> float:
     """What a run holds beyond torch: every round's collected 64×64 frames, kept for V and M, twice at V's epoch
     (the frames stacked into one array). A τ-table job reuses a world and collects nothing."""
     if config["world_run"]:
         return 100.0
-    channels = 3 if config["env"] in ("doom", "carracing") else 1
-    steps = min(config["rollout_steps"], EXPECTED_STEPS[config["env"]]) + 1
-    return 2 * config["rounds"] * config["rollouts"] * steps * 64 * 64 * channels / 2**20
+    game = GAMES[config["env"]]
+    steps = min(config["rollout_steps"], game.expected_steps) + 1
+    return 2 * config["rounds"] * config["rollouts"] * steps * 64 * 64 * game.channels / 2**20
 
 
 # the small games' V weighs every pixel alike, as measured before salience existed (their objects are much of a frame)
@@ -80,11 +75,18 @@ SPACE = ParamSpace(
         Param("rnn_hidden", 256, "LSTM units of M: the memory h the controller also reads (the paper: 512)",
               low=4, high=1024),
         Param("mdn_components", 5, "Gaussians in M's mixture for each latent dimension", low=1, high=10),
-        Param("rnn_epochs", 20, "Passes of M over all collected episodes per round", low=1, high=500),
-        Param("rnn_batch", 16, "Episodes per M update", low=1, high=1024),
+        Param("rnn_updates", 1000, "M's Adam updates per round, each on rnn_batch random windows of the collected "
+              "episodes", low=1, high=1_000_000),
+        Param("rnn_window", 64, "Steps in each of M's training windows", low=2, high=2100),
+        Param("rnn_batch", 16, "Windows per M update", low=1, high=1024),
+        Param("rnn_posterior", 1.0, "Spread of V's posterior that M's training codes are drawn with: 1 = sampled "
+              "as in the paper (M learns V's uncertainty too), 0 = V's means", low=0.0, high=1.0),
         Param("rnn_grad_clip", 1.0, "Largest gradient norm of one M update (the paper clips at 1)", low=0.01,
               high=100.0),
-        Param("rnn_lr", 1e-3, "M's Adam learning rate", low=1e-5, high=1e-1, live=True, log_scale=True),
+        Param("rnn_lr", 1e-3, "M's Adam learning rate at its first update", low=1e-5, high=1e-1, live=True,
+              log_scale=True),
+        Param("rnn_lr_final", 0.01, "M's learning rate decays geometrically to this fraction of rnn_lr by its "
+              "last update (the paper's code: 1e-3 to 1e-5)", low=1e-4, high=1.0, log_scale=True),
         Param("death_weight", 10.0, "Each death step counts this many times in M's death loss (deaths are one step "
               "in hundreds); the dream divides the odds back out", low=1.0, high=1000.0),
         Param("death_target", "hit", "What ends a dream: M's prediction of a death (the paper), or of any fireball "
@@ -110,6 +112,14 @@ SPACE = ParamSpace(
         Param("dream_length", 2100, "Longest dream, in steps (Doom's time limit)", low=10, high=5000),
         Param("real_eval_episodes", 100, "Real episodes that score a controller (and the random policy)",
               low=1, high=1000),
+        Param("probe_episodes", 24, "Held-out random episodes the probe starts from (a state before each one's first "
+              "hit, and one anywhere); 0: no probe", low=0, high=500),
+        Param("probe_horizon", 35, "Steps each behaviour is held from a probe state, in the game and in the dream",
+              low=1, high=500),
+        Param("probe_lead", 20, "The probe's near-hit states come this many steps before a real hit", low=1,
+              high=500),
+        Param("probe_dreams", 16, "Dreams per probe state, behaviour and τ: M's odds are their mean", low=1,
+              high=1024),
         Param("taus", "0.1,0.5,1.0,1.15,1.3", "Comma-separated temperatures that `bench` trains a controller at, "
               "each scored in its dream and in the real game", in_ui=False),
         Param("world_run", 0, "A finished run whose V and M are reused: only C is trained, at `temperature` (how "
@@ -120,19 +130,19 @@ SPACE = ParamSpace(
     presets={
         "quick": {},
         "paper": {"rollouts": 600, "z_size": 64, "vae_width": 1.0, "vae_epochs": 10, "vae_frames": 20_000,
-                  "rnn_hidden": 512, "rnn_epochs": 40, "cma_generations": 60, "cma_popsize": 32,
+                  "rnn_hidden": 512, "rnn_updates": 8000, "cma_generations": 60, "cma_popsize": 32,
                   "dream_episodes": 16},
         "tutorial": {**SMALL_GAMES, "env": "take_cover", "rollouts": 200, "rollout_steps": 500,
-                     "action_repeat": 1, "z_size": 16, "vae_width": 0.25, "rnn_hidden": 64, "rnn_epochs": 60,
+                     "action_repeat": 1, "z_size": 16, "vae_width": 0.25, "rnn_hidden": 64, "rnn_updates": 1500,
                      "temperature": 1.0, "cma_generations": 40, "dream_episodes": 16, "dream_length": 500,
                      "real_eval_episodes": 20},
         "cartpole": {**SMALL_GAMES, "env": "cartpole", "rounds": 4, "rollouts": 120, "rollout_steps": 200,
                      "action_repeat": 1, "z_size": 16, "vae_width": 0.25, "vae_lr": 3e-3, "vae_epochs": 6,
-                     "vae_frames": 4000, "rnn_hidden": 128, "rnn_epochs": 50, "cma_generations": 25,
+                     "vae_frames": 4000, "rnn_hidden": 128, "rnn_updates": 1500, "cma_generations": 25,
                      "cma_popsize": 12, "dream_episodes": 8, "dream_length": 500, "temperature": 1.3, "taus": "1.3",
                      "real_eval_episodes": 20},
         "carracing": {**SMALL_GAMES, "env": "carracing", "rounds": 3, "rollouts": 500, "rollout_steps": 1000,
-                      "action_repeat": 1, "vae_width": 1.0, "vae_epochs": 10, "rnn_epochs": 20,
+                      "action_repeat": 1, "vae_width": 1.0, "vae_epochs": 10, "rnn_updates": 3000,
                       "cma_generations": 300, "cma_popsize": 64, "dream_length": 1000, "temperature": 1.0,
                       "taus": "1.0", "real_eval_episodes": 20},
     },

@@ -40,12 +40,12 @@ class World:
         """P(death) with the loss's weight divided back out of the odds."""
         return torch.sigmoid(done_logit - math.log(self.death_weight))
 
-    def dies(self, done_logit: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """The paper's rule (threshold): M's weighted output above one half; or a death drawn with M's probability."""
+    def dies(self, done_logit: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+        """The paper's rule (threshold): M's weighted output above one half; or a death drawn with M's probability
+        (`uniform`: the draw's random numbers)."""
         if self.death_rule == "threshold":
             return done_logit > math.log(self.death_threshold / (1 - self.death_threshold))
-        probability = self.death_probability(done_logit)
-        return torch.rand(probability.shape, generator=generator) < probability
+        return uniform < self.death_probability(done_logit)
 
     def start_latents(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """n codes of randomly chosen real first frames, each sampled from V's posterior as in training M."""
@@ -86,6 +86,25 @@ def world_from_state(state: dict[str, Any], action_space) -> World:
 
 
 @dataclass
+class Noise:
+    """The random numbers of one dream step, a row per dream: the mixture component's and the Gaussian's draws of
+    each latent dimension, and the death's. CMA-ES's candidates dream on the same noise (common random numbers), so
+    that their fitnesses differ by what they do rather than by their luck."""
+
+    uniform: torch.Tensor  # (N, z_size, 1)
+    normal: torch.Tensor  # (N, z_size)
+    death: torch.Tensor  # (N,)
+
+    @classmethod
+    def draw(cls, n: int, z_size: int, generator: torch.Generator) -> Noise:
+        return cls(torch.rand((n, z_size, 1), generator=generator), torch.randn((n, z_size), generator=generator),
+                   torch.rand(n, generator=generator))
+
+    def rows(self, index: torch.Tensor) -> Noise:
+        return Noise(self.uniform[index], self.normal[index], self.death[index])
+
+
+@dataclass
 class DreamState:
     z: torch.Tensor  # (N, z_size) the current latent
     lstm: LSTMState
@@ -111,15 +130,17 @@ class DreamState:
 @torch.no_grad()
 def step(
     world: World, state: DreamState, actions: torch.Tensor, temperature: float | torch.Tensor,
-    generator: torch.Generator,
+    generator: torch.Generator, noise: Noise | None = None,
 ) -> tuple[DreamState, torch.Tensor]:
-    """Advance every dream one step under the given actions; returns the new state and P(death) of the step."""
+    """Advance every dream one step under the given actions (noise: the step's random numbers; None: fresh from
+    `generator`); returns the new state and P(death) of the step."""
+    noise = noise or Noise.draw(len(state.z), state.z.shape[-1], generator)
     prediction, hidden, lstm = world.rnn.step(state.z, world.controller.action_vectors(actions), state.lstm)
-    z_next = sample_mdn(prediction, temperature, generator)
+    z_next = sample_mdn(prediction, temperature, noise=(noise.uniform, noise.normal))
     done_logit = prediction.done_logit
     reward = torch.ones_like(done_logit) if world.survival_reward else prediction.reward
     returns = state.returns + reward * state.alive
-    alive = state.alive & ~world.dies(done_logit, generator)
+    alive = state.alive & ~world.dies(done_logit, noise.death)
     return DreamState(z_next, lstm, hidden, alive, returns), world.death_probability(done_logit)
 
 
@@ -127,22 +148,26 @@ def step(
 def dream_returns(
     world: World, params: torch.Tensor, episodes: int, length: int, temperature: float, generator: torch.Generator
 ) -> torch.Tensor:
-    """Dream returns (P, episodes) of P controllers (params (P, n_params)), all from the same `episodes` starts.
-    Only living dreams are stepped: most end long before the longest."""
+    """Dream returns (P, episodes) of P controllers (params (P, n_params)), all from the same `episodes` starts and
+    on the same noise: dream e of every controller draws the same random numbers at each step. Only living dreams
+    are stepped: most end long before the longest."""
     population = len(params)
     state = DreamState.start(world, world.start_latents(episodes, generator).repeat(population, 1))
     controller_of = torch.arange(population).repeat_interleave(episodes)  # each living dream's controller
+    dream_of = torch.arange(episodes).repeat(population)  # and which of the `episodes` noise streams it draws
     slot = torch.arange(population * episodes)  # each living dream's place in the result
     returns = torch.zeros(population * episodes)
     for _ in range(length):
         actions = world.controller.act(params[controller_of], state.features().unsqueeze(1))[:, 0]
-        state, _ = step(world, state, actions, temperature, generator)
+        noise = Noise.draw(episodes, state.z.shape[-1], generator).rows(dream_of)
+        state, _ = step(world, state, actions, temperature, generator, noise)
         returns[slot] = state.returns
         if not state.alive.all():
             living = state.alive.nonzero().squeeze(1)
             if len(living) == 0:
                 break
-            state, controller_of, slot = state.select(living), controller_of[living], slot[living]
+            state, controller_of, dream_of, slot = (state.select(living), controller_of[living], dream_of[living],
+                                                    slot[living])
     return returns.view(population, episodes)
 
 
@@ -150,28 +175,6 @@ def dream_fitness(world: World, params: torch.Tensor, episodes: int, length: int
                   generator: torch.Generator) -> torch.Tensor:
     """F(C) = (1/E) sum_e R_e: each controller's mean return over E dreams at temperature tau (P,)."""
     return dream_returns(world, params, episodes, length, temperature, generator).mean(1)
-
-
-@torch.no_grad()
-def dream_rollout(
-    world: World, params: torch.Tensor | None, start_z: torch.Tensor, length: int, temperature: float,
-    generator: torch.Generator,
-) -> dict[str, np.ndarray]:
-    """One dream from start_z (z_size,) under controller params (n_params,), decoded by V for the viewer.
-
-    Returns frames uint8 (T+1, 64, 64, C), done_probability float32 (T,).
-    """
-    state = DreamState.start(world, start_z.unsqueeze(0))
-    latents, done_probabilities = [state.z], []
-    for _ in range(length):
-        action = world.controller.act(params.unsqueeze(0), state.features().unsqueeze(0))[0]
-        state, done_probability = step(world, state, action, temperature, generator)
-        latents.append(state.z)
-        done_probabilities.append(done_probability)
-        if not state.alive.any():
-            break
-    frames = to_uint8(world.vae.decode(torch.cat(latents)))
-    return {"frames": frames.numpy(), "done_probability": torch.cat(done_probabilities).numpy()}
 
 
 class DreamSession:

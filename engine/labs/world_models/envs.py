@@ -11,6 +11,7 @@ import importlib.util
 import os
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,11 +22,35 @@ from gymnasium import spaces
 
 from engine.params import ConfigError
 
-ENVS = ("doom", "take_cover", "cartpole", "carracing")
 FRAME = 64
 DOOM_SKILLS = (1, 5)  # ViZDoom's difficulty levels
 TIME_LIMIT = 2100  # the paper's DoomTakeCover episode length: surviving it is the best score
-AXES = {"doom": (1, 0, 2)}  # the paper's one-output Doom controller: its (left, stay, right) actions
+
+
+@dataclass(frozen=True)
+class Game:
+    """A game's facts, the one place the rest of the lab reads them from."""
+
+    channels: int  # of its 64x64 frames: 3 (RGB) or 1 (an object mask)
+    actions: dict[str, int | tuple[float, ...]]  # what a visitor can press in a dream: name -> the action, in order
+    survival: bool  # reward 1 per step alive: the dream counts steps instead of M's predicted reward
+    expected_steps: int  # a collected episode's expected length (Doom: random play dies in ~300 steps)
+    axis: tuple[str, str, str] | None = None  # the paper's one-output controller: the actions it reads as -, 0, +
+
+    def axis_actions(self) -> tuple[int, int, int] | None:
+        return tuple(self.actions[name] for name in self.axis) if self.axis else None
+
+
+# ViZDoom 1.3.2's wrapper numbers take_cover.cfg's buttons [MOVE_LEFT, MOVE_RIGHT] as itertools.product with at most
+# one pressed: 0 none, 1 MOVE_RIGHT, 2 MOVE_LEFT (tests/test_world_models.py reads the player's position)
+GAMES = {
+    "doom": Game(3, {"left": 2, "still": 0, "right": 1}, True, 500, axis=("left", "still", "right")),
+    "take_cover": Game(1, {"left": 0, "still": 1, "right": 2}, True, 400),
+    "cartpole": Game(1, {"push left": 0, "push right": 1}, True, 200),
+    "carracing": Game(3, {"steer left": (-1.0, 0.3, 0.0), "gas": (0.0, 1.0, 0.0), "steer right": (1.0, 0.3, 0.0),
+                          "brake": (0.0, 0.0, 0.8)}, False, 1000),
+}
+ENVS = tuple(GAMES)
 
 
 class TakeCoverEnv(gym.Env):
@@ -45,7 +70,7 @@ class TakeCoverEnv(gym.Env):
         self.max_steps = max_steps
         self.spawn_probability = spawn_probability
         self.observation_space = spaces.Box(0, 255, (FRAME, FRAME, 1), np.uint8)
-        self.action_space = spaces.Discrete(3)  # 0 left, 1 stay, 2 right
+        self.action_space = spaces.Discrete(3)  # GAMES["take_cover"].actions
         self.agent_x = 0
         self.projectiles = np.zeros((0, 2), dtype=np.int64)  # (x, y) of each projectile's top-left corner
         self.steps = 0
@@ -156,7 +181,7 @@ class CarRacingPixels(gym.ObservationWrapper):
 class DoomTakeCover(gym.Env):
     """ViZDoom's own `VizdoomTakeCover-v1` as the paper saw it: 64x64 RGB frames, episodes cut at 2,100 steps.
 
-    Actions: 0 stay, 1 left, 2 right; reward 1 per tic survived. The frame is the top 5/6 of the screen (the
+    Actions: GAMES["doom"].actions; reward 1 per tic survived. The frame is the top 5/6 of the screen (the
     paper's 400-of-480-row crop) area-averaged to 64x64; Doom's red pain flash is on, so V sees a hit.
     ViZDoom renders at 160x120 (2.5x faster than 320x240, and 64x64 needs no more). Its engine writes
     `_vizdoom.ini` and a `_vizdoom/` folder where it starts: both go to a cache folder, never the user's cwd.

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 DEATH_TARGETS = ("death", "hit")
+LOGS_PER_STAGE = 20  # M's losses reach the charts this many times while it trains
 
 
 @dataclass
@@ -105,27 +106,47 @@ def m_loss(prediction: Prediction, batch: SequenceBatch, z_next: torch.Tensor, d
     return sum(terms.values()), {name: value.item() for name, value in terms.items()}
 
 
-def sample_mdn(prediction: Prediction, temperature: float | torch.Tensor, generator: torch.Generator | None = None
-               ) -> torch.Tensor:
+def sample_mdn(prediction: Prediction, temperature: float | torch.Tensor, generator: torch.Generator | None = None,
+               noise: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Draw z_{t+1} (..., z_size) at temperature tau: component ~ softmax(logits / tau), z ~ N(mu, tau sigma^2).
-    temperature: one number, or one per row of the batch (N,)."""
+    temperature: one number, or one per row of the batch (N,). noise: the draw's random numbers, (uniform
+    (..., z_size, 1) picking the component, standard normal (..., z_size)); None: fresh from `generator`."""
     tau = torch.as_tensor(temperature, dtype=torch.float32)
     per_row = tau.reshape(-1, *[1] * (prediction.logits.dim() - 1)) if tau.dim() else tau
     weights = torch.softmax(prediction.logits / per_row, dim=-1)
-    uniform = torch.rand(weights.shape[:-1] + (1,), generator=generator)  # inverse CDF: cheaper than multinomial
-    component = (weights.cumsum(-1) < uniform).sum(-1, keepdim=True).clamp(max=weights.shape[-1] - 1)
+    if noise is None:
+        noise = (torch.rand(weights.shape[:-1] + (1,), generator=generator),
+                 torch.randn(weights.shape[:-1], generator=generator))
+    uniform, normal = noise
+    component = (weights.cumsum(-1) < uniform).sum(-1, keepdim=True).clamp(max=weights.shape[-1] - 1)  # inverse CDF
     mu = prediction.mu.gather(-1, component).squeeze(-1)
     sigma = prediction.log_sigma.gather(-1, component).squeeze(-1).exp()
-    noise = torch.randn(mu.shape, generator=generator)
-    return mu + sigma * (per_row.squeeze(-1) if tau.dim() else per_row).sqrt() * noise
+    return mu + sigma * (per_row.squeeze(-1) if tau.dim() else per_row).sqrt() * normal
 
 
 # ---------------------------------------------------------------------------------------------- training M
 
 
 @dataclass
+class Sequences:
+    """Every collected episode seen through V: what M's training windows are cut from."""
+
+    mu: list[torch.Tensor]  # (T+1, z) V's posterior mean for every frame of each episode
+    logvar: list[torch.Tensor]  # (T+1, z)
+    actions: list[torch.Tensor]  # (T, A)
+    rewards: list[torch.Tensor]  # (T,)
+    death: list[torch.Tensor]  # (T,) death_labels
+
+    def __post_init__(self) -> None:
+        lengths = torch.as_tensor([len(r) for r in self.rewards])
+        self.steps = torch.cat([torch.stack([torch.full((n,), i), torch.arange(n)], 1) for i, n in
+                                enumerate(lengths.tolist())])  # (N, 2): (episode, step) of every step
+        self.marked = self.steps[torch.cat(self.death) > 0]  # the steps M must learn to call deadly
+
+
+@dataclass
 class SequenceBatch:
-    """Episodes of similar length padded to a common T, ready for M."""
+    """Windows of episodes padded to a common T, ready for M."""
 
     mu: torch.Tensor  # (B, T+1, z) V's posterior for every frame
     logvar: torch.Tensor  # (B, T+1, z)
@@ -146,60 +167,66 @@ def death_labels(damage: np.ndarray, terminated: bool, target: str, horizon: int
     return marks.float()
 
 
-def sequence_batches(latents: list[tuple[torch.Tensor, torch.Tensor]], actions: list[torch.Tensor],
-                     rewards: list[np.ndarray], deaths: list[torch.Tensor], batch: int) -> list[SequenceBatch]:
-    """Sort episodes by length, then cut into batches, so that padding wastes little of M's time."""
-    order = np.argsort([len(r) for r in rewards])
-    batches = []
-    for start in range(0, len(order), batch):
-        chosen = order[start : start + batch]
-        steps = max(len(rewards[i]) for i in chosen)
-        padded: dict[str, list[torch.Tensor]] = {name: [] for name in ("mu", "logvar", "actions", "rewards",
-                                                                         "death", "mask")}
-        for i in chosen:
-            (mu, logvar), length = latents[i], len(rewards[i])
-            pad = steps - length
-            death = deaths[i]
-            padded["mu"].append(F.pad(mu, (0, 0, 0, pad)))
-            padded["logvar"].append(F.pad(logvar, (0, 0, 0, pad)))
-            padded["actions"].append(F.pad(actions[i], (0, 0, 0, pad)))
-            padded["rewards"].append(F.pad(torch.as_tensor(rewards[i]), (0, pad)))
-            padded["death"].append(F.pad(death, (0, pad)))
-            padded["mask"].append(F.pad(torch.ones(length), (0, pad)))
-        batches.append(SequenceBatch(**{name: torch.stack(values) for name, values in padded.items()}))
-    return batches
+def sample_windows(data: Sequences, batch: int, window: int, generator: torch.Generator) -> SequenceBatch:
+    """`batch` windows of `window` steps, each around a step drawn uniformly from every collected step (the
+    reference code's 500-step chunks of one concatenated stream, shorter and drawn at random)."""
+    anchors = data.steps[torch.randint(len(data.steps), (batch,), generator=generator)]
+    padded: dict[str, list[torch.Tensor]] = {name: [] for name in ("mu", "logvar", "actions", "rewards", "death",
+                                                                     "mask")}
+    for (episode, at), back in zip(anchors.tolist(), torch.randint(window, (batch,), generator=generator).tolist(),
+                                   strict=True):
+        length = len(data.rewards[episode])
+        start = max(0, min(at - back, length - window))
+        end = min(start + window, length)
+        pad = window - (end - start)
+        padded["mu"].append(F.pad(data.mu[episode][start : end + 1], (0, 0, 0, pad)))
+        padded["logvar"].append(F.pad(data.logvar[episode][start : end + 1], (0, 0, 0, pad)))
+        padded["actions"].append(F.pad(data.actions[episode][start:end], (0, 0, 0, pad)))
+        for name in ("rewards", "death"):
+            padded[name].append(F.pad(getattr(data, name)[episode][start:end], (0, pad)))
+        padded["mask"].append(F.pad(torch.ones(end - start), (0, pad)))
+    return SequenceBatch(**{name: torch.stack(values) for name, values in padded.items()})
 
 
-def train_rnn(rnn: MDNRNN, batches: list[SequenceBatch], ctx: Context, generator: torch.Generator,
-              progress: Callable[[float], None], epoch_offset: int = 0,
-              after_epoch: Callable[[int], None] | None = None) -> dict[str, float]:
-    """Adam on m_loss for `rnn_epochs` passes over every batch, gradients clipped as in the paper. Each pass draws a
-    fresh z from V's posterior for every frame, as the paper does: M learns V's uncertainty too."""
+def decayed_lr(lr: float, final: float, progress: float) -> float:
+    """The reference code's learning rate, decaying geometrically from lr to final * lr over training."""
+    return lr * final**progress
+
+
+def train_rnn(rnn: MDNRNN, data: Sequences, ctx: Context, generator: torch.Generator,
+              progress: Callable[[float], None], step_offset: int = 0,
+              after_log: Callable[[int], None] | None = None) -> dict[str, float]:
+    """Adam on m_loss for `rnn_updates` updates of `rnn_batch` random windows, the learning rate decaying, gradients
+    clipped as in the paper. Each window draws z from V's posterior, its spread scaled by `rnn_posterior` (1: the
+    paper's samples, M learns V's uncertainty too; 0: V's means). Logs the mean losses every `rnn_updates / 20`."""
     p = ctx.params
     optimizer = torch.optim.Adam(rnn.parameters(), lr=p["rnn_lr"])
-    epochs = p["rnn_epochs"]
-    for epoch in range(epochs):
-        totals: dict[str, float] = {}
-        steps = 0.0
-        for i, b in enumerate(torch.randperm(len(batches), generator=generator).tolist()):
-            keep_going(ctx)
-            for group in optimizer.param_groups:
-                group["lr"] = ctx.params["rnn_lr"]
-            batch = batches[b]
-            z = batch.mu + torch.randn(batch.mu.shape, generator=generator) * (0.5 * batch.logvar).exp()
-            prediction, _, _ = rnn(z[:, :-1], batch.actions)
-            loss, terms = m_loss(prediction, batch, z[:, 1:], p["death_weight"])
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(rnn.parameters(), p["rnn_grad_clip"])
-            optimizer.step()
-            weight = batch.mask.sum().item()
-            for name, value in (terms | {"rnn_loss": loss.item()}).items():
-                totals[name] = totals.get(name, 0.0) + value * weight
-            steps += weight
-            progress((epoch + (i + 1) / len(batches)) / epochs)
-        means = {name: total / steps for name, total in totals.items()}
-        ctx.log(epoch_offset + epoch + 1, **means)
-        if after_epoch:
-            after_epoch(epoch + 1)
+    updates = p["rnn_updates"]
+    every = max(1, updates // LOGS_PER_STAGE)
+    totals: dict[str, float] = {}
+    steps = 0.0
+    for update in range(1, updates + 1):
+        keep_going(ctx)
+        for group in optimizer.param_groups:
+            group["lr"] = decayed_lr(ctx.params["rnn_lr"], p["rnn_lr_final"], update / updates)
+        batch = sample_windows(data, p["rnn_batch"], p["rnn_window"], generator)
+        noise = torch.randn(batch.mu.shape, generator=generator) * p["rnn_posterior"]
+        z = batch.mu + noise * (0.5 * batch.logvar).exp()
+        prediction, _, _ = rnn(z[:, :-1], batch.actions)
+        loss, terms = m_loss(prediction, batch, z[:, 1:], p["death_weight"])
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(rnn.parameters(), p["rnn_grad_clip"])
+        optimizer.step()
+        weight = batch.mask.sum().item()
+        for name, value in (terms | {"rnn_loss": loss.item()}).items():
+            totals[name] = totals.get(name, 0.0) + value * weight
+        steps += weight
+        progress(update / updates)
+        if update % every == 0 or update == updates:
+            means = {name: total / steps for name, total in totals.items()}
+            ctx.log(step_offset + update, **means)
+            totals, steps = {}, 0.0
+            if after_log:
+                after_log(update)
     return means

@@ -88,6 +88,11 @@ class ControllerPolicy:
         return actions
 
 
+def episode_seeds(seed: int, episodes: int) -> np.ndarray:
+    """The reset seed of each of `play`'s episodes: replaying one (ViZDoom is deterministic) starts from it."""
+    return np.random.default_rng([seed, 7]).integers(2**31, size=episodes)
+
+
 def play(
     make_env: Callable[[int], gym.Env], policy: Policy, episodes: int, seed: int, poll: Callable[[], None],
     slots: int, max_steps: int | None = None, progress: Callable[[float], None] | None = None,
@@ -97,7 +102,7 @@ def play(
     episode i seeded from (seed, i) whichever slot plays it; at most `max_steps` steps
     each (None: the game's own end). `poll` is called every step (it raises to stop). keep_frames False: each
     episode keeps only its last frame (scoring 100 Doom episodes would otherwise hold a gigabyte of frames)."""
-    seeds = np.random.default_rng([seed, 7]).integers(2**31, size=episodes)
+    seeds = episode_seeds(seed, episodes)
     envs = [make_env(int(seeds[0])) for _ in range(min(slots, episodes))]
     played: list[Episode | None] = [None] * episodes
     slot_episode = list(range(len(envs)))  # which episode each slot plays; -1 = idle

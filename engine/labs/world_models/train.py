@@ -25,8 +25,9 @@ from engine.labs.world_models import Stopped, keep_going
 from engine.labs.world_models.config import parse_taus
 from engine.labs.world_models.controller import train_controller
 from engine.labs.world_models.dream import World, build_world, dream_fitness, dream_returns, world_from_state
-from engine.labs.world_models.envs import AXES, env_spaces, make_env
-from engine.labs.world_models.mdn_rnn import death_labels, sequence_batches, train_rnn
+from engine.labs.world_models.envs import GAMES, env_spaces, make_env
+from engine.labs.world_models.mdn_rnn import Sequences, death_labels, train_rnn
+from engine.labs.world_models.probe import Probe, make_probe, probe_summary
 from engine.labs.world_models.rollouts import (
     ControllerPolicy,
     Episode,
@@ -42,9 +43,8 @@ if TYPE_CHECKING:  # labs sit below the runtime: the context's interface is only
     from engine.runtime.context import Context
 
 STAGES = {"collect": 0.15, "V": 0.25, "M": 0.25, "C": 0.2, "evaluate": 0.15}  # shares of a round's progress bar
-SURVIVAL_GAMES = ("doom", "take_cover", "cartpole")  # reward 1 per step alive: the dream counts steps
 RECON_FRAMES = 8
-COLLECT_STREAM, CMA_STREAM, EVAL_STREAM, DREAM_STREAM = 0, 1, 2, 3
+COLLECT_STREAM, CMA_STREAM, EVAL_STREAM, DREAM_STREAM, PROBE_STREAM = 0, 1, 2, 3, 4
 
 
 def seed_of(config: dict[str, Any], stream: int, index: int) -> int:
@@ -96,9 +96,12 @@ def fit_vision(world: World, episodes: list[Episode], ctx: Context, generator: t
     """V on every collected frame."""
     epochs = ctx.params["vae_epochs"]
     frames = np.concatenate([episode.frames for episode in episodes])
-    summary = train_vae(world.vae, frames, ctx, generator, progress, (round_ - 1) * epochs)
-    ctx.snapshot("recon", round_ * epochs, recon_snapshot(world, frames, generator))
-    return summary
+    pick = torch.randint(len(frames), (RECON_FRAMES,), generator=generator).numpy()  # the same frames each epoch
+
+    def show_reconstructions(epoch: int) -> None:
+        ctx.snapshot("recon", epoch, recon_snapshot(world, frames[pick]))
+
+    return train_vae(world.vae, frames, ctx, generator, progress, (round_ - 1) * epochs, show_reconstructions)
 
 
 def fit_memory(world: World, episodes: list[Episode], ctx: Context, generator: torch.Generator, round_: int,
@@ -111,14 +114,34 @@ def fit_memory(world: World, episodes: list[Episode], ctx: Context, generator: t
     world.start_logvar = torch.stack([logvar[0] for _, logvar in latents])
     actions = [world.controller.action_vectors(torch.as_tensor(episode.actions)) for episode in episodes]
     deaths = [death_labels(e.damage, e.terminated, p["death_target"], p["death_horizon"]) for e in episodes]
-    batches = sequence_batches(latents, actions, [e.rewards for e in episodes], deaths, p["rnn_batch"])
-    offset, shown = (round_ - 1) * p["rnn_epochs"], viewer_episode(episodes)
+    data = Sequences([mu for mu, _ in latents], [logvar for _, logvar in latents], actions,
+                     [torch.as_tensor(e.rewards) for e in episodes], deaths)
+    offset, shown = (round_ - 1) * p["rnn_updates"], viewer_episode(episodes)
 
-    def show_dreams(epoch: int) -> None:  # the viewer follows M as it learns
-        if viewer_due(epoch, p["rnn_epochs"]):
-            ctx.snapshot("viewer", offset + epoch, viewer_snapshot(world, shown, seed_of(p, DREAM_STREAM, 0)))
+    def show_dreams(update: int) -> None:  # the viewer follows M as it learns
+        if viewer_due(update, p["rnn_updates"]):
+            ctx.snapshot("viewer", offset + update, viewer_snapshot(world, shown, seed_of(p, DREAM_STREAM, 0)))
 
-    return train_rnn(world.rnn, batches, ctx, generator, progress, offset, show_dreams)
+    return train_rnn(world.rnn, data, ctx, generator, progress, offset, show_dreams)
+
+
+def new_probe(world: World, config: dict[str, Any], ctx: Context) -> Probe | None:
+    """The probe's held-out states and the real outcomes there (None in a game without discrete actions)."""
+    if not config["probe_episodes"] or not world.controller.discrete:
+        return None
+    return make_probe(env_maker(config), world.controller.space, GAMES[config["env"]].actions,
+                      config["probe_episodes"], config["action_repeat"], seed_of(config, PROBE_STREAM, 0),
+                      config["probe_horizon"], config["probe_lead"], lambda: keep_going(ctx), config["envs_at_once"])
+
+
+def probe_memory(world: World, probe: Probe | None, config: dict[str, Any], ctx: Context, step: int
+                 ) -> dict[str, np.ndarray] | None:
+    """Does the dream know what moving does? M's odds beside the real game's, at every τ of the table."""
+    if probe is None:
+        return None
+    view = probe.snapshot(world, parse_taus(config["taus"]), config["probe_dreams"], seed_of(config, PROBE_STREAM, step))
+    ctx.snapshot("probe", step, view)
+    return view
 
 
 def learn_controller(world: World, config: dict[str, Any], ctx: Context, progress: Progress, seed: int,
@@ -141,9 +164,9 @@ def learn_controller(world: World, config: dict[str, Any], ctx: Context, progres
 
 
 def evaluate(world: World, params: torch.Tensor, config: dict[str, Any], ctx: Context, temperature: float,
-             step: int, with_random: bool) -> dict[str, float]:
+             step: int, with_random: bool, probe: Probe | None) -> dict[str, float]:
     """C over `real_eval_episodes` real episodes and as many dreams at its temperature (mean ± standard error);
-    the random policy on the same real episodes when asked."""
+    the random policy on the same real episodes when asked; C from the probe's states, real and dreamt."""
     n, seed = config["real_eval_episodes"], seed_of(config, EVAL_STREAM, 0)  # every C plays the same episodes
     action_space = world.controller.space
     poll, slots = lambda: keep_going(ctx), config["envs_at_once"]
@@ -158,16 +181,18 @@ def evaluate(world: World, params: torch.Tensor, config: dict[str, Any], ctx: Co
         random = mean_and_error(scores(play(env_maker(config), RandomPolicy(action_space, 1, seed), n, seed, poll,
                                             slots, keep_frames=False)))
         summary |= {"random_score": random[0], "random_score_se": random[1]}
+    if probe is not None:
+        summary |= probe.controller(env_maker(config), poll, world, params, temperature, config["probe_dreams"],
+                                    seed_of(config, PROBE_STREAM, step))
     ctx.log(step, **summary)
     return summary
 
 
-def recon_snapshot(world: World, frames: np.ndarray, generator: torch.Generator) -> dict[str, np.ndarray]:
-    pick = torch.randint(len(frames), (RECON_FRAMES,), generator=generator).numpy()
+def recon_snapshot(world: World, frames: np.ndarray) -> dict[str, np.ndarray]:
     with torch.no_grad():
-        mu, _ = world.vae.encode(to_tensor(frames[pick]))
+        mu, _ = world.vae.encode(to_tensor(frames))
         reconstructions = to_uint8(world.vae.decode(mu)).numpy()
-    return {"frames": viewable(frames[pick]), "reconstructions": viewable(reconstructions)}
+    return {"frames": viewable(frames), "reconstructions": viewable(reconstructions)}
 
 
 def viewable(frames: np.ndarray) -> np.ndarray:
@@ -189,7 +214,7 @@ def new_world(config: dict[str, Any]) -> World:
     observations, actions = env_spaces(config["env"])
     return build_world(observations.shape[-1], config["z_size"], config["vae_width"], config["rnn_hidden"],
                        config["mdn_components"], actions, config["death_weight"], config["death_rule"],
-                       config["death_threshold"], config["env"] in SURVIVAL_GAMES, AXES.get(config["env"]))
+                       config["death_threshold"], GAMES[config["env"]].survival, GAMES[config["env"]].axis_actions())
 
 
 def load_world(checkpoint: dict[str, Any]) -> tuple[World, torch.Tensor | None]:
@@ -203,6 +228,8 @@ class Outcome:
     params: torch.Tensor | None
     summary: dict[str, float]
     seconds: dict[str, float]
+    probe: Probe | None
+    probe_view: dict[str, np.ndarray] | None  # the last probe_memory snapshot
 
 
 def run_rounds(config: dict[str, Any], ctx: Context, last_controller: bool = True) -> Outcome:
@@ -215,6 +242,7 @@ def run_rounds(config: dict[str, Any], ctx: Context, last_controller: bool = Tru
     summary: dict[str, float] = {}
     seconds = dict.fromkeys(STAGES, 0.0)
     progress = Progress(ctx, config["rounds"])
+    probe, probe_view = None, None
     for round_ in range(1, config["rounds"] + 1):
         progress.round = round_
         started = progress.enter("collect")
@@ -226,6 +254,8 @@ def run_rounds(config: dict[str, Any], ctx: Context, last_controller: bool = Tru
         seconds["V"] += time.perf_counter() - started
         started = progress.enter("M")
         summary |= fit_memory(world, episodes, ctx, generator, round_, progress)
+        probe = probe or new_probe(world, config, ctx)
+        probe_view = probe_memory(world, probe, config, ctx, round_ * config["rnn_updates"])
         seconds["M"] += time.perf_counter() - started
         ctx.checkpoint(checkpoint_state(world, params, config, round_))
         if round_ == config["rounds"] and not last_controller:
@@ -236,10 +266,11 @@ def run_rounds(config: dict[str, Any], ctx: Context, last_controller: bool = Tru
         seconds["C"] += time.perf_counter() - started
         started = progress.enter("evaluate")
         summary |= evaluate(world, params, config, ctx, ctx.params["temperature"], round_,
-                            with_random=round_ == config["rounds"]) | {"held_out": held_out, "rounds_done": round_}
+                            with_random=round_ == config["rounds"], probe=probe) | {"held_out": held_out,
+                                                                                     "rounds_done": round_}
         ctx.checkpoint(checkpoint_state(world, params, config, round_))
         seconds["evaluate"] += time.perf_counter() - started
-    return Outcome(world, params, summary, seconds)
+    return Outcome(world, params, summary, seconds, probe, probe_view)
 
 
 def controller_in_world(config: dict[str, Any], ctx: Context) -> dict[str, float]:
@@ -254,7 +285,7 @@ def controller_in_world(config: dict[str, Any], ctx: Context) -> dict[str, float
     params, held_out = learn_controller(world, config, ctx, progress, seed_of(config, CMA_STREAM, 1), temperature=tau)
     c_seconds = time.perf_counter() - started
     progress.enter("evaluate")
-    summary = evaluate(world, params, config, ctx, tau, 1, with_random=False)
+    summary = evaluate(world, params, config, ctx, tau, 1, with_random=False, probe=new_probe(world, config, ctx))
     ctx.checkpoint(checkpoint_state(world, params, config, 1))
     return summary | {"held_out": held_out, "C_seconds": c_seconds}
 
@@ -290,8 +321,9 @@ def bench(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
                                             generation_offset=(rounds + index) * config["cma_generations"])
         c_seconds = time.perf_counter() - started
         progress.enter("evaluate")
-        row = evaluate(world, params, config, ctx, tau, rounds + index, with_random=index == 0)
-        table.append({"tau": tau} | {k: round(v, 1) for k, v in row.items() if k != "temperature"}
+        row = evaluate(world, params, config, ctx, tau, rounds + index, with_random=index == 0, probe=outcome.probe)
+        table.append({"tau": tau} | {k: round(v, 3 if k.startswith("probe") else 1) for k, v in row.items()
+                                     if k != "temperature"}
                      | {"held_out": round(held_out, 1), "C_seconds": round(c_seconds, 1),
                         "seconds": round(time.perf_counter() - started, 1)})
     random = {k: table[0].pop(k) for k in ("random_score", "random_score_se")}
@@ -301,4 +333,4 @@ def bench(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
                    ("recon_loss", "kl", "mdn_loss", "done_loss", "reward_loss")},
         "random": random,
         "taus": table,
-    }
+    } | ({"probe": probe_summary(outcome.probe_view)} if outcome.probe_view else {})

@@ -98,7 +98,8 @@ def to_uint8(frames: torch.Tensor) -> torch.Tensor:
 
 
 def train_vae(vae: ConvVAE, frames: np.ndarray, ctx: Context, generator: torch.Generator,
-              progress: Callable[[float], None], epoch_offset: int = 0) -> dict[str, float]:
+              progress: Callable[[float], None], epoch_offset: int = 0,
+              after_epoch: Callable[[int], None] | None = None) -> dict[str, float]:
     """Adam on vae_loss for `vae_epochs` epochs, each a fresh random subset of at most `vae_frames` frames
     (consecutive frames are near copies). Reads its settings, the live learning rate included, from ctx.params."""
     p = ctx.params
@@ -124,4 +125,6 @@ def train_vae(vae: ConvVAE, frames: np.ndarray, ctx: Context, generator: torch.G
             progress((epoch + (i + 1) / len(starts)) / epochs)
         total, recon, kl = (totals / len(order)).tolist()
         ctx.log(epoch_offset + epoch + 1, vae_loss=total, recon_loss=recon, kl=kl)
+        if after_epoch:
+            after_epoch(epoch_offset + epoch + 1)
     return {"vae_loss": total, "recon_loss": recon, "kl": kl}

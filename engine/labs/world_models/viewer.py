@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from engine.labs.world_models.dream import DreamState, World, step
+from engine.labs.world_models.mdn_rnn import LOGS_PER_STAGE
 from engine.labs.world_models.rollouts import Episode
 from engine.labs.world_models.vae import to_tensor, to_uint8
 
@@ -18,9 +19,11 @@ VIEW_STEPS = 120
 VIEWS_PER_ROUND = 4  # viewer snapshots while M trains
 
 
-def viewer_due(epoch: int, epochs: int) -> bool:
-    """Whether M's epoch `epoch` (1-based) of `epochs` refreshes the viewer (the app watches the same rule)."""
-    return epoch == epochs or epoch % max(1, epochs // VIEWS_PER_ROUND) == 0
+def viewer_due(update: int, updates: int) -> bool:
+    """Whether M's update `update` (1-based, one M logs at) of `updates` refreshes the viewer (the app watches the
+    same rule): every few of M's logs, and its last."""
+    every = max(1, updates // LOGS_PER_STAGE) * max(1, LOGS_PER_STAGE // VIEWS_PER_ROUND)
+    return update == updates or update % every == 0
 
 
 def viewer_episode(episodes: list[Episode]) -> Episode:
