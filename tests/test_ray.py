@@ -157,15 +157,20 @@ def test_an_unreachable_cluster_is_a_clear_error_not_a_hang(data_dir):
         JobManager(data_dir, settings=local_settings(ray_address=address))
 
 
-def test_a_node_that_disappears_fails_its_run(cluster, remote):
-    run_id = remote.submit("meta_rl", LONG_META_RL, by=OPERATOR)
-    wait_for(lambda: "loss" in remote.store.metrics(run_id), timeout=180)
+def test_a_run_whose_node_disappears_resumes_on_the_other_node(cluster, remote):
+    run_id = remote.submit("meta_rl", TINY_META_RL | {"updates": 150, "eval_every": 5, "live_eval_episodes": 10},
+                           by=OPERATOR)
+    wait_for(lambda: remote.store.get_run(run_id).checkpoint_step, timeout=180)
     prefix = node_of(remote, run_id)
     node = next(n for n in cluster.worker_nodes if n.node_id.startswith(prefix))
     cluster.remove_node(node, allow_graceful=False)  # as if the machine lost power
     try:
-        assert remote.wait(run_id, timeout=120) == "failed"
-        error = remote.store.get_run(run_id).error
-        assert "node" in error and prefix in error, error
+        assert remote.wait(run_id, timeout=300) == "done", remote.store.get_run(run_id).error
+        message = remote.store.histories()[run_id][0]
+        assert message.startswith("lost its Ray worker") and prefix in message, message
+        assert "resumed from its checkpoint at step" in message
+        assert node_of(remote, run_id) != prefix  # trained on to the end on the other node
+        steps = list(remote.store.metrics(run_id)["loss"][0])
+        assert steps == list(range(1, 151))  # no gap, no step twice
     finally:
         cluster.add_node(num_cpus=1)  # the module's cluster keeps two worker nodes

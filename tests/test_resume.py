@@ -1,6 +1,7 @@
 """Resume: every lab's trainer continues from its own checkpoint exactly; the scheduler resumes runs after a restart
 (the whole server killed), on Resume, and branches them with new values; bad requests start nothing."""
 
+import json
 import os
 import signal
 import time
@@ -13,8 +14,9 @@ from engine.runtime.access import OPERATOR, NotAllowed, Visitor
 from engine.runtime.context import LocalContext, ResumePoint
 from engine.runtime.jobs import MAX_RECOVERIES, RESTART_GRACE, JobManager
 from engine.runtime.launchers import is_worker
+from engine.runtime.store import Store
 from tests import test_tdm, test_tournament, test_world_models
-from tests.conftest import TINY_META_RL, local_settings
+from tests.conftest import TINY_META_RL, local_settings, start_app
 from tests.test_runtime import wait_for
 
 TINY = {
@@ -203,3 +205,46 @@ def test_a_bad_checkpoint_is_refused_for_resume_and_branch(manager, damage, mess
     with pytest.raises(ConfigError, match=message):
         manager.branch(run_id, {}, by=OPERATOR)
     assert [(r.id, r.status) for r in manager.store.list_runs()] == [(run_id, "stopped")]
+
+
+# the whole server killed -----------------------------------------------------------------------------------------
+
+SERVER_RUNS = {  # a worker's run of some seconds, with checkpoints at its evaluations
+    "meta_rl": SHORT_META_RL | {"updates": 80, "eval_every": 4},
+    "tdm": test_tdm.TINY_TDM | {"env_steps": 400, "eval_every": 50},
+    "tournament": test_tournament.TINY | {"rounds": 200, "eval_every": 20},
+    "world_models": test_world_models.TINY,
+}
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_a_run_survives_the_whole_server_killed_and_ends_as_if_never_interrupted(tmp_path, lab):
+    """SIGKILL to the server and its worker mid-run; the app started again resumes the run with no page visited."""
+    config = get_lab(lab).space.resolve("quick", SERVER_RUNS[lab])
+    expected = json.loads(json.dumps(figures(get_lab(lab).train_fn()(config, LocalContext(config)))))
+    store = Store(tmp_path)
+    run_id = store.create_run(lab, config, "cli")
+    server, _ = start_app(tmp_path)  # no page is opened, ever: the server itself starts the run
+    try:
+        wait_for(lambda: store.get_run(run_id).checkpoint_step, timeout=180)
+    finally:
+        server.kill()
+        os.killpg(store.get_run(run_id).pid, signal.SIGKILL)
+        server.wait()
+    killed = store.get_run(run_id)
+    assert killed.status == "running"  # nobody is left to say otherwise
+    restarted = time.time()
+    server, _ = start_app(tmp_path)
+    try:
+        message = wait_for(lambda: history(store, run_id), timeout=60)[0]
+        resumed = next(e for e in store.events(run_id) if e["kind"] == "resumed")
+        print(f"{lab}: resumed {resumed['time'] - restarted:.1f} s after the server was started again: {message}")
+        assert message.startswith("interrupted by a restart at step ")
+        assert message.endswith(f"resumed from its checkpoint at step {killed.checkpoint_step}")
+        assert wait_for(lambda: not (run := store.get_run(run_id)).active and run, timeout=300).status == "done"
+        assert figures(store.get_run(run_id).summary) == expected
+        for name in store.metrics(run_id):
+            steps_once(store, run_id, name)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -219,8 +219,12 @@ class JobManager:
         except ConfigError as error:
             raise ConfigError(f"run {run.id} cannot continue: {error}") from None
 
+    def _step_of(self, run: Run) -> int:
+        """How far it had come: the last step it logged or checkpointed."""
+        return max(self.store.last_step(run.id), run.checkpoint_step or 0)
+
     def _requeue(self, run: Run, why: str, automatic: bool) -> None:
-        at = self.store.last_step(run.id)
+        at = self._step_of(run)
         if run.checkpoint_step is None:
             resumed, stage = "started over: it had no checkpoint yet", "starting over"
         else:
@@ -233,10 +237,10 @@ class JobManager:
         """A run whose worker was lost: queued to resume, at most MAX_RECOVERIES times; a paused one is stopped (it
         was not training), for its owner to resume."""
         if run.status == "paused":
-            self.store.finish(run.id, "stopped", note=f"{why} at step {self.store.last_step(run.id)} while paused; "
+            self.store.finish(run.id, "stopped", note=f"{why} at step {self._step_of(run)} while paused; "
                                                       f"Resume continues it")
         elif run.recoveries >= MAX_RECOVERIES:
-            self._fail(run, f"{why} at step {self.store.last_step(run.id)}; given up after {MAX_RECOVERIES} "
+            self._fail(run, f"{why} at step {self._step_of(run)}; given up after {MAX_RECOVERIES} "
                             f"automatic resumes")
         else:
             self._requeue(run, why, automatic=True)
