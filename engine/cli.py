@@ -1,4 +1,4 @@
-"""python -m engine: train, bench, runs, export, params. Runs started here show up in the app."""
+"""python -m engine: train, resume, bench, runs, export, params. Runs started here show up in the app."""
 
 from __future__ import annotations
 
@@ -22,14 +22,38 @@ def _progress_line(run) -> str:
     return f"\r[{'#' * filled}{'.' * (width - filled)}] {run.progress:6.1%} {run.stage:<20} {run.status:<8} {eta}"
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def _manager(args: argparse.Namespace):
     from engine.runtime.jobs import JobManager
 
     if getattr(args, "ray", None):
         os.environ["DREAMLAB_RAY_ADDRESS"] = args.ray  # as if the deployment named the cluster
-    manager = JobManager(args.data)
-    run_id = manager.submit(args.lab, parse_assignments(args.set), preset=args.preset, by=OPERATOR)
+    return JobManager(args.data)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    manager = _manager(args)
+    if args.parent is None:
+        run_id = manager.submit(args.lab, parse_assignments(args.set), preset=args.preset, by=OPERATOR)
+    else:
+        parent = manager.store.get_run(args.parent)
+        if parent is not None and parent.lab != args.lab:
+            raise ConfigError(f"run {args.parent} is a {parent.lab} run, not {args.lab}")
+        if args.preset:
+            raise ConfigError("--preset and --from: a branch takes its parent's values, changed only by --set")
+        run_id = manager.branch(args.parent, parse_assignments(args.set), by=OPERATOR)
     print(f"run {run_id} queued ({args.lab}); follow it in the app's Runs page too", file=sys.stderr)
+    return _follow(manager, run_id, args)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    manager = _manager(args)
+    manager.resume(args.run, by=OPERATOR)
+    print(f"run {args.run} queued to resume from its checkpoint", file=sys.stderr)
+    return _follow(manager, args.run, args)
+
+
+def _follow(manager, run_id: int, args: argparse.Namespace) -> int:
+    """A progress bar until the run ends (Ctrl-C stops it cleanly), then its status and summary."""
     try:
         while (run := manager.store.get_run(run_id)).active:
             if not args.json:
@@ -147,10 +171,17 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--json", action="store_true", help="print one JSON object")
         return command
 
+    ray_help = "run the worker on this Ray cluster (HOST:PORT or auto; default: $DREAMLAB_RAY_ADDRESS, else here)"
     train = lab_command("train", "train a lab in a worker, with a progress bar; Ctrl-C stops cleanly")
     train.set_defaults(handler=cmd_train)
-    train.add_argument("--ray", metavar="ADDRESS", help="run the worker on this Ray cluster (HOST:PORT or auto; "
-                                                         "default: $DREAMLAB_RAY_ADDRESS, else this machine)")
+    train.add_argument("--ray", metavar="ADDRESS", help=ray_help)
+    train.add_argument("--from", dest="parent", type=int, metavar="RUN",
+                       help="branch: start from RUN's checkpoint, with its values changed by --set")
+    resume = commands.add_parser("resume", help="continue a stopped or failed run from its checkpoint")
+    resume.add_argument("run", type=int)
+    resume.add_argument("--ray", metavar="ADDRESS", help=ray_help)
+    resume.add_argument("--json", action="store_true", help="print one JSON object")
+    resume.set_defaults(handler=cmd_resume)
     lab_command("bench", "train in this process, evaluate, print the figures").set_defaults(handler=cmd_bench)
     runs = commands.add_parser("runs", help="list runs")
     runs.add_argument("--lab", choices=labs)

@@ -248,3 +248,26 @@ def test_a_run_survives_the_whole_server_killed_and_ends_as_if_never_interrupted
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+# the command line ------------------------------------------------------------------------------------------------
+
+def test_the_cli_branches_and_resumes_with_clear_refusals(data_dir):
+    from tests.test_cli import cli
+
+    sets = [arg for key, value in SHORT_META_RL.items() for arg in ("--set", f"{key}={value}")]
+    parent = json.loads(cli("train", "meta_rl", *sets, "--json", data_dir=data_dir).stdout)
+    assert parent["status"] == "done"
+    child = cli("train", "meta_rl", "--from", str(parent["run"]), "--set", "updates=44", "--set", "lr=0.002", "--json",
+                data_dir=data_dir)
+    assert child.returncode == 0, child.stderr
+    assert json.loads(child.stdout)["status"] == "done"
+    for args, message in [
+        (("resume", str(parent["run"])), f"error: run {parent['run']} is done: branch it to train it further"),
+        (("resume", "99"), "error: no run 99"),
+        (("train", "tdm", "--from", str(parent["run"])), f"error: run {parent['run']} is a meta_rl run, not tdm"),
+        (("train", "meta_rl", "--from", str(parent["run"]), "--set", "seed=3"), "error: seed cannot change"),
+    ]:
+        refused = cli(*args, data_dir=data_dir)
+        assert refused.returncode == 2 and refused.stderr.strip().startswith(message), refused.stderr
+    assert len(json.loads(cli("runs", "--json", data_dir=data_dir).stdout)) == 2  # nothing more started
