@@ -1,24 +1,36 @@
 # The hosted demo: `docker build -t dreamlab . && docker run -p 8501:8501 -v dreamlab-data:/data dreamlab`
 # Every knob of the hosted profile is an environment variable (README: "The hosted profile"); pass them with -e.
+# On Hugging Face Spaces this file is the Space's recipe (README: "Hugging Face Spaces"): uid 1000, app_port 8501.
 FROM python:3.11-slim
+
+# torch's CPU build: PyTorch's CPU wheel index beside PyPI (PyPI's torch would pull ~3 GB of CUDA libraries this
+# image never uses). Built offline from a folder of wheels instead: --build-arg PIP_FIND_LINKS=/wheels (mounted
+# with -v) and --build-arg PIP_EXTRA_INDEX_URL= (README: "Docker").
+ARG PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu
+ARG PIP_FIND_LINKS=
 
 ENV PYTHONUNBUFFERED=1 \
     DREAMLAB_DATA=/data \
     DREAMLAB_MODE=demo \
+    PORT=8501 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /app
 
+# Ray is left out: it only reaches a cluster (DREAMLAB_RAY_ADDRESS) that a hosted demo does not have, and it would
+# be the image's third-largest package
 COPY requirements.txt .
-RUN pip install -r requirements.txt
+RUN grep -v '^ray' requirements.txt > /tmp/requirements.txt && pip install -r /tmp/requirements.txt \
+    && python -c "import torch; assert not torch.version.cuda, 'torch is a CUDA build'" && rm /tmp/requirements.txt
 
-# an unprivileged user owns the data volume and runs the server and every worker
-RUN useradd --create-home --uid 10001 dreamlab && mkdir -p /data && chown dreamlab:dreamlab /data
+# uid 1000 (Hugging Face Spaces runs a container as 1000) owns the data volume and runs the server and every worker
+RUN useradd --create-home --uid 1000 dreamlab && mkdir -p /data && chown dreamlab:dreamlab /data
 COPY --chown=root:root . .
 USER dreamlab
 
 VOLUME /data
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD python -c "import urllib.request; urllib.request.urlopen('http://localhost:8501/_stcore/health', timeout=4)"
-CMD ["streamlit", "run", "app.py", "--server.port=8501", "--server.address=0.0.0.0", "--server.headless=true", \
-     "--browser.gatherUsageStats=false"]
+    CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://localhost:{os.environ[\"PORT\"]}/_stcore/health', timeout=4)"
+# the environment is checked first (one line for a bad PORT, knob or data directory), then the server starts
+CMD python -m engine.runtime.settings && exec streamlit run app.py --server.port="$PORT" --server.address=0.0.0.0 \
+    --server.headless=true --browser.gatherUsageStats=false

@@ -1,10 +1,16 @@
 """The app's one job manager, and who this browser is.
 
-A visitor is a random secret kept in a first-party cookie (`dreamlab_visitor`, a year, SameSite=Strict),
-read with `st.context.cookies` on every connection: a reload, another page, or closing and reopening the tab
-in the same browser finds the same visitor, and so their runs. A cookie and not a capability link because a
-link is shared — a shared link must open a run read-only — while a cookie stays in its browser. Runs record a
-digest of the secret, never the secret, so nothing shown on a page grants control.
+A visitor is a random secret kept in a cookie (`dreamlab_visitor`, a year), read with `st.context.cookies` on
+every connection: a reload, another page, or closing and reopening the tab in the same browser finds the same
+visitor, and so their runs. The app may be shown inside an iframe on another site (Hugging Face Spaces shows it on
+huggingface.co), where a browser sends only a cookie marked SameSite=None; Secure, and one that blocks
+third-party cookies only a Partitioned one (CHIPS: kept apart for each site that embeds the app, so a visitor
+there is a different visitor from the same browser opening the app directly). Where the page is not a secure
+context (plain http to a host other than localhost) Secure cannot be set: the cookie is SameSite=Strict there.
+
+A cookie and not a capability link because a link is shared — a shared link must open a run read-only — while a
+cookie stays in its browser. Runs record a digest of the secret, never the secret, so nothing shown on a page
+grants control.
 """
 
 from __future__ import annotations
@@ -55,7 +61,8 @@ def remember_visitor() -> None:
     if not st.session_state.get("cookie_known", True):
         st.session_state.cookie_known = True
         st.html(f"<script>document.cookie = '{COOKIE}={st.session_state.visitor_token}; max-age={COOKIE_SECONDS}; "
-                f"path=/; samesite=strict';</script>", unsafe_allow_javascript=True)
+                "path=/; ' + (window.isSecureContext ? 'samesite=none; secure; partitioned' : 'samesite=strict');"
+                "</script>", unsafe_allow_javascript=True)
 
 
 @st.fragment(run_every=5)

@@ -1,0 +1,111 @@
+"""A deployment's environment: cgroup quotas (v1 and v2), the one-line check of PORT and the data directory, and
+visitor identity in the app embedded on another site, as Hugging Face Spaces shows it."""
+
+import subprocess
+import sys
+
+import pytest
+
+from engine.runtime import settings
+from tests.conftest import LONG_META_RL
+from tools.image_smoke import two_visitors_in_an_iframe
+
+
+@pytest.fixture
+def cgroup(tmp_path, monkeypatch):
+    """A fake /sys/fs/cgroup, and this process in the root group of every hierarchy."""
+    proc = tmp_path / "proc-self-cgroup"
+    proc.write_text("4:memory:/\n1:cpu,cpuacct:/\n0::/\n")
+    monkeypatch.setattr(settings, "CGROUP", tmp_path / "cgroup")
+    monkeypatch.setattr(settings, "PROC_CGROUP", proc)
+    monkeypatch.setattr(settings.os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    return tmp_path / "cgroup"
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_cgroup_v2_quota_caps_the_cores(cgroup):
+    write(cgroup / "cpu.max", "250000 100000\n")
+    write(cgroup / "memory.max", f"{3 * 2**30}\n")
+    assert settings.available_cpus() == 2
+    assert settings.available_memory_mb() == 3 * 1024
+
+
+def test_cgroup_v1_quota_caps_the_cores(cgroup):
+    write(cgroup / "cpu" / "cpu.cfs_quota_us", "150000\n")
+    write(cgroup / "cpu" / "cpu.cfs_period_us", "100000\n")
+    write(cgroup / "memory" / "memory.limit_in_bytes", f"{2 * 2**30}\n")
+    assert settings.available_cpus() == 1
+    assert settings.available_memory_mb() == 2 * 1024
+
+
+def test_cgroup_v1_without_limits_leaves_the_machine(cgroup):
+    write(cgroup / "cpu" / "cpu.cfs_quota_us", "-1\n")
+    write(cgroup / "cpu" / "cpu.cfs_period_us", "100000\n")
+    write(cgroup / "memory" / "memory.limit_in_bytes", "9223372036854771712\n")
+    assert settings.available_cpus() == 8
+    assert settings.available_memory_mb() < 2**43
+
+
+def test_a_host_process_reads_its_own_group(cgroup):
+    settings.PROC_CGROUP.write_text("4:memory:/slice/app\n1:cpu,cpuacct:/slice/app\n0::/\n")
+    write(cgroup / "cpu" / "slice" / "app" / "cpu.cfs_quota_us", "300000\n")
+    write(cgroup / "cpu" / "slice" / "app" / "cpu.cfs_period_us", "100000\n")
+    write(cgroup / "cpu" / "cpu.cfs_quota_us", "-1\n")
+    assert settings.available_cpus() == 3
+
+
+def test_the_hosted_memory_per_run_fits_the_container(cgroup, monkeypatch):
+    write(cgroup / "memory.max", f"{2700 * 2**20}\n")  # Streamlit Community Cloud's 2.7 GB
+    monkeypatch.setenv("DREAMLAB_MODE", "demo")
+    monkeypatch.setenv("DREAMLAB_MAX_JOBS", "2")
+    monkeypatch.delenv("DREAMLAB_RUN_MEMORY_MB", raising=False)
+    assert settings.Settings.from_env().memory_mb * 2 + settings.SERVER_MB <= 2700
+
+
+def check(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "engine.runtime.settings"], check=False, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("knob, value, says", [
+    ("PORT", "eighty", "PORT"),
+    ("PORT", "70000", "PORT"),
+    ("DREAMLAB_MAX_JOBS", "two", "DREAMLAB_MAX_JOBS"),
+    ("DREAMLAB_DATA", "/proc/dreamlab", "not writable"),
+])
+def test_bad_deployment_input_gets_one_line(tmp_path, knob, value, says):
+    done = check({"PATH": "/usr/bin:/bin", "DREAMLAB_DATA": str(tmp_path), knob: value})
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1 and says in done.stderr
+
+
+def test_a_good_deployment_passes(tmp_path):
+    done = check({"PATH": "/usr/bin:/bin", "DREAMLAB_DATA": str(tmp_path / "new"), "PORT": "7860"})
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "new").is_dir()
+
+
+def test_a_data_directory_on_a_network_filesystem_is_refused(tmp_path, monkeypatch):
+    mounts = tmp_path / "mounts"
+    mounts.write_text(f"/dev/vda / ext4 rw 0 0\nserver:/export {tmp_path} nfs4 rw 0 0\n")
+    monkeypatch.setattr(settings, "PROC_MOUNTS", mounts)
+    assert "network filesystem (nfs4)" in settings.data_dir_problem(tmp_path)
+    mounts.write_text(f"/dev/vda / ext4 rw 0 0\nbucket {tmp_path} fuse.s3fs rw 0 0\n")
+    assert "network filesystem (fuse.s3fs)" in settings.data_dir_problem(tmp_path)
+    mounts.write_text("/dev/vda / ext4 rw 0 0\n")
+    assert settings.data_dir_problem(tmp_path) is None
+
+
+def test_a_visitor_inside_a_cross_site_iframe_keeps_their_runs(hosted_app, browser):
+    """The app at http://localhost:B inside a page of http://127.0.0.1:A (another site): A reloads and still
+    controls A's run; B, in another browser context, sees it read-only."""
+    url, data = hosted_app
+    from engine.runtime.store import Store
+
+    run_id = two_visitors_in_an_iframe(browser, url.replace("127.0.0.1", "localhost"), LONG_META_RL)
+    Store(data).request_stop(run_id)
