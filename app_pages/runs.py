@@ -1,4 +1,5 @@
-"""Runs: every run from the app and the CLI; open one, compare two, export, download, delete."""
+"""Runs: every run from the app and the CLI, with what happened to it (resumed, branched); open one, compare two,
+export, download, delete."""
 
 import time
 
@@ -26,12 +27,14 @@ if not runs:
     st.stop()
 
 me = visitor()
+histories = store().histories()
 st.dataframe(
     pd.DataFrame([{
         "id": r.id, "lab": r.lab, "status": r.status, "progress": r.progress,
         "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
         "owner": "you" if r.owner == me.id else (r.owner if r.owner == "cli" else "another visitor"),
         "key figures": key_figures(r),
+        "history": " · ".join(histories.get(r.id, [])),
     } for r in runs]),
     hide_index=True, width="stretch",
     column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)},

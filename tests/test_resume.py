@@ -271,3 +271,30 @@ def test_the_cli_branches_and_resumes_with_clear_refusals(data_dir):
         refused = cli(*args, data_dir=data_dir)
         assert refused.returncode == 2 and refused.stderr.strip().startswith(message), refused.stderr
     assert len(json.loads(cli("runs", "--json", data_dir=data_dir).stdout)) == 2  # nothing more started
+
+
+# the pages -------------------------------------------------------------------------------------------------------
+
+def test_the_page_resumes_a_stopped_run_branches_it_and_the_runs_table_says_so(fresh_app):
+    from tests.helpers import open_page
+    from ui.engine import job_manager
+
+    manager = job_manager()
+    run_id = manager.submit("meta_rl", SHORT_META_RL, by=OPERATOR)
+    wait_for(lambda: manager.store.get_run(run_id).checkpoint_step, timeout=120)
+    manager.stop(run_id, by=OPERATOR)
+    assert manager.wait(run_id, timeout=60) == "stopped"
+    page = open_page("meta_rl", run=str(run_id))
+    assert page.button(key="meta_rl.pause").label == "Resume"
+    page.button(key="meta_rl.pause").click().run()
+    assert manager.wait(run_id, timeout=120) == "done"
+
+    page = open_page("meta_rl", run=str(run_id))
+    page.number_input(key=f"meta_rl.branch.{run_id}.updates").set_value(44).run()
+    page.button(key=f"meta_rl.branch.{run_id}").click().run()
+    child = manager.store.list_runs()[0]
+    assert child.parent == run_id and child.config["updates"] == 44
+    assert manager.wait(child.id, timeout=120) == "done"
+    table = open_page("runs").dataframe[0].value.set_index("id")["history"]
+    assert table[run_id].startswith("Resume pressed on a stopped run at step ")
+    assert table[child.id] == f"branched from run #{run_id} at step {SHORT_META_RL['updates']} (updates=44)"

@@ -1,4 +1,5 @@
-"""The rhythm every lab page shares: pick a run, Train/Pause/Stop, progress, live controls, live figures."""
+"""The rhythm every lab page shares: pick a run, Train/Pause/Stop (Resume), Branch, progress and history, live
+controls, live figures."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import streamlit as st
 from engine.labs import Lab
 from engine.params import ConfigError, ParamSpace
 from engine.runtime.access import Busy
-from engine.runtime.store import Run
+from engine.runtime.store import HISTORY, Run, params_now
 from ui.engine import job_manager, store, visitor
 from ui.params import hyperparameter_form, param_widget, snap_to_widget, url_number
 
@@ -80,10 +81,15 @@ def train_buttons(lab: str, preset: str, overrides: dict[str, Any], run: Run | N
         start_run(lab, preset, overrides)
     mine = run is not None and visitor().may_control(run)
     active = run is not None and run.active and mine
-    paused = active and run.status == "paused"
-    if pause.button("Resume" if paused else "Pause", disabled=not active or run.status == "queued",
-                    width="stretch", key=f"{lab}.pause"):
-        control(manager.resume if paused else manager.pause, run.id)
+    # Resume: a paused run, or a stopped or failed one that left a checkpoint to continue from
+    resumable = mine and (run.status == "paused" or (run.status in ("stopped", "failed") and
+                                                     run.checkpoint_step is not None))
+    if resumable:
+        if pause.button("Resume", width="stretch", key=f"{lab}.pause",
+                        help=None if run.status == "paused" else f"continue from step {run.checkpoint_step}"):
+            control(manager.resume, run.id)
+    elif pause.button("Pause", disabled=not active or run.status == "queued", width="stretch", key=f"{lab}.pause"):
+        control(manager.pause, run.id)
     if stop.button("Stop", disabled=not active, width="stretch", key=f"{lab}.stop"):
         control(manager.stop, run.id)
     if run is not None and not mine:
@@ -103,6 +109,11 @@ def progress_bar(run: Run) -> None:
                 f"{run.progress:.0%}{eta}")
     if run.note and not run.active:
         st.caption(f"Run #{run.id}: {run.note}")
+    from ui.live import events
+
+    for event in events(run):
+        if event["kind"] in HISTORY:
+            st.caption(f":material/history: {event['detail']['message']}")
     if run.status == "failed":
         reason = (run.error.splitlines() or [""])[0] or run.note or "unknown reason"
         st.error(f"Run #{run.id} failed: {reason}")
@@ -114,11 +125,7 @@ def progress_bar(run: Run) -> None:
 
 def current_params(run: Run) -> dict[str, Any]:
     """The run's config with every applied live change replayed in order."""
-    params = dict(run.config)
-    for event in store().events(run.id):
-        if event["kind"] == "set":
-            params.update(event["detail"])
-    return params
+    return params_now(run.config, store().events(run.id))
 
 
 def _send_live_change(run_id: int, name: str, key: str) -> None:
@@ -144,8 +151,36 @@ def live_controls(lab: str, space: ParamSpace, run: Run) -> None:
             param_widget(space[name], key, on_change=_send_live_change, args=(run.id, name, key), slider=True)
 
 
+def branch_form(lab: Lab, run: Run) -> None:
+    """A new run of this visitor's from the run's checkpoint, with what the lab can take up mid-training changed."""
+    if run.checkpoint_step is None:
+        return
+    with st.expander(f"Branch from run #{run.id}'s checkpoint (step {run.checkpoint_step})"):
+        st.caption("A new run that starts where this one's checkpoint is, with other values: its charts begin "
+                   "with this run's, up to that step.")
+        params = current_params(run)
+        names = [name for name in lab.space.branch_names if lab.space[name].in_ui]
+        changes = {}
+        for column, name in zip(st.columns(3) * len(names), names, strict=False):
+            key, now = f"{lab.name}.branch.{run.id}.{name}", snap_to_widget(lab.space[name], params[name])
+            if key not in st.session_state:
+                st.session_state[key] = now
+            with column:
+                value = param_widget(lab.space[name], key)
+            if value != now:
+                changes[name] = value
+        if st.button("Branch", key=f"{lab.name}.branch.{run.id}", type="primary"):
+            try:
+                child = job_manager().branch(run.id, changes, by=visitor())
+            except ConfigError as error:
+                st.error(f"Not started: {error}")
+            else:
+                st.session_state[f"{lab.name}.new_run"] = child
+                st.rerun()
+
+
 def lab_header(lab: Lab, icon: str, idea: str, equation: str) -> tuple[str, dict[str, Any], Run | None]:
-    """The top of every lab page: the idea, its equation, the hyperparameters, the run, Train/Pause/Stop."""
+    """The top of every lab page: the idea, its equation, the hyperparameters, the run, Train/Pause/Stop, Branch."""
     st.title(f"{icon} {lab.title}")
     st.markdown(idea)
     st.latex(equation)
@@ -153,6 +188,8 @@ def lab_header(lab: Lab, icon: str, idea: str, equation: str) -> tuple[str, dict
         preset, overrides = hyperparameter_form(lab.name, lab.space)
     run = select_run(lab.name)
     train_buttons(lab.name, preset, overrides, run)
+    if run is not None:
+        branch_form(lab, run)
     return preset, overrides, run
 
 
