@@ -130,7 +130,8 @@ def cmd_params(args: argparse.Namespace) -> int:
             bounds = p.kind.__name__
         else:
             bounds = f"[{p.low}, {p.high}]"
-        print(f"{p.name:<16} {p.default!s:<14} {bounds:<28} {'live ' if p.live else ''}{p.help}")
+        when = "live " if p.live else "branch " if p.branch else ""  # changeable while training / in a branch
+        print(f"{p.name:<16} {p.default!s:<14} {bounds:<28} {when}{p.help}")
     print("presets:", ", ".join(f"{name} ({json.dumps(values)})" for name, values in space.presets.items()))
     return 0
 
