@@ -102,7 +102,7 @@ def test_a_run_whose_worker_died_with_the_server_resumes_when_a_scheduler_starts
         assert event.startswith("interrupted by a restart at step ") and "resumed from its checkpoint" in event
         wait_for(lambda: second.store.get_run(run_id).status == "running" and
                  second.store.last_step(run_id) > second.store.get_run(run_id).checkpoint_step, timeout=60)
-        assert second.store.get_run(run_id).recoveries == 1
+        assert len(history(second.store, run_id)) == 1
         steps = steps_once(second.store, run_id)
         assert steps == list(range(1, len(steps) + 1))  # no gap
     finally:
@@ -126,7 +126,7 @@ def test_automatic_resumes_are_bounded(manager):
     manager.store.db.execute("UPDATE runs SET recoveries=? WHERE id=?", (MAX_RECOVERIES, run_id))
     manager.started = time.time() + RESTART_GRACE + 1
     assert manager.wait(run_id, timeout=10) == "failed"
-    assert f"given up after {MAX_RECOVERIES} automatic resumes" in manager.store.get_run(run_id).error
+    assert f"given up after {MAX_RECOVERIES} automatic resumes without progress" in manager.store.get_run(run_id).error
 
 
 def test_a_branch_starts_from_its_parents_checkpoint_with_new_values(manager):
@@ -298,3 +298,18 @@ def test_the_page_resumes_a_stopped_run_branches_it_and_the_runs_table_says_so(f
     table = open_page("runs").dataframe[0].value.set_index("id")["history"]
     assert table[run_id].startswith("Resume pressed on a stopped run at step ")
     assert table[child.id] == f"branched from run #{run_id} at step {SHORT_META_RL['updates']} (updates=44)"
+
+
+def test_the_hosted_server_settles_a_visitors_run_at_start_without_a_visit(tmp_path):
+    store = Store(tmp_path)
+    owner = Visitor("alice").id
+    run_id = store.create_run("meta_rl", get_lab("meta_rl").space.resolve("quick", TINY_META_RL), owner)
+    store.claim(run_id, pid=0)  # as a worker of an earlier server left it: training, then gone with that server
+    server, _ = start_app(tmp_path, DREAMLAB_MODE="demo")
+    try:
+        assert wait_for(lambda: not (run := store.get_run(run_id)).active and run, timeout=120).status == "done"
+        assert store.get_run(run_id).owner == owner
+        assert history(store, run_id) == ["interrupted by a restart at step 0; started over: it had no checkpoint yet"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

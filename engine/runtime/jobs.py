@@ -11,7 +11,8 @@
   busy database) never fails a worker that is still alive, so a run is never failed while its worker runs on.
 - Resume: a run outlives its worker. One whose worker died with an earlier server (found at this scheduler's
   first look: its last heartbeat is older than the scheduler) or went with its Ray node is queued again to resume
-  from its checkpoint — from scratch, and saying so, when it has none — at most `MAX_RECOVERIES` times. Resume
+  from its checkpoint — from scratch, and saying so, when it has none — at most `MAX_RECOVERIES` times in a row
+  without a new checkpoint between. Resume
   continues a stopped or failed run the same way; Branch starts a new run from another's checkpoint with changed
   values. What happened is in the run's history (events "resumed" and "branched").
 
@@ -37,7 +38,7 @@ from engine.runtime.settings import Settings
 from engine.runtime.store import Run, Store, params_now
 
 TYPICAL_RUN_SECONDS = 120.0  # a wait estimate's guess before any run of the lab has finished
-MAX_RECOVERIES = 3  # automatic resumes of one run (restarts, lost nodes) before it is failed with the reason
+MAX_RECOVERIES = 3  # automatic resumes of a run (restarts, lost nodes) with no progress between: then it fails
 RESTART_GRACE = 3.0  # seconds a run from before this scheduler may go without a heartbeat: one claimed just then
                      # by another scheduler may not have its worker yet
 
@@ -234,14 +235,14 @@ class JobManager:
             self.store.add_event(run.id, run.checkpoint_step or 0, "resumed", {"message": f"{why} at step {at}; {resumed}"})
 
     def _recover(self, run: Run, why: str) -> None:
-        """A run whose worker was lost: queued to resume, at most MAX_RECOVERIES times; a paused one is stopped (it
-        was not training), for its owner to resume."""
+        """A run whose worker was lost: queued to resume, at most MAX_RECOVERIES times without progress; a paused
+        one is stopped (it was not training), for its owner to resume."""
         if run.status == "paused":
             self.store.finish(run.id, "stopped", note=f"{why} at step {self._step_of(run)} while paused; "
                                                       f"Resume continues it")
         elif run.recoveries >= MAX_RECOVERIES:
             self._fail(run, f"{why} at step {self._step_of(run)}; given up after {MAX_RECOVERIES} "
-                            f"automatic resumes")
+                            f"automatic resumes without progress")
         else:
             self._requeue(run, why, automatic=True)
 

@@ -68,7 +68,7 @@ LATER_COLUMNS = (
     ("node", "TEXT NOT NULL DEFAULT ''"),  # where its worker runs (a launcher's word: a pid, a Ray node)
     ("parent", "INTEGER"),  # the run it was branched from
     ("checkpoint_step", "INTEGER"),  # the step its checkpoint resumes from; NULL: it has none to resume from
-    ("recoveries", "INTEGER NOT NULL DEFAULT 0"),  # times it was resumed without asking (a restart, a lost node)
+    ("recoveries", "INTEGER NOT NULL DEFAULT 0"),  # automatic resumes (a restart, a lost node) since its last progress
 )
 
 
@@ -411,8 +411,10 @@ class Store:
         self.set_checkpoint_step(run_id, state.get("resume", {}).get("step"))
 
     def set_checkpoint_step(self, run_id: int, step: int | None) -> None:
-        """The step the run's checkpoint file resumes from; None: it holds weights only."""
-        self.db.execute("UPDATE runs SET checkpoint_step=? WHERE id=?", (step, run_id))
+        """The step the run's checkpoint file resumes from; None: it holds weights only. A checkpoint beyond the last
+        one is progress: the count of automatic resumes starts again (only resumes that get nowhere are bounded)."""
+        self.db.execute("UPDATE runs SET recoveries=CASE WHEN ? > COALESCE(checkpoint_step, -1) THEN 0 "
+                        "ELSE recoveries END, checkpoint_step=? WHERE id=?", (step, step, run_id))
 
     def load_run_checkpoint(self, run_id: int) -> dict[str, Any]:
         """A run's last checkpoint, loaded with weights_only=True; a missing or unreadable one is a ConfigError."""
