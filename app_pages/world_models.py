@@ -232,12 +232,14 @@ if run is None:
 else:
     live_controls(LAB.name, LAB.space, run)
     live_panel(run, draw)
-st.subheader("The dream viewer")
-bundled_viewer() if run is None else run_dream_viewer(run)
-st.subheader("Does the dream know what moving does?")
-bundled_probe() if run is None else run_probe(run)
-st.subheader("The τ table")
-bundled_tau_table() if run is None else tau_table(run)
+for title, bundled_figure, run_figure in (("The dream viewer", bundled_viewer, run_dream_viewer),
+                                          ("The probe", bundled_probe, run_probe),
+                                          ("The τ table", bundled_tau_table, tau_table)):
+    st.subheader(title)
+    if run is None:
+        bundled_figure()
+    else:
+        run_figure(run)
 
 with st.expander("Why add noise when imagining experience?", expanded=True):
     st.markdown(Path(__file__).with_suffix(".md").read_text())

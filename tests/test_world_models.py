@@ -328,3 +328,12 @@ def test_carracing_frames_are_64x64_rgb():
     after, *_ = env.step(np.array([0.0, 1.0, 0.0], dtype=np.float32))
     assert frame.shape == after.shape == (64, 64, 3) and frame.dtype == np.uint8
     env.close()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_device_auto_falls_back_to_the_cpu_and_cuda_without_a_gpu_says_so():
+    from engine.labs.world_models.train import device_of
+
+    assert device_of({"device": "auto"}).type == "cpu" and device_of({"device": "cpu"}).type == "cpu"
+    with pytest.raises(ConfigError, match="device cuda: torch finds no CUDA GPU"):
+        run({"device": "cuda"})

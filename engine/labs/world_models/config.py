@@ -11,6 +11,7 @@ from engine.labs.world_models.mdn_rnn import DEATH_TARGETS
 from engine.params import ConfigError, Param, ParamSpace
 
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 3.0
+DEVICES = ("cpu", "auto", "cuda")
 
 
 def parse_taus(text: str) -> list[float]:
@@ -29,13 +30,13 @@ def check(config: dict[str, Any]) -> None:
 
 
 def data_memory_mb(config: dict[str, Any]) -> float:
-    """What a run holds beyond torch: every round's collected 64×64 frames, kept for V and M, twice at V's epoch
-    (the frames stacked into one array). A τ-table job reuses a world and collects nothing."""
+    """What a run holds beyond torch: every round's collected 64×64 frames, kept for V and M. A τ-table job reuses a
+    world and collects nothing."""
     if config["world_run"]:
         return 100.0
     game = GAMES[config["env"]]
     steps = min(config["rollout_steps"], game.expected_steps) + 1
-    return 2 * config["rounds"] * config["rollouts"] * steps * 64 * 64 * game.channels / 2**20
+    return config["rounds"] * config["rollouts"] * steps * 64 * 64 * game.channels / 2**20
 
 
 # the small games' V weighs every pixel alike, as measured before salience existed (their objects are much of a frame)
@@ -45,19 +46,18 @@ SPACE = ParamSpace(
     params=(
         Param("env", "doom", "Real game: DoomTakeCover (ViZDoom, the paper's), a seconds-fast take-cover tutorial "
               "game, CartPole from pixels, or CarRacing (needs gymnasium[box2d])", choices=ENVS),
-        Param("doom_skill", 4, "Doom's difficulty: 4 is the scenario's own (random play ~230, the paper's 210); "
-              "5 (random ~95) makes fireballs deadlier", low=DOOM_SKILLS[0], high=DOOM_SKILLS[1]),
+        Param("doom_skill", 4, "Doom's difficulty: 4 is the scenario's own (the paper's); 5 makes fireballs "
+              "deadlier", low=DOOM_SKILLS[0], high=DOOM_SKILLS[1]),
         Param("rounds", 1, "Iterations of collect -> train V -> train M -> train C (the paper's section 5)",
               low=1, high=10),
-        Param("rollouts", 200, "Real episodes collected per round (random actions in round 1, then the controller)",
+        Param("rollouts", 500, "Real episodes collected per round (random actions in round 1, then the controller)",
               low=2, high=10_000),
         Param("rollout_steps", 2100, "Longest collected episode, in steps", low=10, high=2100),
         Param("envs_at_once", 16, "Real games played in lockstep while collecting and scoring: V and M see their "
               "frames as one batch per step (more: faster, more memory; random actions are drawn per slot)",
               low=1, high=64),
         Param("action_repeat", 30, "The random policy holds each action for 1 to this many steps (the paper: 1-10; "
-              "in Doom, 30 shows M long sweeps across the room: measured, real 325 against 234)",
-              low=1, high=50),
+              "longer holds show M long sweeps across the room)", low=1, high=50),
         Param("exploration", 0.1, "Chance of a random action at each collected step once a controller exists",
               low=0.0, high=1.0),
         Param("z_size", 32, "Size of V's latent code z (the paper: 64)", low=2, high=128),
@@ -75,7 +75,7 @@ SPACE = ParamSpace(
         Param("rnn_hidden", 256, "LSTM units of M: the memory h the controller also reads (the paper: 512)",
               low=4, high=1024),
         Param("mdn_components", 5, "Gaussians in M's mixture for each latent dimension", low=1, high=10),
-        Param("rnn_updates", 1000, "M's Adam updates per round, each on rnn_batch random windows of the collected "
+        Param("rnn_updates", 4000, "M's Adam updates per round, each on rnn_batch random windows of the collected "
               "episodes", low=1, high=1_000_000),
         Param("rnn_window", 64, "Steps in each of M's training windows", low=2, high=2100),
         Param("rnn_batch", 16, "Windows per M update", low=1, high=1024),
@@ -90,29 +90,28 @@ SPACE = ParamSpace(
         Param("death_weight", 10.0, "Each death step counts this many times in M's death loss (deaths are one step "
               "in hundreds); the dream divides the odds back out", low=1.0, high=1000.0),
         Param("death_target", "hit", "What ends a dream: M's prediction of a death (the paper), or of any fireball "
-              "hit (Doom: deaths follow 1-3 hits, a hit is three times as common to learn from, and a dream that ends "
-              "at the first is stricter than the game, never kinder)",
+              "hit (Doom: a death follows 1-3 hits, so a dream that ends at the first is stricter than the game)",
               choices=DEATH_TARGETS),
         Param("death_horizon", 0, "Steps before a death that M also learns to call deadly (0: the death step only)",
               low=0, high=100),
         Param("death_rule", "sample", "How a dream dies: drawn with M's probability, or when M's weighted output "
-              "passes death_threshold (the paper's cut-off; measured in Doom at 0.9: dreams run to the time limit)",
-              choices=DEATH_RULES),
+              "passes death_threshold (the paper's cut-off)", choices=DEATH_RULES),
         Param("death_threshold", 0.9, "The cut-off rule ends a dream when M's weighted P(death) passes this "
-              "(the paper: one half; measured here, 0.5 ended random dreams within 10 steps)", low=0.01, high=0.99),
+              "(the paper: one half)", low=0.01, high=0.99),
         Param("temperature", 1.15, "Dream temperature tau: mixture logits / tau, sigma * sqrt(tau); takes effect "
               "at the next CMA-ES generation", low=MIN_TEMPERATURE, high=MAX_TEMPERATURE, live=True),
-        Param("cma_generations", 16, "CMA-ES generations for the controller per round", low=1, high=10_000),
+        Param("cma_generations", 28, "CMA-ES generations for the controller per round", low=1, high=10_000),
         Param("cma_popsize", 16, "Controllers per CMA-ES generation (the paper: 64)", low=4, high=256),
-        Param("cma_sigma", 0.5, "Initial CMA-ES step size around a zero controller", low=0.001, high=10.0),
-        Param("dream_episodes", 8, "Dreams per controller per generation: its fitness is their mean return "
-              "(the paper: 16)", low=1, high=256),
+        Param("cma_sigma", 0.1, "Initial CMA-ES step size around a zero controller (the paper's code: 0.1)",
+              low=0.001, high=10.0),
+        Param("dream_episodes", 16, "Dreams per controller per generation, the same for every candidate: its fitness "
+              "is their mean return (the paper: 16)", low=1, high=256),
         Param("held_out_dreams", 16, "Dreams, unseen by the search, that score the search's mean each generation: "
               "C is the best mean so far", low=1, high=256),
         Param("dream_length", 2100, "Longest dream, in steps (Doom's time limit)", low=10, high=5000),
         Param("real_eval_episodes", 100, "Real episodes that score a controller (and the random policy)",
               low=1, high=1000),
-        Param("probe_episodes", 24, "Held-out random episodes the probe starts from (a state before each one's first "
+        Param("probe_episodes", 40, "Held-out random episodes the probe starts from (a state before each one's first "
               "hit, and one anywhere); 0: no probe", low=0, high=500),
         Param("probe_horizon", 35, "Steps each behaviour is held from a probe state, in the game and in the dream",
               low=1, high=500),
@@ -125,13 +124,15 @@ SPACE = ParamSpace(
         Param("world_run", 0, "A finished run whose V and M are reused: only C is trained, at `temperature` (how "
               "the τ table compares temperatures in one shared world); 0 = train V and M here", low=0,
               high=2**31 - 1, in_ui=False),
+        Param("device", "cpu", "Where V, M and the dreams run: a CUDA GPU (cuda), one if torch finds it (auto), or "
+              "the CPU; the real game always plays on the CPU", choices=DEVICES),
         Param("seed", 0, "Random seed: a run is reproducible from its config", low=0, high=2**31 - 1),
     ),
     presets={
         "quick": {},
-        "paper": {"rollouts": 600, "z_size": 64, "vae_width": 1.0, "vae_epochs": 10, "vae_frames": 20_000,
-                  "rnn_hidden": 512, "rnn_updates": 8000, "cma_generations": 60, "cma_popsize": 32,
-                  "dream_episodes": 16},
+        "paper": {"device": "auto", "rollouts": 2000, "envs_at_once": 32, "z_size": 64, "vae_width": 1.0,
+                  "vae_epochs": 10, "vae_frames": 100_000, "rnn_hidden": 512, "rnn_updates": 24_000,
+                  "rnn_window": 128, "rnn_lr_final": 0.01, "cma_generations": 100, "cma_popsize": 64},
         "tutorial": {**SMALL_GAMES, "env": "take_cover", "rollouts": 200, "rollout_steps": 500,
                      "action_repeat": 1, "z_size": 16, "vae_width": 0.25, "rnn_hidden": 64, "rnn_updates": 1500,
                      "temperature": 1.0, "cma_generations": 40, "dream_episodes": 16, "dream_length": 500,

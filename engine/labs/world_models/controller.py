@@ -51,7 +51,7 @@ class LinearController:
         outputs = torch.bmm(features, weights) + bias
         if self.axis:
             a = torch.tanh(outputs[..., 0])
-            return torch.as_tensor(self.axis)[(a > -1 / 3).long() + (a > 1 / 3).long()]
+            return torch.as_tensor(self.axis, device=a.device)[(a > -1 / 3).long() + (a > 1 / 3).long()]
         if self.discrete:
             return outputs.argmax(-1)
         return self.low + (torch.tanh(outputs) + 1) / 2 * (self.high - self.low)

@@ -96,9 +96,10 @@ class Noise:
     death: torch.Tensor  # (N,)
 
     @classmethod
-    def draw(cls, n: int, z_size: int, generator: torch.Generator) -> Noise:
-        return cls(torch.rand((n, z_size, 1), generator=generator), torch.randn((n, z_size), generator=generator),
-                   torch.rand(n, generator=generator))
+    def draw(cls, n: int, z_size: int, generator: torch.Generator, device: torch.device | None = None) -> Noise:
+        """Drawn on the CPU's generator (the same numbers on any device), then moved where the dreams run."""
+        return cls(torch.rand((n, z_size, 1), generator=generator).to(device),
+                   torch.randn((n, z_size), generator=generator).to(device), torch.rand(n, generator=generator).to(device))
 
     def rows(self, index: torch.Tensor) -> Noise:
         return Noise(self.uniform[index], self.normal[index], self.death[index])
@@ -114,9 +115,9 @@ class DreamState:
 
     @classmethod
     def start(cls, world: World, z: torch.Tensor) -> DreamState:
-        n = len(z)
-        return cls(z, world.rnn.initial_state(n), torch.zeros(n, world.rnn.hidden), torch.ones(n, dtype=torch.bool),
-                   torch.zeros(n))
+        n, device = len(z), z.device
+        return cls(z, world.rnn.initial_state(n, device), torch.zeros(n, world.rnn.hidden, device=device),
+                   torch.ones(n, dtype=torch.bool, device=device), torch.zeros(n, device=device))
 
     def features(self) -> torch.Tensor:
         return torch.cat([self.z, self.hidden], dim=-1)
@@ -134,7 +135,7 @@ def step(
 ) -> tuple[DreamState, torch.Tensor]:
     """Advance every dream one step under the given actions (noise: the step's random numbers; None: fresh from
     `generator`); returns the new state and P(death) of the step."""
-    noise = noise or Noise.draw(len(state.z), state.z.shape[-1], generator)
+    noise = noise or Noise.draw(len(state.z), state.z.shape[-1], generator, state.z.device)
     prediction, hidden, lstm = world.rnn.step(state.z, world.controller.action_vectors(actions), state.lstm)
     z_next = sample_mdn(prediction, temperature, noise=(noise.uniform, noise.normal))
     done_logit = prediction.done_logit
@@ -151,15 +152,16 @@ def dream_returns(
     """Dream returns (P, episodes) of P controllers (params (P, n_params)), all from the same `episodes` starts and
     on the same noise: dream e of every controller draws the same random numbers at each step. Only living dreams
     are stepped: most end long before the longest."""
-    population = len(params)
-    state = DreamState.start(world, world.start_latents(episodes, generator).repeat(population, 1))
-    controller_of = torch.arange(population).repeat_interleave(episodes)  # each living dream's controller
-    dream_of = torch.arange(episodes).repeat(population)  # and which of the `episodes` noise streams it draws
-    slot = torch.arange(population * episodes)  # each living dream's place in the result
-    returns = torch.zeros(population * episodes)
+    population, device = len(params), next(world.rnn.parameters()).device  # dreams run where M lies
+    params = params.to(device)
+    state = DreamState.start(world, world.start_latents(episodes, generator).repeat(population, 1).to(device))
+    controller_of = torch.arange(population, device=device).repeat_interleave(episodes)  # each living dream's C
+    dream_of = torch.arange(episodes, device=device).repeat(population)  # and which noise stream it draws
+    slot = torch.arange(population * episodes, device=device)  # each living dream's place in the result
+    returns = torch.zeros(population * episodes, device=device)
     for _ in range(length):
         actions = world.controller.act(params[controller_of], state.features().unsqueeze(1))[:, 0]
-        noise = Noise.draw(episodes, state.z.shape[-1], generator).rows(dream_of)
+        noise = Noise.draw(episodes, state.z.shape[-1], generator, device).rows(dream_of)
         state, _ = step(world, state, actions, temperature, generator, noise)
         returns[slot] = state.returns
         if not state.alive.all():
@@ -168,7 +170,7 @@ def dream_returns(
                 break
             state, controller_of, dream_of, slot = (state.select(living), controller_of[living], dream_of[living],
                                                     slot[living])
-    return returns.view(population, episodes)
+    return returns.view(population, episodes).cpu()
 
 
 def dream_fitness(world: World, params: torch.Tensor, episodes: int, length: int, temperature: float,

@@ -71,8 +71,8 @@ class MDNRNN(nn.Module):
         return Prediction(mixture[..., 0, :, :], mixture[..., 1, :, :], mixture[..., 2, :, :], out[..., -2],
                           out[..., -1])
 
-    def initial_state(self, batch: int) -> LSTMState:
-        zeros = torch.zeros(1, batch, self.hidden)
+    def initial_state(self, batch: int, device: torch.device | None = None) -> LSTMState:
+        zeros = torch.zeros(1, batch, self.hidden, device=device)
         return zeros, zeros.clone()
 
 
@@ -155,6 +155,9 @@ class SequenceBatch:
     death: torch.Tensor  # (B, T) death_labels
     mask: torch.Tensor  # (B, T) 1 on real steps, 0 on padding
 
+    def to(self, device: torch.device) -> SequenceBatch:
+        return SequenceBatch(**{name: value.to(device) for name, value in vars(self).items()})
+
 
 def death_labels(damage: np.ndarray, terminated: bool, target: str, horizon: int) -> torch.Tensor:
     """What M's death head learns (T,): 1 on the step that ended the game — or, target "hit", on every step that
@@ -200,6 +203,7 @@ def train_rnn(rnn: MDNRNN, data: Sequences, ctx: Context, generator: torch.Gener
     clipped as in the paper. Each window draws z from V's posterior, its spread scaled by `rnn_posterior` (1: the
     paper's samples, M learns V's uncertainty too; 0: V's means). Logs the mean losses every `rnn_updates / 20`."""
     p = ctx.params
+    device = next(rnn.parameters()).device  # M trains where it lies (the `device` parameter): windows go there
     optimizer = torch.optim.Adam(rnn.parameters(), lr=p["rnn_lr"])
     updates = p["rnn_updates"]
     every = max(1, updates // LOGS_PER_STAGE)
@@ -209,8 +213,8 @@ def train_rnn(rnn: MDNRNN, data: Sequences, ctx: Context, generator: torch.Gener
         keep_going(ctx)
         for group in optimizer.param_groups:
             group["lr"] = decayed_lr(ctx.params["rnn_lr"], p["rnn_lr_final"], update / updates)
-        batch = sample_windows(data, p["rnn_batch"], p["rnn_window"], generator)
-        noise = torch.randn(batch.mu.shape, generator=generator) * p["rnn_posterior"]
+        batch = sample_windows(data, p["rnn_batch"], p["rnn_window"], generator).to(device)
+        noise = torch.randn(batch.mu.shape, generator=generator).to(device) * p["rnn_posterior"]
         z = batch.mu + noise * (0.5 * batch.logvar).exp()
         prediction, _, _ = rnn(z[:, :-1], batch.actions)
         loss, terms = m_loss(prediction, batch, z[:, 1:], p["death_weight"])

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +38,8 @@ from engine.labs.world_models.rollouts import (
     play,
     scores,
 )
-from engine.labs.world_models.vae import to_tensor, to_uint8, train_vae
+from engine.labs.world_models.vae import Frames, to_tensor, to_uint8, train_vae
+from engine.params import ConfigError
 from engine.labs.world_models.viewer import viewer_due, viewer_episode, viewer_snapshot
 
 if TYPE_CHECKING:  # labs sit below the runtime: the context's interface is only needed for type hints
@@ -50,6 +53,25 @@ COLLECT_STREAM, CMA_STREAM, EVAL_STREAM, DREAM_STREAM, PROBE_STREAM = 0, 1, 2, 3
 def seed_of(config: dict[str, Any], stream: int, index: int) -> int:
     """Independent seeds from one config seed: evaluation never replays a training episode."""
     return int(np.random.default_rng([stream, index, config["seed"]]).integers(2**31))
+
+
+def device_of(config: dict[str, Any]) -> torch.device:
+    """Where V, M and the dreams run: `device` cuda, or auto when torch finds a CUDA GPU; else the CPU."""
+    if config["device"] == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device cuda: torch finds no CUDA GPU on this machine; use auto or cpu")
+    return torch.device("cuda" if config["device"] != "cpu" and torch.cuda.is_available() else "cpu")
+
+
+@contextmanager
+def on_device(module: torch.nn.Module, device: torch.device) -> Iterator[None]:
+    """A stage's heavy work on `device`; the world lives on the CPU between stages and is checkpointed from there
+    (the real game, the viewer and the probe read it there)."""
+    home = next(module.parameters()).device
+    module.to(device)
+    try:
+        yield
+    finally:
+        module.to(home)
 
 
 def env_maker(config: dict[str, Any]):
@@ -95,13 +117,15 @@ def fit_vision(world: World, episodes: list[Episode], ctx: Context, generator: t
                progress: Progress) -> dict[str, float]:
     """V on every collected frame."""
     epochs = ctx.params["vae_epochs"]
-    frames = np.concatenate([episode.frames for episode in episodes])
+    frames = Frames([episode.frames for episode in episodes])
     pick = torch.randint(len(frames), (RECON_FRAMES,), generator=generator).numpy()  # the same frames each epoch
 
     def show_reconstructions(epoch: int) -> None:
-        ctx.snapshot("recon", epoch, recon_snapshot(world, frames[pick]))
+        with on_device(world.vae, torch.device("cpu")):
+            ctx.snapshot("recon", epoch, recon_snapshot(world, frames[pick]))
 
-    return train_vae(world.vae, frames, ctx, generator, progress, (round_ - 1) * epochs, show_reconstructions)
+    with on_device(world.vae, device_of(ctx.params)):
+        return train_vae(world.vae, frames, ctx, generator, progress, (round_ - 1) * epochs, show_reconstructions)
 
 
 def fit_memory(world: World, episodes: list[Episode], ctx: Context, generator: torch.Generator, round_: int,
@@ -120,9 +144,11 @@ def fit_memory(world: World, episodes: list[Episode], ctx: Context, generator: t
 
     def show_dreams(update: int) -> None:  # the viewer follows M as it learns
         if viewer_due(update, p["rnn_updates"]):
-            ctx.snapshot("viewer", offset + update, viewer_snapshot(world, shown, seed_of(p, DREAM_STREAM, 0)))
+            with on_device(world.rnn, torch.device("cpu")):
+                ctx.snapshot("viewer", offset + update, viewer_snapshot(world, shown, seed_of(p, DREAM_STREAM, 0)))
 
-    return train_rnn(world.rnn, data, ctx, generator, progress, offset, show_dreams)
+    with on_device(world.rnn, device_of(p)):
+        return train_rnn(world.rnn, data, ctx, generator, progress, offset, show_dreams)
 
 
 def new_probe(world: World, config: dict[str, Any], ctx: Context) -> Probe | None:
@@ -159,8 +185,9 @@ def learn_controller(world: World, config: dict[str, Any], ctx: Context, progres
                              fixed).item()
 
     ceiling = config["dream_length"] if world.survival_reward else math.inf  # every dream survived to the end
-    return train_controller(world.controller.n_params, fitness, held_out, ctx, progress, seed, temperature, start,
-                            generation_offset, ceiling)
+    with on_device(world.rnn, device_of(config)):
+        return train_controller(world.controller.n_params, fitness, held_out, ctx, progress, seed, temperature,
+                                start, generation_offset, ceiling)
 
 
 def evaluate(world: World, params: torch.Tensor, config: dict[str, Any], ctx: Context, temperature: float,

@@ -97,15 +97,34 @@ def to_uint8(frames: torch.Tensor) -> torch.Tensor:
     return frames.movedim(-3, -1).mul(255).round().clamp(0, 255).to(torch.uint8)
 
 
-def train_vae(vae: ConvVAE, frames: np.ndarray, ctx: Context, generator: torch.Generator,
+class Frames:
+    """Every collected frame, indexed as one array without copying the episodes into one (a round of Doom episodes
+    is gigabytes: a copy would double what a run holds)."""
+
+    def __init__(self, episodes: list[np.ndarray]):
+        self.episodes = episodes
+        self.starts = np.cumsum([0] + [len(frames) for frames in episodes])
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def __getitem__(self, index: np.ndarray) -> np.ndarray:
+        """The frames at these positions (n,), stacked (n, 64, 64, C)."""
+        episode = np.searchsorted(self.starts, index, side="right") - 1
+        return np.stack([self.episodes[e][i - self.starts[e]] for e, i in zip(episode, index, strict=True)])
+
+
+def train_vae(vae: ConvVAE, frames: Frames, ctx: Context, generator: torch.Generator,
               progress: Callable[[float], None], epoch_offset: int = 0,
               after_epoch: Callable[[int], None] | None = None) -> dict[str, float]:
     """Adam on vae_loss for `vae_epochs` epochs, each a fresh random subset of at most `vae_frames` frames
     (consecutive frames are near copies). Reads its settings, the live learning rate included, from ctx.params."""
     p = ctx.params
+    device = next(vae.parameters()).device  # V trains where it lies (the `device` parameter): batches go there
     optimizer = torch.optim.Adam(vae.parameters(), lr=p["vae_lr"])
     epochs, batch = p["vae_epochs"], p["vae_batch"]
-    vae.mean_frame.copy_(to_tensor(frames[:: max(1, len(frames) // 2000)]).mean(0, keepdim=True))
+    every = np.arange(0, len(frames), max(1, len(frames) // 2000))
+    vae.mean_frame.copy_(to_tensor(frames[every]).mean(0, keepdim=True).to(device))
     for epoch in range(epochs):
         totals = np.zeros(3)
         order = torch.randperm(len(frames), generator=generator)[: p["vae_frames"]].numpy()
@@ -114,7 +133,7 @@ def train_vae(vae: ConvVAE, frames: np.ndarray, ctx: Context, generator: torch.G
             keep_going(ctx)
             for group in optimizer.param_groups:
                 group["lr"] = ctx.params["vae_lr"]
-            x = to_tensor(frames[order[start : start + batch]])
+            x = to_tensor(frames[order[start : start + batch]]).to(device)
             reconstruction, mu, logvar = vae(x)
             weights = salience(x, vae.mean_frame, p["salience"])
             loss, reconstruction_loss, kl = vae_loss(reconstruction, x, mu, logvar, p["free_bits"], weights)
