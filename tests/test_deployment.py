@@ -109,3 +109,13 @@ def test_a_visitor_inside_a_cross_site_iframe_keeps_their_runs(hosted_app, brows
 
     run_id = two_visitors_in_an_iframe(browser, url.replace("127.0.0.1", "localhost"), LONG_META_RL)
     Store(data).request_stop(run_id)
+
+
+def test_the_spaces_card_serves_the_images_port():
+    """README's YAML block is the Space's card: a Docker Space whose app_port is the port the image serves."""
+    from tests.helpers import ROOT
+
+    card = ROOT.joinpath("README.md").read_text().split("---\n")[1]
+    fields = dict(line.split(": ", 1) for line in card.splitlines() if ": " in line and not line.startswith("#"))
+    assert fields["sdk"] == "docker"
+    assert f"PORT={fields['app_port']}" in ROOT.joinpath("Dockerfile").read_text()
