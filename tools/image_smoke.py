@@ -1,9 +1,10 @@
-"""The hosted image, built and served for real: `python tools/image_smoke.py` (podman, Debian's chromium).
+"""The hosted image, built and served for real: `python -m tools.image_smoke` (podman, Debian's chromium).
 
 1. builds the image (with the wheel folder `$PIP_FIND_LINKS`, if set, instead of PyTorch's CPU index) from a base
    image: python:3.11-slim, or where no registry can be reached a stand-in made with debootstrap (`--base stand-in`);
 2. checks that bad deployment input ends the container with one line (a non-numeric PORT);
-3. starts it with a data volume and waits for `/_stcore/health`;
+3. starts it with a data volume, one CPU and 3 GB of memory, waits for `/_stcore/health` (and its HEALTHCHECK), and
+   checks that the engine inside sees those quotas (cgroup v1 or v2);
 4. drives it in Chromium as two visitors, the app embedded in a page from another site as Hugging Face Spaces shows
    it: A trains a run, reloads and still controls it; B, in another browser context, sees it read-only;
 5. restarts the container and, without any visit, waits for the store to show A's run settled: no longer
@@ -34,6 +35,8 @@ from pathlib import Path
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
+from engine.runtime.settings import SERVER_MB
+
 ROOT = Path(__file__).resolve().parents[1]
 STAND_IN = "localhost/pybase:3.11"  # python:3.11-slim's stand-in: Debian's python3 in a venv at /usr/local
 CHROMIUM = "/usr/bin/chromium"
@@ -43,6 +46,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 RUN_FLAGS = ["--runtime", "runc", "--ulimit", "host", "--network", "host"]
 # a meta-RL run that keeps training until it is stopped
 TRAINING_RUN = {"updates": 100_000, "batch": 8, "hidden": 8, "pulls": 10, "eval_every": 100_000, "eval_episodes": 20}
+MEMORY_MB = 3072  # the container's memory limit: the engine's memory per run is what is left beside the server
 SETTLE_SECONDS = 30  # how long the store may show A's run "running" on its dead worker after the restart
 
 
@@ -185,6 +189,12 @@ def two_visitors_in_an_iframe(browser, app_url: str, config: dict) -> int:
     return run_id
 
 
+SETTINGS = """import json
+from engine.runtime.settings import Settings
+settings = Settings.from_env()
+print(json.dumps({"slots": settings.slots, "memory_mb": settings.memory_mb}))"""
+
+
 RUN_STATE = """import json, sys
 from engine.runtime.store import Store
 run = Store("/data").get_run(int(sys.argv[1]))
@@ -228,10 +238,14 @@ def smoke(base: str, wheels: str, tag: str) -> dict:
     podman("volume", "create", volume)
     try:
         began = time.monotonic()
-        podman("run", "-d", "--name", name, *RUN_FLAGS, "-e", f"PORT={port}", "-e", "DREAMLAB_MAX_JOBS=1",
-               "-v", f"{volume}:/data", tag)
+        podman("run", "-d", "--name", name, *RUN_FLAGS, "--cpus", "1", "--memory", f"{MEMORY_MB}m",
+               "-e", f"PORT={port}", "-v", f"{volume}:/data", tag)
         wait_healthy(app_url, name)
         figures["healthy_s"] = round(time.monotonic() - began, 1)
+        podman("healthcheck", "run", name)  # the image's own HEALTHCHECK, on $PORT
+        figures["settings"] = quotas = json.loads(podman("exec", name, "python", "-c", SETTINGS).stdout)
+        if quotas != {"slots": 1, "memory_mb": MEMORY_MB - SERVER_MB}:
+            raise SmokeFailure(f"the container's quotas (1 CPU, {MEMORY_MB} MB) are not the engine's: {quotas}")
 
         began = time.monotonic()
         with sync_playwright() as playwright:
