@@ -12,12 +12,12 @@
 - Resume: a run outlives its worker. One whose worker died with an earlier server (found at this scheduler's
   first look: its last heartbeat is older than the scheduler) or went with its Ray node is queued again to resume
   from its checkpoint — from scratch, and saying so, when it has none — at most `MAX_RECOVERIES` times in a row
-  without a new checkpoint between. Resume
-  continues a stopped or failed run the same way; Branch starts a new run from another's checkpoint with changed
-  values. What happened is in the run's history (events "resumed" and "branched").
+  without a new checkpoint between. Resume continues a stopped or failed run the same way; Branch starts a new
+  run from another's checkpoint with changed values. The run's history says what happened (its "resumed" and
+  "branched" events).
 
 Any number of schedulers (the app, the CLI) may share one store: claiming a queued run is atomic, and a run
-whose worker died is marked failed by whichever scheduler notices first.
+whose worker died is settled (resumed, or failed) by whichever scheduler notices first.
 """
 
 from __future__ import annotations
