@@ -337,3 +337,42 @@ def test_device_auto_falls_back_to_the_cpu_and_cuda_without_a_gpu_says_so():
     assert device_of({"device": "auto"}).type == "cpu" and device_of({"device": "cpu"}).type == "cpu"
     with pytest.raises(ConfigError, match="device cuda: torch finds no CUDA GPU"):
         run({"device": "cuda"})
+
+
+class CountingContext(LocalContext):
+    """A LocalContext that also notes, at each checkpoint, how many points every metric series had by then."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.counts: list[dict[str, int]] = []
+
+    def checkpoint(self, state, step=None, stage=""):
+        super().checkpoint(state, step, stage)
+        self.counts.append({name: len(series) for name, series in self.metrics.items()})
+
+
+@pytest.mark.parametrize("world_run", [0, 7])
+def test_a_run_resumed_in_c_ends_exactly_as_if_never_interrupted(doom_run, world_run):
+    """Stopped partway through CMA-ES and resumed from a checkpoint taken before: V and M are not trained again,
+    the search continues (replayed from its fitnesses), and the figures and charts match the uninterrupted run."""
+    from engine.runtime.context import ResumePoint
+
+    config = SPACE.resolve("quick", TINY | {"cma_generations": 5, "world_run": world_run})
+    runs = {7: doom_run[1].checkpoints[-1]}
+    whole = LocalContext(config, runs=runs)
+    expected = train(config, whole)
+    first = CountingContext(config, stop_after_polls=whole.polls - 40, checkpoint_seconds=0, runs=runs)
+    assert train(config, first)["stopped"] == 1.0
+    marks = [i for i, record in enumerate(first.checkpoints) if "resume" in record]
+    index = marks[len(marks) // 2]
+    point = ResumePoint.of(first.checkpoints[index], lab="")
+    assert point.stage == "C" and 0 < point.step < 5
+    second = LocalContext(config, resume=point, runs=runs)
+    summary = train(config, second)
+    times = ("seconds", "C_seconds")
+    assert {k: v for k, v in summary.items() if not k.endswith(times)} == {
+        k: v for k, v in expected.items() if not k.endswith(times)}
+    assert "vae_loss" not in second.metrics and "mdn_loss" not in second.metrics  # V and M kept, not retrained
+    for name, series in whole.metrics.items():  # the charts continue: no gap, no point twice
+        before = first.metrics.get(name, [])[: first.counts[index].get(name, 0)]
+        assert before + second.metrics.get(name, []) == series, name

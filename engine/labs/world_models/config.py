@@ -59,7 +59,7 @@ SPACE = ParamSpace(
         Param("action_repeat", 30, "The random policy holds each action for 1 to this many steps (the paper: 1-10; "
               "longer holds show M long sweeps across the room)", low=1, high=50),
         Param("exploration", 0.1, "Chance of a random action at each collected step once a controller exists",
-              low=0.0, high=1.0),
+              low=0.0, high=1.0, branch=True),
         Param("z_size", 32, "Size of V's latent code z (the paper: 64)", low=2, high=128),
         Param("vae_width", 0.5, "V's channel multiplier: 1 = the paper's 32/64/128/256 convolutions",
               low=0.0625, high=2.0),
@@ -95,22 +95,22 @@ SPACE = ParamSpace(
         Param("death_horizon", 0, "Steps before a death that M also learns to call deadly (0: the death step only)",
               low=0, high=100),
         Param("death_rule", "sample", "How a dream dies: drawn with M's probability, or when M's weighted output "
-              "passes death_threshold (the paper's cut-off)", choices=DEATH_RULES),
+              "passes death_threshold (the paper's cut-off)", choices=DEATH_RULES, branch=True),
         Param("death_threshold", 0.9, "The cut-off rule ends a dream when M's weighted P(death) passes this "
-              "(the paper: one half)", low=0.01, high=0.99),
+              "(the paper: one half)", low=0.01, high=0.99, branch=True),
         Param("temperature", 1.15, "Dream temperature tau: mixture logits / tau, sigma * sqrt(tau); takes effect "
               "at the next CMA-ES generation", low=MIN_TEMPERATURE, high=MAX_TEMPERATURE, live=True),
-        Param("cma_generations", 28, "CMA-ES generations for the controller per round", low=1, high=10_000),
+        Param("cma_generations", 28, "CMA-ES generations for the controller per round", low=1, high=10_000, branch=True),
         Param("cma_popsize", 16, "Controllers per CMA-ES generation (the paper: 64)", low=4, high=256),
         Param("cma_sigma", 0.1, "Initial CMA-ES step size around a zero controller (the paper's code: 0.1)",
               low=0.001, high=10.0),
         Param("dream_episodes", 16, "Dreams per controller per generation, the same for every candidate: its fitness "
-              "is their mean return (the paper: 16)", low=1, high=256),
+              "is their mean return (the paper: 16)", low=1, high=256, branch=True),
         Param("held_out_dreams", 16, "Dreams, unseen by the search, that score the search's mean each generation: "
-              "C is the best mean so far", low=1, high=256),
-        Param("dream_length", 2100, "Longest dream, in steps (Doom's time limit)", low=10, high=5000),
+              "C is the best mean so far", low=1, high=256, branch=True),
+        Param("dream_length", 2100, "Longest dream, in steps (Doom's time limit)", low=10, high=5000, branch=True),
         Param("real_eval_episodes", 100, "Real episodes that score a controller (and the random policy)",
-              low=1, high=1000),
+              low=1, high=1000, branch=True),
         Param("probe_episodes", 40, "Held-out random episodes the probe starts from (a state before each one's first "
               "hit, and one anywhere); 0: no probe", low=0, high=500),
         Param("probe_horizon", 35, "Steps each behaviour is held from a probe state, in the game and in the dream",
@@ -118,14 +118,14 @@ SPACE = ParamSpace(
         Param("probe_lead", 20, "The probe's near-hit states come this many steps before a real hit", low=1,
               high=500),
         Param("probe_dreams", 16, "Dreams per probe state, behaviour and τ: M's odds are their mean", low=1,
-              high=1024),
+              high=1024, branch=True),
         Param("taus", "0.1,0.5,1.0,1.15,1.3", "Comma-separated temperatures that `bench` trains a controller at, "
               "each scored in its dream and in the real game", in_ui=False),
         Param("world_run", 0, "A finished run whose V and M are reused: only C is trained, at `temperature` (how "
               "the τ table compares temperatures in one shared world); 0 = train V and M here", low=0,
               high=2**31 - 1, in_ui=False),
         Param("device", "cpu", "Where V, M and the dreams run: a CUDA GPU (cuda), one if torch finds it (auto), or "
-              "the CPU; the real game always plays on the CPU", choices=DEVICES),
+              "the CPU; the real game always plays on the CPU", choices=DEVICES, branch=True),
         Param("seed", 0, "Random seed: a run is reproducible from its config", low=0, high=2**31 - 1),
     ),
     presets={

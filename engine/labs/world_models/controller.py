@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -65,6 +65,7 @@ def train_controller(
     n_params: int, fitness: Callable[[torch.Tensor, float], torch.Tensor], held_out: Callable[[torch.Tensor, float], float],
     ctx: Context, progress: Callable[[float], None], seed: int, temperature: float | None = None,
     start: torch.Tensor | None = None, generation_offset: int = 0, ceiling: float = math.inf,
+    resumed: dict[str, Any] | None = None, save: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[torch.Tensor, float]:
     """CMA-ES on C's flat parameters around `start` (default zero), maximising `fitness(params (P, n), tau) -> (P,)`.
 
@@ -73,13 +74,22 @@ def train_controller(
     the search); the best mean so far is returned with its held-out score, not merely the last one. When every
     candidate reaches `ceiling` (the longest dream) two generations running, the dream has nothing left to teach
     and the search ends early.
+
+    `save(search)` is handed the search's state whenever the context says a checkpoint is due: every generation's
+    fitnesses so far. `resumed`, such a state, continues the search exactly: CMA-ES is replayed by asking the same
+    seeded candidates and telling it the same fitnesses again, without dreaming them again.
     """
     p = ctx.params
     strategy = cma.CMAEvolutionStrategy(np.zeros(n_params) if start is None else start.numpy(), p["cma_sigma"],
                                         {"popsize": p["cma_popsize"], "seed": seed + 1, "verbose": -9})
-    best, best_score = torch.zeros(n_params) if start is None else start, -math.inf
-    generations, at_ceiling = p["cma_generations"], 0
-    for generation in range(1, generations + 1):
+    search = resumed or {"fitness": torch.zeros(0, p["cma_popsize"]), "best": torch.zeros(n_params) if start is None
+                         else start, "best_score": -math.inf, "at_ceiling": 0}
+    for scores in search["fitness"].numpy():
+        strategy.tell(strategy.ask(), (-scores).tolist())
+    best, best_score, at_ceiling, fitness_so_far = (search["best"], search["best_score"], search["at_ceiling"],
+                                                    list(search["fitness"]))
+    generations = p["cma_generations"]
+    for generation in range(len(fitness_so_far) + 1, generations + 1):
         keep_going(ctx)
         tau = ctx.params["temperature"] if temperature is None else temperature
         candidates = strategy.ask()
@@ -98,4 +108,8 @@ def train_controller(
         at_ceiling = at_ceiling + 1 if scores.min() >= ceiling else 0
         if at_ceiling == 2:
             break
+        fitness_so_far.append(torch.as_tensor(scores, dtype=torch.float32))
+        if save and ctx.checkpoint_due():
+            save({"fitness": torch.stack(fitness_so_far), "best": best, "best_score": float(best_score),
+                  "at_ceiling": at_ceiling, "generation": generation})
     return best, best_score

@@ -55,13 +55,18 @@ class World:
 
     def state(self) -> dict[str, Any]:
         """Everything needed to rebuild this world (with world_from_state)."""
-        return {"vae": self.vae.state_dict(), "rnn": self.rnn.state_dict(), "start_mu": self.start_mu,
+        return {"vae": on_cpu(self.vae.state_dict()), "rnn": on_cpu(self.rnn.state_dict()), "start_mu": self.start_mu,
                 "start_logvar": self.start_logvar,
                 "shape": {"channels": self.vae.channels, "z_size": self.vae.z_size, "vae_width": self.vae.width,
                           "rnn_hidden": self.rnn.hidden, "mdn_components": self.rnn.components,
                           "axis": list(self.controller.axis or [])},
                 "death": {"death_weight": self.death_weight, "death_rule": self.death_rule,
                           "death_threshold": self.death_threshold, "survival_reward": self.survival_reward}}
+
+
+def on_cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict as a checkpoint keeps it, whichever device trained it."""
+    return {name: tensor.cpu() for name, tensor in state.items()}
 
 
 def build_world(channels: int, z_size: int, vae_width: float, rnn_hidden: int, mdn_components: int, action_space,

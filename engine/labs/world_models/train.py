@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -40,6 +40,7 @@ from engine.labs.world_models.rollouts import (
 )
 from engine.labs.world_models.vae import Frames, to_tensor, to_uint8, train_vae
 from engine.params import ConfigError
+from engine.runtime.context import random_state, restore_random_state
 from engine.labs.world_models.viewer import viewer_due, viewer_episode, viewer_snapshot
 
 if TYPE_CHECKING:  # labs sit below the runtime: the context's interface is only needed for type hints
@@ -172,9 +173,17 @@ def probe_memory(world: World, probe: Probe | None, config: dict[str, Any], ctx:
 
 def learn_controller(world: World, config: dict[str, Any], ctx: Context, progress: Progress, seed: int,
                      temperature: float | None = None, start: torch.Tensor | None = None,
-                     generation_offset: int = 0) -> tuple[torch.Tensor, float]:
-    """C by CMA-ES on dream_fitness; held out: the same `held_out_dreams` dreams for every generation's mean."""
+                     generation_offset: int = 0, resumed: dict[str, Any] | None = None,
+                     save: Callable[[dict[str, Any]], None] | None = None) -> tuple[torch.Tensor, float]:
+    """C by CMA-ES on dream_fitness; held out: the same `held_out_dreams` dreams for every generation's mean.
+    `save` receives the search's state (with the dreams' generator) when a checkpoint is due; `resumed` continues
+    one."""
     generator = torch.Generator().manual_seed(seed)
+    if resumed:
+        generator.set_state(resumed["generator"])
+
+    def keep(search: dict[str, Any]) -> None:
+        save(search | {"generator": generator.get_state()})
 
     def fitness(params: torch.Tensor, tau: float) -> torch.Tensor:
         return dream_fitness(world, params, config["dream_episodes"], config["dream_length"], tau, generator)
@@ -187,7 +196,7 @@ def learn_controller(world: World, config: dict[str, Any], ctx: Context, progres
     ceiling = config["dream_length"] if world.survival_reward else math.inf  # every dream survived to the end
     with on_device(world.rnn, device_of(config)):
         return train_controller(world.controller.n_params, fitness, held_out, ctx, progress, seed, temperature,
-                                start, generation_offset, ceiling)
+                                start, generation_offset, ceiling, resumed, keep if save else None)
 
 
 def evaluate(world: World, params: torch.Tensor, config: dict[str, Any], ctx: Context, temperature: float,
@@ -260,7 +269,11 @@ class Outcome:
 
 
 def run_rounds(config: dict[str, Any], ctx: Context, last_controller: bool = True) -> Outcome:
-    """Section 5's loop. last_controller False: stop after the last round's M (the bench's τ table trains C)."""
+    """Section 5's loop. last_controller False: stop after the last round's M (the bench's τ table trains C).
+
+    A run resumes (ctx.resume) from a checkpoint of its last round's C stage: V and M done, the search so far
+    (checkpointed whenever one is due) continued. Earlier stages and rounds are not resume points (their real
+    episodes, gigabytes of frames, are not kept): a run stopped there starts over."""
     torch.manual_seed(config["seed"])
     world = new_world(config)
     generator = torch.Generator().manual_seed(config["seed"])
@@ -269,32 +282,52 @@ def run_rounds(config: dict[str, Any], ctx: Context, last_controller: bool = Tru
     summary: dict[str, float] = {}
     seconds = dict.fromkeys(STAGES, 0.0)
     progress = Progress(ctx, config["rounds"])
-    probe, probe_view = None, None
-    for round_ in range(1, config["rounds"] + 1):
+    probe, probe_view, search, first = None, None, None, 1
+    if ctx.resume:
+        state = ctx.resume.state
+        world, params = load_world(state)[0], state["start"]
+        restore_random_state(state["random"], generator)
+        summary, seconds, search, first = state["summary"], state["seconds"], state.get("search"), state["round"]
+    for round_ in range(first, config["rounds"] + 1):
         progress.round = round_
-        started = progress.enter("collect")
-        episodes += collect(world, params, config, ctx, round_, progress)
-        seconds["collect"] += time.perf_counter() - started
-        started = progress.enter("V")
-        summary |= fit_vision(world, episodes, ctx, generator, round_, progress)
-        ctx.checkpoint(checkpoint_state(world, params, config, round_))  # the viewer decodes dreams with this V
-        seconds["V"] += time.perf_counter() - started
-        started = progress.enter("M")
-        summary |= fit_memory(world, episodes, ctx, generator, round_, progress)
-        probe = probe or new_probe(world, config, ctx)
-        probe_view = probe_memory(world, probe, config, ctx, round_ * config["rnn_updates"])
-        seconds["M"] += time.perf_counter() - started
-        ctx.checkpoint(checkpoint_state(world, params, config, round_))
-        if round_ == config["rounds"] and not last_controller:
+        last = round_ == config["rounds"]
+        if not (ctx.resume and round_ == first):
+            started = progress.enter("collect")
+            episodes += collect(world, params, config, ctx, round_, progress)
+            seconds["collect"] += time.perf_counter() - started
+            started = progress.enter("V")
+            summary |= fit_vision(world, episodes, ctx, generator, round_, progress)
+            ctx.checkpoint(checkpoint_state(world, params, config, round_))  # the viewer decodes dreams with this V
+            seconds["V"] += time.perf_counter() - started
+            started = progress.enter("M")
+            summary |= fit_memory(world, episodes, ctx, generator, round_, progress)
+            probe = probe or new_probe(world, config, ctx)
+            probe_view = probe_memory(world, probe, config, ctx, round_ * config["rnn_updates"])
+            seconds["M"] += time.perf_counter() - started
+        else:  # resumed: the probe's states are replayed again (deterministic), its figure is in the store
+            probe = new_probe(world, config, ctx)
+        if last and not last_controller:
             break
+        offset = (round_ - 1) * config["cma_generations"]
+
+        def resume_point(search: dict[str, Any] | None, round_: int = round_, offset: int = offset,
+                         start: torch.Tensor | None = params) -> None:
+            state = checkpoint_state(world, start, config, round_) | {
+                "start": start, "random": random_state(generator), "summary": summary, "seconds": seconds}
+            ctx.checkpoint(state | ({"search": search} if search else {}), step=offset + (search or {}).get(
+                "generation", 0), stage="C")
+
+        if last and search is None:
+            resume_point(None)  # V and M done: a restart continues from here
         started = progress.enter("C")
         params, held_out = learn_controller(world, config, ctx, progress, seed_of(config, CMA_STREAM, round_),
-                                            start=params, generation_offset=(round_ - 1) * config["cma_generations"])
+                                            start=params, generation_offset=offset, resumed=search,
+                                            save=resume_point if last else None)
+        search = None
         seconds["C"] += time.perf_counter() - started
         started = progress.enter("evaluate")
-        summary |= evaluate(world, params, config, ctx, ctx.params["temperature"], round_,
-                            with_random=round_ == config["rounds"], probe=probe) | {"held_out": held_out,
-                                                                                     "rounds_done": round_}
+        summary |= evaluate(world, params, config, ctx, ctx.params["temperature"], round_, with_random=last,
+                            probe=probe) | {"held_out": held_out, "rounds_done": round_}
         ctx.checkpoint(checkpoint_state(world, params, config, round_))
         seconds["evaluate"] += time.perf_counter() - started
     return Outcome(world, params, summary, seconds, probe, probe_view)
@@ -309,7 +342,13 @@ def controller_in_world(config: dict[str, Any], ctx: Context) -> dict[str, float
     progress = Progress(ctx, rounds=1)
     started = progress.enter("C")
     tau = config["temperature"]
-    params, held_out = learn_controller(world, config, ctx, progress, seed_of(config, CMA_STREAM, 1), temperature=tau)
+
+    def resume_point(search: dict[str, Any]) -> None:
+        ctx.checkpoint(checkpoint_state(world, None, config, 1) | {"search": search}, step=search["generation"],
+                       stage="C")
+
+    params, held_out = learn_controller(world, config, ctx, progress, seed_of(config, CMA_STREAM, 1), temperature=tau,
+                                        resumed=ctx.resume.state["search"] if ctx.resume else None, save=resume_point)
     c_seconds = time.perf_counter() - started
     progress.enter("evaluate")
     summary = evaluate(world, params, config, ctx, tau, 1, with_random=False, probe=new_probe(world, config, ctx))
