@@ -39,7 +39,7 @@ def metric_chart(
                            line={"color": PALETTE[index % len(PALETTE)]})
     for event in events:
         label = event["kind"] + "".join(f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}"
-                                        for k, v in event["detail"].items())
+                                        for k, v in event["detail"].items() if k != "message")  # a history line
         figure.add_vline(x=event["step"], line={"dash": "dot", "color": "grey"}, annotation_text=label,
                          annotation_position="top left", annotation_font_size=10)
     # the legend sits at the very bottom of the figure, below the x-axis title rather than on it
