@@ -1,7 +1,8 @@
 """The hosted image, built and served for real: `python -m tools.image_smoke` (podman, Debian's chromium).
 
 1. builds the image (with the wheel folder `$PIP_FIND_LINKS`, if set, instead of PyTorch's CPU index) from a base
-   image: python:3.11-slim, or where no registry can be reached a stand-in made with debootstrap (`--base stand-in`);
+   image: python:3.11-slim (`--base python:3.11-slim`), or by default a stand-in made with debootstrap, for machines
+   where no container registry can be reached;
 2. checks that bad deployment input ends the container with one line (a non-numeric PORT);
 3. starts it with a data volume, one CPU and 3 GB of memory, waits for `/_stcore/health` (and its HEALTHCHECK), and
    checks that the engine inside sees those quotas (cgroup v1 or v2);
@@ -36,16 +37,12 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 from engine.runtime.settings import SERVER_MB
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, LONG_META_RL  # the test suite's browser and run
 
 ROOT = Path(__file__).resolve().parents[1]
 STAND_IN = "localhost/pybase:3.11"  # python:3.11-slim's stand-in: Debian's python3 in a venv at /usr/local
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 # this machine's podman: runc where crun cannot use the cgroups, no rlimits to set, the host's network
 RUN_FLAGS = ["--runtime", "runc", "--ulimit", "host", "--network", "host"]
-# a meta-RL run that keeps training until it is stopped
-TRAINING_RUN = {"updates": 100_000, "batch": 8, "hidden": 8, "pulls": 10, "eval_every": 100_000, "eval_episodes": 20}
 MEMORY_MB = 3072  # the container's memory limit: the engine's memory per run is what is left beside the server
 SETTLE_SECONDS = 30  # how long the store may show A's run "running" on its dead worker after the restart
 
@@ -250,7 +247,7 @@ def smoke(base: str, wheels: str, tag: str) -> dict:
         began = time.monotonic()
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            run_id = two_visitors_in_an_iframe(browser, app_url, TRAINING_RUN)
+            run_id = two_visitors_in_an_iframe(browser, app_url, LONG_META_RL)  # trains until stopped
             browser.close()
         figures["two_visitors_s"] = round(time.monotonic() - began, 1)
         if run_state(name, run_id)["status"] != "running":

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.labs import WORKER_MB
+from engine.runtime.store import default_data_dir
 
 CGROUP = Path("/sys/fs/cgroup")
 PROC_CGROUP = Path("/proc/self/cgroup")  # this process's group in each hierarchy
@@ -165,8 +166,6 @@ def deployment_problem() -> str | None:
         return f"PORT={port!r} is not a port number (1-65535)"
     if settings.ray_address and importlib.util.find_spec("ray") is None:
         return f"DREAMLAB_RAY_ADDRESS={settings.ray_address!r} is set, but ray is not installed here"
-    from engine.runtime.store import default_data_dir
-
     return data_dir_problem(default_data_dir())
 
 
