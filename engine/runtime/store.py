@@ -69,6 +69,7 @@ LATER_COLUMNS = (
     ("parent", "INTEGER"),  # the run it was branched from
     ("checkpoint_step", "INTEGER"),  # the step its checkpoint resumes from; NULL: it has none to resume from
     ("recoveries", "INTEGER NOT NULL DEFAULT 0"),  # automatic resumes (a restart, a lost node) since its last progress
+    ("checkpoint_metric", "INTEGER"),  # the last metric row stored before its checkpoint: a resume keeps those up to it
 )
 
 
@@ -102,6 +103,7 @@ class Run:
     parent: int | None
     checkpoint_step: int | None
     recoveries: int
+    checkpoint_metric: int | None
 
     @property
     def active(self) -> bool:
@@ -201,7 +203,9 @@ class Store:
                 (parent.lab, json.dumps(config), now, now, owner, parent.id, step, f"branched at step {step}"),
             ).lastrowid)
             self.db.execute("INSERT INTO metrics (run, step, name, value) SELECT ?, step, name, value FROM metrics "
-                            "WHERE run=? AND step<=? ORDER BY rowid", (child, parent.id, step))
+                            "WHERE run=? AND rowid<=? ORDER BY rowid", (child, parent.id, parent.checkpoint_metric))
+            self.db.execute("UPDATE runs SET checkpoint_metric=(SELECT COALESCE(MAX(rowid), 0) FROM metrics WHERE "
+                            "run=?) WHERE id=?", (child, child))
             self.db.execute("INSERT INTO snapshots (run, name, step, blob) SELECT ?, name, step, blob FROM snapshots "
                             "WHERE run=? AND step<=?", (child, parent.id, step))
             temporary = self.checkpoint_path(child).with_suffix(".tmp")
@@ -229,7 +233,9 @@ class Store:
                 self.db.execute("DELETE FROM metrics WHERE run=?", (run.id,))
                 self.db.execute("DELETE FROM snapshots WHERE run=?", (run.id,))
             else:
-                self.db.execute("DELETE FROM metrics WHERE run=? AND step>?", (run.id, run.checkpoint_step))
+                # by row, not by step: a lab's series may count their steps apart (World Models: V epochs, M
+                # updates, CMA-ES generations), so only the order of logging says what came after the checkpoint
+                self.db.execute("DELETE FROM metrics WHERE run=? AND rowid>?", (run.id, run.checkpoint_metric))
             self.db.execute("DELETE FROM controls WHERE run=? AND applied IS NULL", (run.id,))
         return True
 
@@ -414,7 +420,8 @@ class Store:
         """The step the run's checkpoint file resumes from; None: it holds weights only. A checkpoint beyond the last
         one is progress: the count of automatic resumes starts again (only resumes that get nowhere are bounded)."""
         self.db.execute("UPDATE runs SET recoveries=CASE WHEN ? > COALESCE(checkpoint_step, -1) THEN 0 "
-                        "ELSE recoveries END, checkpoint_step=? WHERE id=?", (step, step, run_id))
+                        "ELSE recoveries END, checkpoint_step=?, checkpoint_metric=(SELECT COALESCE(MAX(rowid), 0) "
+                        "FROM metrics WHERE run=?) WHERE id=?", (step, step, run_id, run_id))
 
     def load_run_checkpoint(self, run_id: int) -> dict[str, Any]:
         """A run's last checkpoint, loaded with weights_only=True; a missing or unreadable one is a ConfigError."""
