@@ -215,7 +215,7 @@ class Store:
 
     def requeue(self, run: Run, stage: str, automatic: bool) -> bool:
         """Queue a finished or orphaned run again, to resume from its checkpoint — or from scratch when it has none
-        to resume from. Metrics after the checkpoint's step go (from scratch: all, and the snapshots), and so do
+        to resume from. Metrics logged after the checkpoint go (from scratch: all, and the snapshots), and so do
         controls never applied. Only the incarnation seen is requeued (its status and start): of two schedulers
         that notice one dead worker, one requeues it."""
         with self.db:
@@ -417,8 +417,9 @@ class Store:
         self.set_checkpoint_step(run_id, state.get("resume", {}).get("step"))
 
     def set_checkpoint_step(self, run_id: int, step: int | None) -> None:
-        """The step the run's checkpoint file resumes from; None: it holds weights only. A checkpoint beyond the last
-        one is progress: the count of automatic resumes starts again (only resumes that get nowhere are bounded)."""
+        """The step the run's checkpoint file resumes from (None: it holds weights only), and the run's last metric
+        row now (its worker stored every metric logged before the checkpoint). A checkpoint beyond the last one is
+        progress: the count of automatic resumes starts again (only resumes that get nowhere are bounded)."""
         self.db.execute("UPDATE runs SET recoveries=CASE WHEN ? > COALESCE(checkpoint_step, -1) THEN 0 "
                         "ELSE recoveries END, checkpoint_step=?, checkpoint_metric=(SELECT COALESCE(MAX(rowid), 0) "
                         "FROM metrics WHERE run=?) WHERE id=?", (step, step, run_id, run_id))
