@@ -214,7 +214,7 @@ SERVER_RUNS = {  # a worker's run of some seconds, with checkpoints at its evalu
     "meta_rl": SHORT_META_RL | {"updates": 80, "eval_every": 4},
     "tdm": test_tdm.TINY_TDM | {"env_steps": 400, "eval_every": 50},
     "tournament": test_tournament.TINY | {"rounds": 200, "eval_every": 20},
-    "world_models": test_world_models.TINY | {"cma_generations": 40},  # C: its resume points
+    "world_models": test_world_models.TINY | {"cma_generations": 60, "dream_length": 1000},  # C: its resume points
 }
 
 

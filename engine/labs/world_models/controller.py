@@ -88,7 +88,7 @@ def train_controller(
         strategy.tell(strategy.ask(), (-scores).tolist())
     best, best_score, at_ceiling, fitness_so_far = (search["best"], search["best_score"], search["at_ceiling"],
                                                     list(search["fitness"]))
-    generations = p["cma_generations"]
+    generations = len(fitness_so_far) if at_ceiling == 2 else p["cma_generations"]  # a finished search stays so
     for generation in range(len(fitness_so_far) + 1, generations + 1):
         keep_going(ctx)
         tau = ctx.params["temperature"] if temperature is None else temperature
@@ -105,11 +105,18 @@ def train_controller(
         ctx.snapshot("cma", step, {"fitness": np.sort(scores)[::-1].astype(np.float32),
                                    "temperature": np.float32(tau), "generation": np.int64(step)})
         progress(generation / generations)
+        fitness_so_far.append(torch.as_tensor(scores, dtype=torch.float32))
         at_ceiling = at_ceiling + 1 if scores.min() >= ceiling else 0
         if at_ceiling == 2:
             break
-        fitness_so_far.append(torch.as_tensor(scores, dtype=torch.float32))
         if save and ctx.checkpoint_due():
-            save({"fitness": torch.stack(fitness_so_far), "best": best, "best_score": float(best_score),
-                  "at_ceiling": at_ceiling, "generation": generation})
+            save(searched(fitness_so_far, best, best_score, at_ceiling))
+    if save:  # the whole search: a resume after it replays it and goes straight on
+        save(searched(fitness_so_far, best, best_score, at_ceiling))
     return best, best_score
+
+
+def searched(fitness: list[torch.Tensor], best: torch.Tensor, best_score: float, at_ceiling: int) -> dict[str, Any]:
+    """A search's state as a checkpoint keeps it: every generation's fitnesses, the best mean so far."""
+    return {"fitness": torch.stack(fitness) if fitness else torch.zeros(0, 0), "best": best,
+            "best_score": float(best_score), "at_ceiling": at_ceiling, "generation": len(fitness)}

@@ -310,9 +310,13 @@ def run_rounds(config: dict[str, Any], ctx: Context, last_controller: bool = Tru
             break
         offset = (round_ - 1) * config["cma_generations"]
 
-        def resume_point(search: dict[str, Any] | None, round_: int = round_, offset: int = offset,
-                         start: torch.Tensor | None = params) -> None:
-            state = checkpoint_state(world, start, config, round_) | {
+        searched: dict[str, Any] = {}
+
+        def resume_point(search: dict[str, Any] | None, controller: torch.Tensor | None = None, round_: int = round_,
+                         offset: int = offset, start: torch.Tensor | None = params) -> None:
+            """The last round from C on: V and M, C's start, and the search so far (None: not begun)."""
+            searched["search"] = search
+            state = checkpoint_state(world, start if controller is None else controller, config, round_) | {
                 "start": start, "random": random_state(generator), "summary": summary, "seconds": seconds}
             ctx.checkpoint(state | ({"search": search} if search else {}), step=offset + (search or {}).get(
                 "generation", 0), stage="C")
@@ -328,7 +332,10 @@ def run_rounds(config: dict[str, Any], ctx: Context, last_controller: bool = Tru
         started = progress.enter("evaluate")
         summary |= evaluate(world, params, config, ctx, ctx.params["temperature"], round_, with_random=last,
                             probe=probe) | {"held_out": held_out, "rounds_done": round_}
-        ctx.checkpoint(checkpoint_state(world, params, config, round_))
+        if last:  # done, and still a point to continue from: a branch searches on, or scores C anew
+            resume_point(searched["search"], controller=params)
+        else:
+            ctx.checkpoint(checkpoint_state(world, params, config, round_))
         seconds["evaluate"] += time.perf_counter() - started
     return Outcome(world, params, summary, seconds, probe, probe_view)
 
@@ -343,16 +350,19 @@ def controller_in_world(config: dict[str, Any], ctx: Context) -> dict[str, float
     started = progress.enter("C")
     tau = config["temperature"]
 
-    def resume_point(search: dict[str, Any]) -> None:
-        ctx.checkpoint(checkpoint_state(world, None, config, 1) | {"search": search}, step=search["generation"],
-                       stage="C")
+    searched: dict[str, Any] = {}
+
+    def resume_point(search: dict[str, Any], controller: torch.Tensor | None = None) -> None:
+        searched["search"] = search
+        ctx.checkpoint(checkpoint_state(world, controller, config, 1) | {"search": search},
+                       step=search["generation"], stage="C")
 
     params, held_out = learn_controller(world, config, ctx, progress, seed_of(config, CMA_STREAM, 1), temperature=tau,
                                         resumed=ctx.resume.state["search"] if ctx.resume else None, save=resume_point)
     c_seconds = time.perf_counter() - started
     progress.enter("evaluate")
     summary = evaluate(world, params, config, ctx, tau, 1, with_random=False, probe=new_probe(world, config, ctx))
-    ctx.checkpoint(checkpoint_state(world, params, config, 1))
+    resume_point(searched["search"], controller=params)
     return summary | {"held_out": held_out, "C_seconds": c_seconds}
 
 
