@@ -203,8 +203,8 @@ def watch(version, key: str) -> None:
 
 PROBE_CAPTION = ("From real states of held-out episodes, each action is held in the real game and in M's dream from "
                  "the same real (z, h): if M knew what moving does, the dream's bars would follow the game's, and it "
-                 "would order the actions of a state as the game does. The true-odds line is what a dream with the "
-                 "game's own odds would score, each real outcome being a single draw.")
+                 "would order the actions of a state as the game does. Each real outcome is a single draw: the dashed "
+                 "line is what a dream knowing only each action's average odds would score.")
 
 
 def bundled_viewer() -> None:

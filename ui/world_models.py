@@ -85,7 +85,7 @@ def probe_chart(probe: dict[str, Any]) -> go.Figure:
                        row=1, col=2)
     figure.add_hline(y=0.5, line={"dash": "dot", "color": "grey"}, annotation_text="chance", row=1, col=2)
     figure.add_hline(y=summary["ceiling"], line={"dash": "dash", "color": PALETTE[2]},
-                     annotation_text=f"true odds (est.) {summary['ceiling']:.0%}", row=1, col=2)
+                     annotation_text=f"each action's average odds {summary['ceiling']:.0%}", row=1, col=2)
     figure.update_yaxes(range=[0, 1], row=1, col=1)
     figure.update_yaxes(range=[0.3, 1], tickformat=".0%", row=1, col=2)
     figure.update_xaxes(title_text="τ", row=1, col=2)

@@ -150,8 +150,10 @@ def pair_order(real: np.ndarray, dreamt: np.ndarray) -> tuple[float, int]:
 
 
 def pair_order_ceiling(real: np.ndarray, near_hit: np.ndarray) -> float:
-    """What a dream with the true odds would score on these pairs, each real outcome being a single draw: the true
-    odds estimated by each behaviour's real hit rate among states of the same kind (near a hit, or anywhere)."""
+    """What a dream with the true odds would score on these pairs, each real outcome being a single draw, with the
+    true odds estimated by each behaviour's real hit rate among states of the same kind (near a hit, or anywhere):
+    the score of a dream that knows what an action does on average, not in this state (a state's own odds, which
+    one draw per pair cannot measure, would score higher)."""
     odds = np.zeros(real.shape)
     for kind in (True, False):
         if (near_hit == kind).any():
