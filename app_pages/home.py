@@ -20,12 +20,12 @@ for lab in LABS.values():
         picture, text = st.columns([2, 3])
         image = ASSETS / f"{lab.name}.png"
         if lab.name == "world_models":  # drawn from the world bundled with the app
-            picture.image(bundled_picture(), caption="Doom: the real game (top), M's dream of it at τ = 1",
-                          width="stretch")
+            picture.image(
+                bundled_picture(), caption="Doom: the real game (top), M's dream of it at τ = 1", width="stretch"
+            )
         elif image.exists():
             picture.image(str(image))
         text.subheader(lab.title)
         text.write(lab.idea)
-        text.page_link(f"app_pages/{lab.name}.py", label=f"Open the {lab.title} lab",
-                       icon=":material/play_arrow:")
+        text.page_link(f"app_pages/{lab.name}.py", label=f"Open the {lab.title} lab", icon=":material/play_arrow:")
 st.caption("All four labs of the seed notes are here; each also runs from the command line (`python -m engine`).")

@@ -45,8 +45,16 @@ def training_chart(latest: Run) -> Prebuilt | None:
     series = {"training regret per episode": metrics.get("regret")}
     if "eval_regret" in metrics:
         series["held-out regret (frozen)"] = metrics["eval_regret"]
-    return Prebuilt(metric_chart({k: v for k, v in series.items() if v is not None}, "Training curve",
-                                 live.events(latest), "regret at the last pull", smoothing=10, x_title="update"))
+    return Prebuilt(
+        metric_chart(
+            {k: v for k, v in series.items() if v is not None},
+            "Training curve",
+            live.events(latest),
+            "regret at the last pull",
+            smoothing=10,
+            x_title="update",
+        )
+    )
 
 
 def draw(latest: Run) -> None:
@@ -64,9 +72,14 @@ def draw(latest: Run) -> None:
             step, regret_curves = snapshot
             ablation = live.shared("meta_rl.ablation", (latest.id, live.version(latest)), lambda: ablation_for(latest))
             chart = live.shared(
-                "meta_rl.regret", (latest.id, step, ablation and ablation[0]),
-                lambda: Prebuilt(regret_chart(regret_curves, f"Regret on held-out bandits (after update {step})",
-                                              ablation and ablation[1])))
+                "meta_rl.regret",
+                (latest.id, step, ablation and ablation[0]),
+                lambda: Prebuilt(
+                    regret_chart(
+                        regret_curves, f"Regret on held-out bandits (after update {step})", ablation and ablation[1]
+                    )
+                ),
+            )
             st.plotly_chart(chart, width="stretch", key="meta_rl.regret")
             st.markdown(reading(regret_curves))
         else:
@@ -75,15 +88,24 @@ def draw(latest: Run) -> None:
 
 if run is None:
     st.subheader("What a trained agent does")
-    st.caption("No run yet: this is the agent bundled with Dreamlab (a quick-preset run), evaluated now on "
-               "held-out bandits beside the baselines. Press **Train** to grow your own.")
+    st.caption(
+        "No run yet: this is the agent bundled with Dreamlab (a quick-preset run), evaluated now on "
+        "held-out bandits beside the baselines. Press **Train** to grow your own."
+    )
     curves, episode = bundled_preview()
     left, right = st.columns(2)
-    left.plotly_chart(live.shared("meta_rl.bundled_regret", (), lambda: Prebuilt(
-        regret_chart(curves, "Regret on held-out bandits (bundled agent)"))), width="stretch")
+    left.plotly_chart(
+        live.shared(
+            "meta_rl.bundled_regret",
+            (),
+            lambda: Prebuilt(regret_chart(curves, "Regret on held-out bandits (bundled agent)")),
+        ),
+        width="stretch",
+    )
     left.markdown(reading(curves))
-    right.plotly_chart(live.shared("meta_rl.bundled_episode", (), lambda: Prebuilt(episode_chart(episode))),
-                       width="stretch")
+    right.plotly_chart(
+        live.shared("meta_rl.bundled_episode", (), lambda: Prebuilt(episode_chart(episode))), width="stretch"
+    )
 else:
     live_controls(LAB.name, LAB.space, run)
     live_panel(run, draw)
@@ -91,9 +113,14 @@ else:
     checkpoint = store().checkpoint_path(run.id)
     if checkpoint.exists():
         bandit = st.slider("Held-out bandit #", 0, 99, 0, help="Replay the latest checkpoint on another bandit")
-        st.plotly_chart(live.shared("meta_rl.episode", (str(checkpoint), checkpoint.stat().st_mtime, bandit),
-                                    lambda: Prebuilt(episode_chart(replay(checkpoint, run.config, bandit)))),
-                        width="stretch")
+        st.plotly_chart(
+            live.shared(
+                "meta_rl.episode",
+                (str(checkpoint), checkpoint.stat().st_mtime, bandit),
+                lambda: Prebuilt(episode_chart(replay(checkpoint, run.config, bandit))),
+            ),
+            width="stretch",
+        )
     else:
         st.caption("The explorer opens at the first checkpoint.")
 

@@ -16,8 +16,7 @@ from ui.run_panel import live_panel, run_label
 
 
 def key_figures(run: Run) -> str:
-    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                     for k, v in list(run.summary.items())[:4])
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(run.summary.items())[:4])
 
 
 st.title(":material/list_alt: Runs")
@@ -29,26 +28,43 @@ if not runs:
 me = visitor()
 histories = store().histories()
 st.dataframe(
-    pd.DataFrame([{
-        "id": r.id, "lab": r.lab, "status": r.status, "progress": r.progress,
-        "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
-        "owner": "you" if r.owner == me.id else (r.owner if r.owner == "cli" else "another visitor"),
-        "key figures": key_figures(r),
-        "history": " · ".join(histories.get(r.id, [])),
-    } for r in runs]),
-    hide_index=True, width="stretch",
+    pd.DataFrame(
+        [
+            {
+                "id": r.id,
+                "lab": r.lab,
+                "status": r.status,
+                "progress": r.progress,
+                "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
+                "owner": "you" if r.owner == me.id else (r.owner if r.owner == "cli" else "another visitor"),
+                "key figures": key_figures(r),
+                "history": " · ".join(histories.get(r.id, [])),
+            }
+            for r in runs
+        ]
+    ),
+    hide_index=True,
+    width="stretch",
     column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)},
 )
 
 by_id = {r.id: r for r in runs}
 ids = list(by_id)
 wanted = url_number("run")
-chosen = st.selectbox("Open run", ids, index=ids.index(wanted) if wanted in by_id else 0,
-                      format_func=lambda i: f"{by_id[i].lab} {run_label(by_id[i])}")
+chosen = st.selectbox(
+    "Open run",
+    ids,
+    index=ids.index(wanted) if wanted in by_id else 0,
+    format_func=lambda i: f"{by_id[i].lab} {run_label(by_id[i])}",
+)
 others = [i for i in ids if i != chosen and by_id[i].lab == by_id[chosen].lab]
 wanted_compare = url_number("compare")
-compare = st.selectbox("Compare with", [None, *others], format_func=lambda i: "—" if i is None else run_label(by_id[i]),
-                       index=[None, *others].index(wanted_compare) if wanted_compare in others else 0)
+compare = st.selectbox(
+    "Compare with",
+    [None, *others],
+    format_func=lambda i: "—" if i is None else run_label(by_id[i]),
+    index=[None, *others].index(wanted_compare) if wanted_compare in others else 0,
+)
 st.query_params.from_dict({"run": str(chosen), **({"compare": str(compare)} if compare else {})})
 run = by_id[chosen]
 
@@ -67,8 +83,9 @@ def draw(latest: Run) -> None:
             series[f"#{compare}"] = other[name]
         return Prebuilt(metric_chart(series, name, events=live.events(latest), smoothing=5))
 
-    st.plotly_chart(live.shared("runs.metric", (latest.id, live.version(latest), name, compare), chart),
-                    width="stretch")
+    st.plotly_chart(
+        live.shared("runs.metric", (latest.id, live.version(latest), name, compare), chart), width="stretch"
+    )
 
 
 live_panel(run, draw)
@@ -77,16 +94,32 @@ with st.expander("Config and summary"):
     st.json({"config": run.config, "summary": run.summary})
 
 export, checkpoint, delete = st.columns(3)
-export.download_button("Export metrics (CSV)", store().metrics_csv(run.id), file_name=f"run-{run.id}-metrics.csv", mime="text/csv",
-                       width="stretch")
+export.download_button(
+    "Export metrics (CSV)",
+    store().metrics_csv(run.id),
+    file_name=f"run-{run.id}-metrics.csv",
+    mime="text/csv",
+    width="stretch",
+)
 checkpoint_path = store().checkpoint_path(run.id)
-checkpoint.download_button("Download checkpoint", checkpoint_path.read_bytes() if checkpoint_path.exists() else b"",
-                           file_name=checkpoint_path.name, disabled=not checkpoint_path.exists(),
-                           width="stretch")
+checkpoint.download_button(
+    "Download checkpoint",
+    checkpoint_path.read_bytes() if checkpoint_path.exists() else b"",
+    file_name=checkpoint_path.name,
+    disabled=not checkpoint_path.exists(),
+    width="stretch",
+)
 mine = me.may_control(run)
-if delete.button("Delete run", width="stretch", disabled=run.active or not mine,
-                 help="Stop it first" if run.active else "Removes its metrics, snapshots and checkpoint" if mine
-                 else "Only its owner can delete it"):
+if delete.button(
+    "Delete run",
+    width="stretch",
+    disabled=run.active or not mine,
+    help="Stop it first"
+    if run.active
+    else "Removes its metrics, snapshots and checkpoint"
+    if mine
+    else "Only its owner can delete it",
+):
     try:
         job_manager().delete(run.id, by=me)
         st.query_params.clear()

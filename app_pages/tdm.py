@@ -52,8 +52,15 @@ def pick_points(layout: str) -> tuple[tuple[float, float], tuple[float, float]] 
     return start, goal
 
 
-def views(checkpoint: Path, start, goal, curves: tuple, curve_series_of, snapshot: tuple[int, dict] | None = None,
-          stamp: float | None = None) -> None:
+def views(
+    checkpoint: Path,
+    start,
+    goal,
+    curves: tuple,
+    curve_series_of,
+    snapshot: tuple[int, dict] | None = None,
+    stamp: float | None = None,
+) -> None:
     """The heatmaps over τ for the start; below, the learning curves and the rollouts toward the goal. Each figure is
     built once per checkpoint (or snapshot, or `curves` key) and start/goal for every session (ui.live); the
     curves come from `curve_series_of()` → (success, distance, events), called only when `curves` is new. A live
@@ -64,30 +71,68 @@ def views(checkpoint: Path, start, goal, curves: tuple, curve_series_of, snapsho
     title = f"From {start}, how close can it get to each goal in τ + 1 steps?"
     if snapshot is not None and np.allclose(snapshot[1]["start"], start):
         # the trainer's own snapshot: no torch in the page for the default start
-        heatmap = live.shared("tdm.heatmap", (key[0], start, snapshot[0]), lambda: Prebuilt(reachability_figure(
-            snapshot[1]["distance"], exact(config["layout"], start, config["tau_max"], config["max_step"]),
-            config["layout"], start, tau, f"{title} (after {snapshot[0]} env steps)")), heavy=True)
+        heatmap = live.shared(
+            "tdm.heatmap",
+            (key[0], start, snapshot[0]),
+            lambda: Prebuilt(
+                reachability_figure(
+                    snapshot[1]["distance"],
+                    exact(config["layout"], start, config["tau_max"], config["max_step"]),
+                    config["layout"],
+                    start,
+                    tau,
+                    f"{title} (after {snapshot[0]} env steps)",
+                )
+            ),
+            heavy=True,
+        )
     else:
-        heatmap = live.shared("tdm.heatmap", (*key, start), lambda: Prebuilt(reachability_figure(
-            predicted(*key, start), exact(config["layout"], start, config["tau_max"], config["max_step"]),
-            config["layout"], start, tau, title)), heavy=True)
+        heatmap = live.shared(
+            "tdm.heatmap",
+            (*key, start),
+            lambda: Prebuilt(
+                reachability_figure(
+                    predicted(*key, start),
+                    exact(config["layout"], start, config["tau_max"], config["max_step"]),
+                    config["layout"],
+                    start,
+                    tau,
+                    title,
+                )
+            ),
+            heavy=True,
+        )
     st.plotly_chart(heatmap, key="tdm.heatmap")
     left, middle, right = st.columns(3)
     charts = live.shared("tdm.curves", curves, lambda: curve_charts(*curve_series_of()))
     if charts:
         left.plotly_chart(charts[0], key="tdm.success")
         middle.plotly_chart(charts[1], key="tdm.distance")
-    right.plotly_chart(live.shared("tdm.rollouts", (*key, start, goal), lambda: Prebuilt(rollout_figure(
-        paths_toward(*key, start, goal), config["layout"], goal, config["radius"]))), key="tdm.rollouts")
+    right.plotly_chart(
+        live.shared(
+            "tdm.rollouts",
+            (*key, start, goal),
+            lambda: Prebuilt(rollout_figure(paths_toward(*key, start, goal), config["layout"], goal, config["radius"])),
+        ),
+        key="tdm.rollouts",
+    )
 
 
 def curve_charts(success: dict, distance: dict, events=()) -> tuple[Prebuilt, Prebuilt] | None:
     if not success:
         return None
-    return (Prebuilt(metric_chart(success, "Success on held-out start–goal pairs", events, "success rate",
-                                  height=380, x_title="env steps")),
-            Prebuilt(metric_chart(distance, "Final distance to the goal", events, "mean ‖s − g‖₂", height=380,
-                                  x_title="env steps")))
+    return (
+        Prebuilt(
+            metric_chart(
+                success, "Success on held-out start–goal pairs", events, "success rate", height=380, x_title="env steps"
+            )
+        ),
+        Prebuilt(
+            metric_chart(
+                distance, "Final distance to the goal", events, "mean ‖s − g‖₂", height=380, x_title="env steps"
+            )
+        ),
+    )
 
 
 preset, overrides, run = lab_header(
@@ -107,28 +152,45 @@ points = pick_points(run.config["layout"] if run else bundled_config["layout"])
 def draw(latest: Run) -> None:
     checkpoint = store().checkpoint_path(latest.id)
     if not checkpoint.exists():
-        st.info(f"The curves and heatmaps appear at the first evaluation (every {latest.config['eval_every']} "
-                "env steps, after a warm-up of random moves).")
+        st.info(
+            f"The curves and heatmaps appear at the first evaluation (every {latest.config['eval_every']} "
+            "env steps, after a warm-up of random moves)."
+        )
         return
     if points:
+
         def series():
             metrics = live.metrics(latest)
-            curves = {name: {METHOD_NAMES[m]: metrics[f"{m}_{name}"] for m in METHOD_NAMES
-                             if f"{m}_{name}" in metrics} for name in ("success", "final_distance")}
+            curves = {
+                name: {METHOD_NAMES[m]: metrics[f"{m}_{name}"] for m in METHOD_NAMES if f"{m}_{name}" in metrics}
+                for name in ("success", "final_distance")
+            }
             return curves["success"], curves["final_distance"], live.events(latest)
 
-        views(checkpoint, *points, (latest.id, live.version(latest)), series,
-              live.snapshot(latest, "heatmap", HEAVY_EVERY), live.version(latest, HEAVY_EVERY))
+        views(
+            checkpoint,
+            *points,
+            (latest.id, live.version(latest)),
+            series,
+            live.snapshot(latest, "heatmap", HEAVY_EVERY),
+            live.version(latest, HEAVY_EVERY),
+        )
 
 
 if run is None:
     st.subheader("What a trained TDM knows")
-    st.caption("No run yet: this is a TDM bundled with Dreamlab (a quick-preset run on the wall layout: the TDM "
-               "alone). Pick any start and goal; press **Train** to grow your own and watch it learn (the compare "
-               "preset trains DDPG beside it).")
+    st.caption(
+        "No run yet: this is a TDM bundled with Dreamlab (a quick-preset run on the wall layout: the TDM "
+        "alone). Pick any start and goal; press **Train** to grow your own and watch it learn (the compare "
+        "preset trains DDPG beside it)."
+    )
     if points:
-        views(BUNDLED, *points, ("bundled", BUNDLED.stat().st_mtime),
-              lambda: (curve_series(bundled_curves, 1), curve_series(bundled_curves, 2)))
+        views(
+            BUNDLED,
+            *points,
+            ("bundled", BUNDLED.stat().st_mtime),
+            lambda: (curve_series(bundled_curves, 1), curve_series(bundled_curves, 2)),
+        )
 else:
     live_controls(LAB.name, LAB.space, run)
     live_panel(run, draw)

@@ -23,7 +23,9 @@ from ui.tournament import (
 
 LAB = get_lab("tournament")
 RULE_LABELS = {"argmax": "argmax, the paper's rule", "balanced": "balanced, a fair share per round"}
-HEAVY_EVERY = 10.0  # seconds: a live run's megabyte figures (the animation over rounds, the image grids) move this often
+HEAVY_EVERY = (
+    10.0  # seconds: a live run's megabyte figures (the animation over rounds, the image grids) move this often
+)
 
 preset, overrides, run = lab_header(
     LAB,
@@ -45,30 +47,67 @@ def evaluation_panels(test: dict, transfer: dict, config: dict, when: str, key: 
     st.subheader("Does each expert undo its own mechanism, and only it?")
     st.markdown(reading(test, mechanisms, config["owned_share"]))
     matrix, grid = st.columns(2)
-    matrix.plotly_chart(live.shared("tournament.cross", key, lambda: Prebuilt(cross_application_chart(
-        test, mechanisms, f"Every expert on every mechanism ({when})"))), width="stretch", key="tournament.cross")
+    matrix.plotly_chart(
+        live.shared(
+            "tournament.cross",
+            key,
+            lambda: Prebuilt(cross_application_chart(test, mechanisms, f"Every expert on every mechanism ({when})")),
+        ),
+        width="stretch",
+        key="tournament.cross",
+    )
     sample = grid.radio("Sample digit", range(test["inputs"].shape[1]), horizontal=True, key="tournament.sample")
-    grid.plotly_chart(live.shared("tournament.grid", (*key, sample), lambda: Prebuilt(sample_grid(
-        test, mechanisms, sample, "Inputs, every expert's output (winner framed), clean original")), heavy=True),
-        width="stretch", key="tournament.grid")
+    grid.plotly_chart(
+        live.shared(
+            "tournament.grid",
+            (*key, sample),
+            lambda: Prebuilt(
+                sample_grid(test, mechanisms, sample, "Inputs, every expert's output (winner framed), clean original")
+            ),
+            heavy=True,
+        ),
+        width="stretch",
+        key="tournament.grid",
+    )
     st.subheader("Transfer: digits the experts never saw")
     chart, held = st.columns(2)
-    chart.plotly_chart(live.shared("tournament.transfer", key, lambda: Prebuilt(transfer_chart(
-        test, transfer, mechanisms, config["held_out_classes"]))), width="stretch", key="tournament.transfer")
-    held.plotly_chart(live.shared("tournament.transfer_grid", (*key, sample), lambda: Prebuilt(sample_grid(
-        transfer, mechanisms, sample, "Held-out classes: inputs, outputs, original")), heavy=True), width="stretch",
-        key="tournament.transfer_grid")
+    chart.plotly_chart(
+        live.shared(
+            "tournament.transfer",
+            key,
+            lambda: Prebuilt(transfer_chart(test, transfer, mechanisms, config["held_out_classes"])),
+        ),
+        width="stretch",
+        key="tournament.transfer",
+    )
+    held.plotly_chart(
+        live.shared(
+            "tournament.transfer_grid",
+            (*key, sample),
+            lambda: Prebuilt(sample_grid(transfer, mechanisms, sample, "Held-out classes: inputs, outputs, original")),
+            heavy=True,
+        ),
+        width="stretch",
+        key="tournament.transfer_grid",
+    )
 
 
 def curve_charts(latest: Run) -> tuple[Prebuilt, Prebuilt]:
     metrics = live.metrics(latest, ["owned_in_training", "owned", "discriminator_loss", "expert_loss"])
-    owned = {label: metrics[name] for name, label in (("owned_in_training", "in the last rounds' tournament"),
-                                                       ("owned", "on held-out test digits")) if name in metrics}
+    owned = {
+        label: metrics[name]
+        for name, label in (
+            ("owned_in_training", "in the last rounds' tournament"),
+            ("owned", "on held-out test digits"),
+        )
+        if name in metrics
+    }
     losses = {name: metrics[name] for name in ("discriminator_loss", "expert_loss") if name in metrics}
     events = live.events(latest)  # live learning-rate changes and pauses, as dotted verticals
-    return (Prebuilt(metric_chart(owned, "Mechanisms owned by distinct experts", events, "mechanisms",
-                                  x_title="round")),
-            Prebuilt(metric_chart(losses, "Losses", events, smoothing=20, x_title="round")))
+    return (
+        Prebuilt(metric_chart(owned, "Mechanisms owned by distinct experts", events, "mechanisms", x_title="round")),
+        Prebuilt(metric_chart(losses, "Losses", events, smoothing=20, x_title="round")),
+    )
 
 
 def draw(latest: Run) -> None:
@@ -81,12 +120,26 @@ def draw(latest: Run) -> None:
     step, history = wins
     current, past = st.columns(2)
     first = max(step - latest.config["report_every"] + 1, 1)
-    current.plotly_chart(live.shared("tournament.wins", (latest.id, step), lambda: Prebuilt(win_matrix_chart(
-        history["counts"], mechanisms, f"Who wins: rounds {first}–{step}"))), width="stretch", key="tournament.wins")
+    current.plotly_chart(
+        live.shared(
+            "tournament.wins",
+            (latest.id, step),
+            lambda: Prebuilt(win_matrix_chart(history["counts"], mechanisms, f"Who wins: rounds {first}–{step}")),
+        ),
+        width="stretch",
+        key="tournament.wins",
+    )
     _, slow = live.snapshot(latest, "wins", HEAVY_EVERY) or wins  # the animation over every round: a slower pace
-    past.plotly_chart(live.shared("tournament.history", (latest.id, len(slow["rounds"])), lambda: Prebuilt(
-        win_history_chart(slow["rounds"], slow["shares"], mechanisms)), heavy=True), width="stretch",
-        key="tournament.history")
+    past.plotly_chart(
+        live.shared(
+            "tournament.history",
+            (latest.id, len(slow["rounds"])),
+            lambda: Prebuilt(win_history_chart(slow["rounds"], slow["shares"], mechanisms)),
+            heavy=True,
+        ),
+        width="stretch",
+        key="tournament.history",
+    )
     owned, losses = live.shared("tournament.curves", (latest.id, live.version(latest)), lambda: curve_charts(latest))
     left, right = st.columns(2)
     left.plotly_chart(owned, width="stretch", key="tournament.owned")
@@ -99,19 +152,43 @@ def draw(latest: Run) -> None:
 
 
 if run is None:
-    st.caption("No run yet: this is the tournament bundled with Dreamlab (a quick-preset run), replayed now on "
-               "held-out digits. Press **Train** to hold your own.")
-    rule = st.segmented_control("Winner rule of the bundled tournament", WINNER_RULES, default="argmax",
-                                format_func=RULE_LABELS.get, key="tournament.bundled_rule") or "argmax"
+    st.caption(
+        "No run yet: this is the tournament bundled with Dreamlab (a quick-preset run), replayed now on "
+        "held-out digits. Press **Train** to hold your own."
+    )
+    rule = (
+        st.segmented_control(
+            "Winner rule of the bundled tournament",
+            WINNER_RULES,
+            default="argmax",
+            format_func=RULE_LABELS.get,
+            key="tournament.bundled_rule",
+        )
+        or "argmax"
+    )
     preview = bundled_preview(rule)
     mechanisms = parse_mechanisms(preview["config"]["mechanisms"])
     current, past = st.columns(2)
-    current.plotly_chart(live.shared("tournament.bundled_wins", (rule,), lambda: Prebuilt(win_matrix_chart(
-        preview["test"]["wins"], mechanisms, f"Who wins each test digit ({RULE_LABELS[rule]})"))), width="stretch",
-        key="tournament.wins")
-    past.plotly_chart(live.shared("tournament.bundled_history", (rule,), lambda: Prebuilt(win_history_chart(
-        preview["wins"]["rounds"], preview["wins"]["shares"], mechanisms))), width="stretch",
-        key="tournament.history")
+    current.plotly_chart(
+        live.shared(
+            "tournament.bundled_wins",
+            (rule,),
+            lambda: Prebuilt(
+                win_matrix_chart(preview["test"]["wins"], mechanisms, f"Who wins each test digit ({RULE_LABELS[rule]})")
+            ),
+        ),
+        width="stretch",
+        key="tournament.wins",
+    )
+    past.plotly_chart(
+        live.shared(
+            "tournament.bundled_history",
+            (rule,),
+            lambda: Prebuilt(win_history_chart(preview["wins"]["rounds"], preview["wins"]["shares"], mechanisms)),
+        ),
+        width="stretch",
+        key="tournament.history",
+    )
     evaluation_panels(preview["test"], preview["transfer"], preview["config"], "bundled run", ("bundled", rule))
 else:
     live_controls(LAB.name, LAB.space, run)

@@ -57,21 +57,25 @@ def draw(latest: Run) -> None:
         st.markdown("**V** — real frames (top) and their reconstructions")
         recon = store().snapshot(latest.id, "recon")
         if recon:
-            st.image(frame_strip([recon[1]["frames"], recon[1]["reconstructions"]]), width="stretch",
-                     caption=f"after V epoch {recon[0]}")
+            st.image(
+                frame_strip([recon[1]["frames"], recon[1]["reconstructions"]]),
+                width="stretch",
+                caption=f"after V epoch {recon[0]}",
+            )
         v_losses = {k: metrics[k] for k in ("recon_loss", "kl") if k in metrics}
         if v_losses:
             st.plotly_chart(metric_chart(v_losses, "V's losses", events, height=240, x_title="V epoch"), key="wm.v")
     with m_column:
         m_losses = {k: metrics[k] for k in ("mdn_loss", "done_loss", "reward_loss") if k in metrics}
         if m_losses:
-            st.plotly_chart(metric_chart(m_losses, "M's losses", events, y_title="per step", height=300,
-                                         x_title="M epoch"), key="wm.m")
+            st.plotly_chart(
+                metric_chart(m_losses, "M's losses", events, y_title="per step", height=300, x_title="M epoch"),
+                key="wm.m",
+            )
         else:
             st.caption("M trains after V.")
     with c_column:
-        fitness = {k: metrics[k] for k in ("fitness_best", "fitness_mean", "fitness_worst", "held_out")
-                   if k in metrics}
+        fitness = {k: metrics[k] for k in ("fitness_best", "fitness_mean", "fitness_worst", "held_out") if k in metrics}
         if fitness:
             st.plotly_chart(fitness_chart(fitness), key="wm.c")
         else:
@@ -80,17 +84,24 @@ def draw(latest: Run) -> None:
 
 def dream_viewer(checkpoint: Path, viewer: dict[str, np.ndarray], env: str, source: str) -> None:
     """A real episode beside M's dream of it (same first frame, same actions) at the τ of the slider; then play."""
-    temperature = st.select_slider("Dream temperature τ", VIEW_TAUS, value=1.0, key="wm.viewer_tau",
-                                   help="The same real start and actions, dreamt at another temperature")
+    temperature = st.select_slider(
+        "Dream temperature τ",
+        VIEW_TAUS,
+        value=1.0,
+        key="wm.viewer_tau",
+        help="The same real start and actions, dreamt at another temperature",
+    )
     k = VIEW_TAUS.index(temperature)
     length = int(viewer["lengths"][k])
     frames = dream_frames(str(checkpoint), checkpoint.stat().st_mtime, viewer["latents"][k][: length + 1])
     left, right = st.columns(2)
-    left.plotly_chart(frames_animation(viewer["real"], f"The real game ({len(viewer['real']) - 1} steps)"),
-                      key="wm.real")
+    left.plotly_chart(
+        frames_animation(viewer["real"], f"The real game ({len(viewer['real']) - 1} steps)"), key="wm.real"
+    )
     ended = " — M says you died" if length < len(viewer["real"]) - 1 else ""
-    right.plotly_chart(frames_animation(frames, f"The dream at τ = {temperature:g} ({length} steps{ended})"),
-                       key="wm.dream")
+    right.plotly_chart(
+        frames_animation(frames, f"The dream at τ = {temperature:g} ({length} steps{ended})"), key="wm.dream"
+    )
     st.plotly_chart(death_chart(viewer["death"][k], length), key="wm.death")
     st.caption(f"{source} The dream starts from V's code of the real first frame and is fed the real actions.")
     step_through(checkpoint, env, temperature)
@@ -139,8 +150,9 @@ def run_dream_viewer(run: Run) -> None:
         st.caption("**The bundled world**, until this run's own V is trained and its M has dreamt a first time.")
         bundled_viewer()
         return
-    dream_viewer(checkpoint, snapshot[1], base.config["env"],
-                 f"Run #{base.id}, dreams from M after step {snapshot[0]}.")
+    dream_viewer(
+        checkpoint, snapshot[1], base.config["env"], f"Run #{base.id}, dreams from M after step {snapshot[0]}."
+    )
 
 
 def run_probe(run: Run) -> None:
@@ -164,9 +176,12 @@ def tau_table(run: Run) -> None:
     if run.status != "done":
         st.caption("The τ table starts from a finished run: its V and M become the world every τ shares.")
         return
-    if missing and st.button("Fill the τ table: train a controller at each temperature in this world",
-                             key="wm.sweep", help=f"Queues one CMA-ES job per τ ({', '.join(map(str, missing))}) "
-                             "in this run's dream, each scored over its real episodes"):
+    if missing and st.button(
+        "Fill the τ table: train a controller at each temperature in this world",
+        key="wm.sweep",
+        help=f"Queues one CMA-ES job per τ ({', '.join(map(str, missing))}) "
+        "in this run's dream, each scored over its real episodes",
+    ):
         try:
             job_manager().submit_sweep(run.id, "temperature", missing, by=visitor())
         except (Busy, ConfigError) as error:
@@ -176,9 +191,11 @@ def tau_table(run: Run) -> None:
     rows = tau_rows(sweep_results(sweep))
     st.dataframe(table_frame(rows), hide_index=True, key="wm.tau_table")
     st.plotly_chart(tau_table_chart(rows, random_score(run)), key="wm.tau_chart")
-    st.caption(f"Ours: mean ± standard error over {run.config['real_eval_episodes']} real episodes (the same ones for "
-               f"every τ and the random policy) and as many dreams. Paper: DoomTakeCover, Table 2, mean ± std; its "
-               f"random policy {PAPER_RANDOM[0]} ± {PAPER_RANDOM[1]}.")
+    st.caption(
+        f"Ours: mean ± standard error over {run.config['real_eval_episodes']} real episodes (the same ones for "
+        f"every τ and the random policy) and as many dreams. Paper: DoomTakeCover, Table 2, mean ± std; its "
+        f"random policy {PAPER_RANDOM[0]} ± {PAPER_RANDOM[1]}."
+    )
     if any(r.active for r in sweep):
         watch(lambda: sweep_version(run.id), "wm.sweep_version")
 
@@ -201,10 +218,12 @@ def watch(version, key: str) -> None:
     check()
 
 
-PROBE_CAPTION = ("From real states of held-out episodes, each action is held in the real game and in M's dream from "
-                 "the same real (z, h): if M knew what moving does, the dream's bars would follow the game's, and it "
-                 "would order the actions of a state as the game does. Each real outcome is a single draw: the dashed "
-                 "line is what a dream knowing only each action's average odds would score.")
+PROBE_CAPTION = (
+    "From real states of held-out episodes, each action is held in the real game and in M's dream from "
+    "the same real (z, h): if M knew what moving does, the dream's bars would follow the game's, and it "
+    "would order the actions of a state as the game does. Each real outcome is a single draw: the dashed "
+    "line is what a dream knowing only each action's average odds would score."
+)
 
 
 def bundled_viewer() -> None:
@@ -226,15 +245,19 @@ def bundled_tau_table() -> None:
 
 
 if run is None:
-    st.info("No run yet: below is the Doom world bundled with Dreamlab (a quick-preset run), dreaming live, its "
-            "probe and its τ table. Press **Train** to learn your own, stage by stage (collect → V → M → C → "
-            "evaluate).")
+    st.info(
+        "No run yet: below is the Doom world bundled with Dreamlab (a quick-preset run), dreaming live, its "
+        "probe and its τ table. Press **Train** to learn your own, stage by stage (collect → V → M → C → "
+        "evaluate)."
+    )
 else:
     live_controls(LAB.name, LAB.space, run)
     live_panel(run, draw)
-for title, bundled_figure, run_figure in (("The dream viewer", bundled_viewer, run_dream_viewer),
-                                          ("The probe", bundled_probe, run_probe),
-                                          ("The τ table", bundled_tau_table, tau_table)):
+for title, bundled_figure, run_figure in (
+    ("The dream viewer", bundled_viewer, run_dream_viewer),
+    ("The probe", bundled_probe, run_probe),
+    ("The τ table", bundled_tau_table, tau_table),
+):
     st.subheader(title)
     if run is None:
         bundled_figure()

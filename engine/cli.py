@@ -88,8 +88,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     ctx = LocalContext(config, quiet=args.json)
     started = time.perf_counter()
     figures = lab.bench_fn()(config, ctx)
-    figures = {"lab": args.lab, "preset": args.preset, "config": config,
-               "bench_wall_seconds": round(time.perf_counter() - started, 2), **figures}
+    figures = {
+        "lab": args.lab,
+        "preset": args.preset,
+        "config": config,
+        "bench_wall_seconds": round(time.perf_counter() - started, 2),
+        **figures,
+    }
     if not args.json:
         print(file=sys.stderr)
     print(json.dumps(figures, indent=None if args.json else 2))
@@ -99,8 +104,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_runs(args: argparse.Namespace) -> int:
     runs = Store(args.data).list_runs(lab=args.lab)
     if args.json:
-        print(json.dumps([{"id": r.id, "lab": r.lab, "status": r.status, "progress": r.progress,
-                           "created": r.created, "summary": r.summary} for r in runs]))
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "lab": r.lab,
+                        "status": r.status,
+                        "progress": r.progress,
+                        "created": r.created,
+                        "summary": r.summary,
+                    }
+                    for r in runs
+                ]
+            )
+        )
         return 0
     print(f"{'id':>5}  {'lab':<12} {'status':<8} {'progress':>8}  created")
     for r in runs:
@@ -143,8 +161,9 @@ def cmd_load(args: argparse.Namespace) -> int:
         result = run_watch(args.url, args.watch, args.run, args.seconds, args.server_pid, warmup=args.warmup)
     else:
         pages = args.pages.split(",") if args.pages else None
-        result = run_load(args.url, args.visitors, args.trainers, args.seconds, pages, args.server_pid, args.ramp,
-                          warm=not args.cold)
+        result = run_load(
+            args.url, args.visitors, args.trainers, args.seconds, pages, args.server_pid, args.ramp, warm=not args.cold
+        )
     if args.json:
         print(json.dumps(result))
         return 0
@@ -167,8 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text)
         command.add_argument("lab", choices=labs)
         command.add_argument("--preset", help="a named preset (see `params LAB`)")
-        command.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                             help="override one hyperparameter; repeatable")
+        command.add_argument(
+            "--set", action="append", default=[], metavar="KEY=VALUE", help="override one hyperparameter; repeatable"
+        )
         command.add_argument("--json", action="store_true", help="print one JSON object")
         return command
 
@@ -176,8 +196,13 @@ def build_parser() -> argparse.ArgumentParser:
     train = lab_command("train", "train a lab in a worker, with a progress bar; Ctrl-C stops cleanly")
     train.set_defaults(handler=cmd_train)
     train.add_argument("--ray", metavar="ADDRESS", help=ray_help)
-    train.add_argument("--from", dest="parent", type=int, metavar="RUN",
-                       help="branch: start from RUN's checkpoint, with its values changed by --set")
+    train.add_argument(
+        "--from",
+        dest="parent",
+        type=int,
+        metavar="RUN",
+        help="branch: start from RUN's checkpoint, with its values changed by --set",
+    )
     resume = commands.add_parser("resume", help="continue a stopped or failed run from its checkpoint")
     resume.add_argument("run", type=int)
     resume.add_argument("--ray", metavar="ADDRESS", help=ray_help)
@@ -195,21 +220,29 @@ def build_parser() -> argparse.ArgumentParser:
     params = commands.add_parser("params", help="a lab's hyperparameters, bounds and presets")
     params.add_argument("lab", choices=labs)
     params.set_defaults(handler=cmd_params)
-    load = commands.add_parser("load", help="simulated visitors on a running app (Streamlit's websocket protocol): "
-                                            "server CPU per visitor, health and first-figure latency, Train outcomes")
+    load = commands.add_parser(
+        "load",
+        help="simulated visitors on a running app (Streamlit's websocket protocol): "
+        "server CPU per visitor, health and first-figure latency, Train outcomes",
+    )
     load.add_argument("url", help="the app, e.g. http://127.0.0.1:8501")
     load.add_argument("--visitors", type=int, default=20, help="browser tabs in all (default 20)")
     load.add_argument("--trainers", type=int, default=5, help="of them, how many press Train (default 5)")
     load.add_argument("--seconds", type=float, default=60, help="how long everyone stays (default 60)")
     load.add_argument("--pages", help="comma-separated url paths the watchers spread over (default: every lab, runs)")
     load.add_argument("--ramp", type=float, help="seconds over which the visitors arrive (default min(5, seconds/4))")
-    load.add_argument("--server-pid", type=int, help="the Streamlit server's pid (default: whoever listens on the "
-                                                      "URL's local port)")
+    load.add_argument(
+        "--server-pid", type=int, help="the Streamlit server's pid (default: whoever listens on the URL's local port)"
+    )
     load.add_argument("--cold", action="store_true", help="do not open each page once before the crowd arrives")
     load.add_argument("--watch", metavar="PAGE", help="instead: one viewer on PAGE, its cost to the server")
     load.add_argument("--run", type=int, help="with --watch: the run to open (?run=ID)")
-    load.add_argument("--warmup", type=float, default=5.0, help="with --watch: seconds after the first render that "
-                                                                 "are not measured (default 5)")
+    load.add_argument(
+        "--warmup",
+        type=float,
+        default=5.0,
+        help="with --watch: seconds after the first render that are not measured (default 5)",
+    )
     load.add_argument("--json", action="store_true", help="print one JSON object")
     load.set_defaults(handler=cmd_load)
     return parser

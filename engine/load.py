@@ -35,8 +35,11 @@ HEALTH_EVERY = 0.5
 HEALTH_TIMEOUT = 5.0
 RUN_ID = re.compile(r"#(\d+)")
 BUSY = re.compile(r"\bbusy\b", re.IGNORECASE)
-POSITION = re.compile(r"position\s*#?\s*\d+|\b\d+(?:st|nd|rd|th)?\s+in\s+(?:the\s+)?(?:queue|line)|\d+\s+(?:runs?\s+)?"
-                      r"ahead", re.IGNORECASE)
+POSITION = re.compile(
+    r"position\s*#?\s*\d+|\b\d+(?:st|nd|rd|th)?\s+in\s+(?:the\s+)?(?:queue|line)|\d+\s+(?:runs?\s+)?"
+    r"ahead",
+    re.IGNORECASE,
+)
 ACKNOWLEDGED = re.compile(r"sent to run|not applied", re.IGNORECASE)  # the toast a live change gets
 REFUSED = re.compile(r"^\s*not started", re.IGNORECASE)
 STATUS_WORDS = ("queued", "running", "paused", "done", "stopped", "failed")
@@ -54,6 +57,7 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 # the server process ------------------------------------------------------------------------------------------------
+
 
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process (all its threads), in seconds."""
@@ -109,6 +113,7 @@ class CpuMeter:
 
 # one visitor -------------------------------------------------------------------------------------------------------
 
+
 def _texts(element) -> list[str]:
     """The words a person would read in an element (markdown, alerts, progress, toasts, headings, text)."""
     kind = element.WhichOneof("type")
@@ -124,6 +129,7 @@ def _texts(element) -> list[str]:
 @dataclass
 class Outcome:
     """What one Train press got."""
+
     kind: str  # ran | queued | queued_no_position | busy | refused | failed | lost
     run: int | None = None
     seconds: float = 0.0
@@ -151,12 +157,23 @@ class VisitorReport:
 class Visitor:
     """One browser tab, as the Streamlit frontend drives it, without a browser."""
 
-    def __init__(self, url: str, page: str, deadline: float, trainer: bool = False, query: dict | None = None,
-                 cookie: str | None = None, grace: float = GRACE):
+    def __init__(
+        self,
+        url: str,
+        page: str,
+        deadline: float,
+        trainer: bool = False,
+        query: dict | None = None,
+        cookie: str | None = None,
+        grace: float = GRACE,
+    ):
         parsed = urlparse(url)
         self.base = f"{parsed.scheme}://{parsed.netloc}{parsed.path.rstrip('/')}"
-        self.stream = ("wss" if parsed.scheme == "https" else "ws") + f"://{parsed.netloc}" + \
-            f"{parsed.path.rstrip('/')}/_stcore/stream"
+        self.stream = (
+            ("wss" if parsed.scheme == "https" else "ws")
+            + f"://{parsed.netloc}"
+            + f"{parsed.path.rstrip('/')}/_stcore/stream"
+        )
         self.page, self.deadline, self.trainer = page, deadline, trainer
         self.grace = grace  # a slow server still gets to answer: first page and Train outcomes wait this much longer
         self.query_string = urlencode(query or {})
@@ -303,14 +320,15 @@ class Visitor:
         lines = self.texts() + [option for box in self.widgets("selectbox") for option in box.selectbox.options]
         for line in lines:
             for match in RUN_ID.finditer(line):
-                rest = line[match.end():match.end() + 40].lower()
+                rest = line[match.end() : match.end() + 40].lower()
                 status = next((word for word in STATUS_WORDS if word in rest), "")
                 seen[int(match.group(1))] = seen.get(int(match.group(1))) or status
         return seen
 
     def button(self, label: str):
-        return next((b.button for b in self.widgets("button") if b.button.label == label and not b.button.disabled),
-                    None)
+        return next(
+            (b.button for b in self.widgets("button") if b.button.label == label and not b.button.disabled), None
+        )
 
     # behaviour ---------------------------------------------------------------------------------------------------------
 
@@ -399,7 +417,9 @@ class Visitor:
                 return
             finished = self.full_runs_finished
             await self.send_rerun()
-            await self.wait_full_run(2.0, finished)  # the run went from queued to running: the whole page shows its controls
+            await self.wait_full_run(
+                2.0, finished
+            )  # the run went from queued to running: the whole page shows its controls
 
     async def run(self) -> VisitorReport:
         import websockets
@@ -407,8 +427,14 @@ class Visitor:
 
         headers = {"Cookie": self.cookie} if self.cookie else None
         try:
-            async with websockets.connect(self.stream, subprotocols=["streamlit"], max_size=None, proxy=None,
-                                          additional_headers=headers, open_timeout=15) as socket:
+            async with websockets.connect(
+                self.stream,
+                subprotocols=["streamlit"],
+                max_size=None,
+                proxy=None,
+                additional_headers=headers,
+                open_timeout=15,
+            ) as socket:
                 self.socket = socket
                 self.connected_at = time.monotonic()
                 self.report.connected = True
@@ -444,6 +470,7 @@ class Visitor:
 
 # the health endpoint, in a side loop ------------------------------------------------------------------------------
 
+
 async def health_loop(url: str, deadline: float, latencies: list[float], failures: list[str]) -> None:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -464,6 +491,7 @@ async def health_loop(url: str, deadline: float, latencies: list[float], failure
 
 
 # the two modes -------------------------------------------------------------------------------------------------------
+
 
 def _server_pid(url: str, pid: int | None) -> int | None:
     if pid:
@@ -494,8 +522,9 @@ async def warm_up(url: str, pages: list[str], timeout: float = 180) -> dict[str,
     return seconds
 
 
-async def _load(url: str, visitors: int, trainers: int, seconds: float, pages: list[str], pid: int | None,
-                ramp: float, warm: bool) -> dict[str, Any]:
+async def _load(
+    url: str, visitors: int, trainers: int, seconds: float, pages: list[str], pid: int | None, ramp: float, warm: bool
+) -> dict[str, Any]:
     warm_seconds = await warm_up(url, pages) if warm else {}
     meter = CpuMeter(pid)
     idle = CpuMeter(pid)
@@ -528,36 +557,59 @@ async def _load(url: str, visitors: int, trainers: int, seconds: float, pages: l
     figures = [r.first_figure for r in reports if r.first_figure is not None]
     answers = [r.outcome.seconds for r in reports if r.outcome and r.outcome.kind != "lost"]
     return {
-        "url": url, "visitors": len(crowd), "trainers": trainers, "seconds": seconds, "server_pid": pid,
+        "url": url,
+        "visitors": len(crowd),
+        "trainers": trainers,
+        "seconds": seconds,
+        "server_pid": pid,
         "warm_up_first_render_s": warm_seconds,
-        "server_cpu_percent": _round(cpu, 1), "server_cpu_idle_percent": _round(idle_percent, 1),
+        "server_cpu_percent": _round(cpu, 1),
+        "server_cpu_idle_percent": _round(idle_percent, 1),
         "server_cpu_percent_per_visitor": _round(cpu / len(crowd), 2) if cpu is not None and crowd else None,
-        "health_p50_s": _round(percentile(latencies, 50)), "health_p99_s": _round(percentile(latencies, 99)),
-        "health_max_s": _round(max(latencies, default=None)), "health_probes": len(latencies),
+        "health_p50_s": _round(percentile(latencies, 50)),
+        "health_p99_s": _round(percentile(latencies, 99)),
+        "health_max_s": _round(max(latencies, default=None)),
+        "health_probes": len(latencies),
         "health_failures": len(failures),
-        "first_figure_p50_s": _round(percentile(figures, 50)), "first_figure_p99_s": _round(percentile(figures, 99)),
+        "first_figure_p50_s": _round(percentile(figures, 50)),
+        "first_figure_p99_s": _round(percentile(figures, 99)),
         "visitors_without_figure": sum(r.first_figure is None for r in reports),
         "exceptions": sum(len(r.exceptions) for r in reports),
         "exception_messages": sorted({m for r in reports for m in r.exceptions})[:10],
-        "train_outcomes": outcomes, "runs_lost": outcomes.get("lost", 0),
-        "train_answer_p50_s": _round(percentile(answers, 50)), "train_answer_p99_s": _round(percentile(answers, 99)),
+        "train_outcomes": outcomes,
+        "runs_lost": outcomes.get("lost", 0),
+        "train_answer_p50_s": _round(percentile(answers, 50)),
+        "train_answer_p99_s": _round(percentile(answers, 99)),
         "sliders_moved": sum(r.slider_moved for r in reports),
         "sliders_acknowledged": sum(r.slider_acknowledged for r in reports),
         "visitor_errors": sorted({r.error for r in reports if r.error})[:10],
-        "load_average_before": load_before, "load_average_after": load_average(),
-        "per_visitor": [{"page": r.page, "trainer": r.trainer, "first_figure_s": _round(r.first_figure),
-                         "first_render_s": _round(r.first_render), "exceptions": len(r.exceptions),
-                         "outcome": r.outcome.kind if r.outcome else None,
-                         "run": r.outcome.run if r.outcome else None,
-                         "outcome_s": _round(r.outcome.seconds, 2) if r.outcome else None,
-                         "outcome_text": r.outcome.text if r.outcome else "", "full_runs": r.full_runs,
-                         "fragment_runs": r.fragment_runs, "messages": r.messages, "kbytes": round(r.bytes / 1024),
-                         "error": r.error} for r in reports],
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
+        "per_visitor": [
+            {
+                "page": r.page,
+                "trainer": r.trainer,
+                "first_figure_s": _round(r.first_figure),
+                "first_render_s": _round(r.first_render),
+                "exceptions": len(r.exceptions),
+                "outcome": r.outcome.kind if r.outcome else None,
+                "run": r.outcome.run if r.outcome else None,
+                "outcome_s": _round(r.outcome.seconds, 2) if r.outcome else None,
+                "outcome_text": r.outcome.text if r.outcome else "",
+                "full_runs": r.full_runs,
+                "fragment_runs": r.fragment_runs,
+                "messages": r.messages,
+                "kbytes": round(r.bytes / 1024),
+                "error": r.error,
+            }
+            for r in reports
+        ],
     }
 
 
-async def _watch(url: str, page: str, run: int | None, seconds: float, pid: int | None, warmup: float,
-                 idle_seconds: float) -> dict[str, Any]:
+async def _watch(
+    url: str, page: str, run: int | None, seconds: float, pid: int | None, warmup: float, idle_seconds: float
+) -> dict[str, Any]:
     idle = CpuMeter(pid)
     idle.start()
     await asyncio.sleep(idle_seconds)
@@ -584,18 +636,35 @@ async def _watch(url: str, page: str, run: int | None, seconds: float, pid: int 
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
     return {
-        "url": url, "page": page, "run": run, "seconds": seconds, "server_pid": pid,
-        "server_cpu_percent": _round(cpu, 2), "server_cpu_idle_percent": _round(idle_percent, 2),
+        "url": url,
+        "page": page,
+        "run": run,
+        "seconds": seconds,
+        "server_pid": pid,
+        "server_cpu_percent": _round(cpu, 2),
+        "server_cpu_idle_percent": _round(idle_percent, 2),
         "viewer_cpu_percent": _round(cpu - idle_percent, 2) if cpu is not None and idle_percent is not None else None,
-        "reruns_per_second": round(reruns / seconds, 2), "kbytes_per_second": round(kbytes / seconds, 1),
-        "first_render_s": _round(visitor.report.first_render), "first_figure_s": _round(visitor.report.first_figure),
-        "exceptions": visitor.report.exceptions, "error": visitor.report.error,
-        "load_average_before": load_before, "load_average_after": load_average(),
+        "reruns_per_second": round(reruns / seconds, 2),
+        "kbytes_per_second": round(kbytes / seconds, 1),
+        "first_render_s": _round(visitor.report.first_render),
+        "first_figure_s": _round(visitor.report.first_figure),
+        "exceptions": visitor.report.exceptions,
+        "error": visitor.report.error,
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
     }
 
 
-def run_load(url: str, visitors: int = 20, trainers: int = 5, seconds: float = 60, pages: list[str] | None = None,
-             server_pid: int | None = None, ramp: float | None = None, warm: bool = True) -> dict[str, Any]:
+def run_load(
+    url: str,
+    visitors: int = 20,
+    trainers: int = 5,
+    seconds: float = 60,
+    pages: list[str] | None = None,
+    server_pid: int | None = None,
+    ramp: float | None = None,
+    warm: bool = True,
+) -> dict[str, Any]:
     """The crowd: `visitors` tabs (the first `trainers` of them press Train) for `seconds`; one summary dict.
     With `warm`, each page is first opened once (not measured), so a cold server's imports are not counted."""
     if trainers > visitors:
@@ -605,7 +674,14 @@ def run_load(url: str, visitors: int = 20, trainers: int = 5, seconds: float = 6
     return asyncio.run(_load(url, visitors, trainers, seconds, pages, _server_pid(url, server_pid), ramp, warm))
 
 
-def run_watch(url: str, page: str, run: int | None = None, seconds: float = 20, server_pid: int | None = None,
-              warmup: float = 5.0, idle_seconds: float = 5.0) -> dict[str, Any]:
+def run_watch(
+    url: str,
+    page: str,
+    run: int | None = None,
+    seconds: float = 20,
+    server_pid: int | None = None,
+    warmup: float = 5.0,
+    idle_seconds: float = 5.0,
+) -> dict[str, Any]:
     """One viewer on one page (optionally a run) for `seconds` after it settled: the server's CPU for it."""
     return asyncio.run(_watch(url, page, run, seconds, _server_pid(url, server_pid), warmup, idle_seconds))

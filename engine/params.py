@@ -120,15 +120,15 @@ class ParamSpace:
             checked[name] = param.coerce(value)
         return checked
 
-
     def validate_branch(self, changes: dict[str, Any]) -> dict[str, Any]:
         """Check the changes of a branch: only what the lab can take up mid-training may differ from the parent."""
         checked = {}
         for name, value in changes.items():
             if name not in self.branch_names:
                 self[name]  # an unknown name says so first
-                raise ConfigError(f"{name} cannot change mid-training; a branch may change "
-                                  f"{', '.join(self.branch_names)}")
+                raise ConfigError(
+                    f"{name} cannot change mid-training; a branch may change {', '.join(self.branch_names)}"
+                )
             checked[name] = self[name].coerce(value)
         return checked
 

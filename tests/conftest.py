@@ -66,8 +66,15 @@ def manager(data_dir):
 
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 
 def start_app(data, **env: str):
@@ -83,9 +90,24 @@ def start_app(data, **env: str):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
-         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        env={**os.environ, "DREAMLAB_DATA": str(data), **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        env={**os.environ, "DREAMLAB_DATA": str(data), **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -118,8 +140,12 @@ def app_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def hosted_app(tmp_path_factory):
     """The hosted profile with one training slot and an admin token."""
-    yield from serve_app(tmp_path_factory.mktemp("hosted-data"), DREAMLAB_MODE="demo", DREAMLAB_MAX_JOBS="1",
-                         DREAMLAB_ADMIN_TOKEN=ADMIN_TOKEN)
+    yield from serve_app(
+        tmp_path_factory.mktemp("hosted-data"),
+        DREAMLAB_MODE="demo",
+        DREAMLAB_MAX_JOBS="1",
+        DREAMLAB_ADMIN_TOKEN=ADMIN_TOKEN,
+    )
 
 
 ADMIN_TOKEN = "test-admin-token"

@@ -1,6 +1,5 @@
 """Real browser (Playwright + Debian chromium) against `streamlit run app.py`."""
 
-
 from tests.conftest import LONG_META_RL
 from tests.helpers import poll
 

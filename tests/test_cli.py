@@ -6,8 +6,13 @@ from tests.conftest import TINY_META_RL
 
 
 def cli(*args, data_dir):
-    return subprocess.run([sys.executable, "-m", "engine", "--data", str(data_dir), *args],
-                          check=False, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "engine", "--data", str(data_dir), *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_train_then_list_then_export(data_dir):
@@ -47,8 +52,12 @@ def test_ctrl_c_stops_a_cli_run_cleanly(data_dir):
     # and so would the CLI, which then never hears it; a handled SIGINT is reset to the default in the child
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        process = subprocess.Popen([sys.executable, "-m", "engine", "--data", str(data_dir), "train", "meta_rl",
-                                    *sets, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "engine", "--data", str(data_dir), "train", "meta_rl", *sets, "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     finally:
         signal.signal(signal.SIGINT, previous)
     deadline = time.monotonic() + 120  # hang guards only

@@ -67,16 +67,25 @@ def test_the_hosted_memory_per_run_fits_the_container(cgroup, monkeypatch):
 
 
 def check(env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "engine.runtime.settings"], check=False, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "engine.runtime.settings"],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
-@pytest.mark.parametrize("knob, value, says", [
-    ("PORT", "eighty", "PORT"),
-    ("PORT", "70000", "PORT"),
-    ("DREAMLAB_MAX_JOBS", "two", "DREAMLAB_MAX_JOBS"),
-    ("DREAMLAB_DATA", "/proc/dreamlab", "not writable"),
-])
+@pytest.mark.parametrize(
+    "knob, value, says",
+    [
+        ("PORT", "eighty", "PORT"),
+        ("PORT", "70000", "PORT"),
+        ("DREAMLAB_MAX_JOBS", "two", "DREAMLAB_MAX_JOBS"),
+        ("DREAMLAB_DATA", "/proc/dreamlab", "not writable"),
+    ],
+)
 def test_bad_deployment_input_gets_one_line(tmp_path, knob, value, says):
     done = check({"PATH": "/usr/bin:/bin", "DREAMLAB_DATA": str(tmp_path), knob: value})
     assert done.returncode == 2

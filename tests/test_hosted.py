@@ -17,16 +17,25 @@ ALICE, BOB = Visitor("alice"), Visitor("bob")
 
 
 def hosted(**changes):
-    knobs = {"hosted": True, "slots": 1, "runs_per_visitor": 1, "queue_limit": 3, "run_seconds": 0,
-             "pause_seconds": 0, "memory_mb": 4096, "stop_grace_seconds": 60}
+    knobs = {
+        "hosted": True,
+        "slots": 1,
+        "runs_per_visitor": 1,
+        "queue_limit": 3,
+        "run_seconds": 0,
+        "pause_seconds": 0,
+        "memory_mb": 4096,
+        "stop_grace_seconds": 60,
+    }
     return local_settings(**(knobs | changes))
 
 
 @pytest.fixture
 def demo(data_dir, request):
     marker = request.node.get_closest_marker("settings")
-    jobs = JobManager(data_dir, settings=hosted(**(marker.kwargs if marker else {})), heartbeat_timeout=2.0,
-                      supervise_every=0.1)
+    jobs = JobManager(
+        data_dir, settings=hosted(**(marker.kwargs if marker else {})), heartbeat_timeout=2.0, supervise_every=0.1
+    )
     yield jobs
     jobs.shutdown(stop_runs=True)
     for run in jobs.store.list_runs(statuses=("running", "paused")):
@@ -40,9 +49,14 @@ def training(jobs: JobManager, run_id: int) -> None:
 def test_another_visitor_cannot_control_or_delete_a_run_but_its_owner_and_the_admin_can(demo):
     run_id = demo.submit("meta_rl", LONG_META_RL, by=ALICE)
     training(demo, run_id)
-    for forged in (lambda: demo.pause(run_id, by=BOB), lambda: demo.stop(run_id, by=BOB),
-                   lambda: demo.resume(run_id, by=BOB), lambda: demo.set_params(run_id, {"lr": 0.01}, by=BOB),
-                   lambda: demo.delete(run_id, by=BOB), lambda: demo.stop(run_id, by=Visitor(""))):
+    for forged in (
+        lambda: demo.pause(run_id, by=BOB),
+        lambda: demo.stop(run_id, by=BOB),
+        lambda: demo.resume(run_id, by=BOB),
+        lambda: demo.set_params(run_id, {"lr": 0.01}, by=BOB),
+        lambda: demo.delete(run_id, by=BOB),
+        lambda: demo.stop(run_id, by=Visitor("")),
+    ):
         with pytest.raises(NotAllowed, match="another visitor"):
             forged()
     assert demo.store.pending_controls(run_id) == []  # nothing reached the worker

@@ -23,8 +23,10 @@ def test_two_visitors_in_two_browsers(hosted_app, browser):
     bob = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     elsewhere = []  # every request a page makes to a host other than this server
     for tab in (alice, bob):
-        tab.on("request", lambda request: None if request.url.startswith((url, "data:", "blob:"))
-               else elsewhere.append(request.url))
+        tab.on(
+            "request",
+            lambda request: None if request.url.startswith((url, "data:", "blob:")) else elsewhere.append(request.url),
+        )
 
     alice.goto(f"{url}/meta_rl?{query(LONG_META_RL)}")
     wait_for_page(alice)
@@ -94,8 +96,9 @@ def test_a_failed_run_shows_visitors_one_line_and_its_owner_the_details(hosted):
     from ui.engine import job_manager
 
     run_id = job_manager().submit("meta_rl", LONG_META_RL, by=Visitor("someone-else"))  # active until failed here
-    assert job_manager().store.finish(run_id, "failed", error="ValueError: bad luck\n\nTraceback (most recent call "
-                                      "last): …")
+    assert job_manager().store.finish(
+        run_id, "failed", error="ValueError: bad luck\n\nTraceback (most recent call last): …"
+    )
     job_manager().launcher.end(job_manager().store.get_run(run_id))
     stranger = open_page("meta_rl", run=str(run_id))
     assert any("bad luck" in e.value for e in stranger.error)

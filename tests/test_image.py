@@ -16,8 +16,9 @@ from tests.helpers import ROOT
 def test_the_image_builds_serves_two_visitors_and_settles_runs_after_a_restart():
     if not shutil.which(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (.ci/run does it)")
-    done = subprocess.run([sys.executable, "-m", "tools.image_smoke"], cwd=ROOT, check=False, capture_output=True,
-                          text=True, timeout=3600)
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.image_smoke"], cwd=ROOT, check=False, capture_output=True, text=True, timeout=3600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(done.stdout.splitlines()[-1])  # what it measured, for the record (-rP shows it)
     print(figures)

@@ -14,13 +14,19 @@ def test_a_prebuilt_figure_sends_the_same_spec_as_the_figure():
 
     distance = np.random.default_rng(0).random((3, 41, 41))
     distance[:, :5, :5] = np.nan  # goals inside a wall
-    figures = [reachability_figure(distance, distance + 0.1, "wall", (-0.4, -0.5), 1, "τ"),
-               metric_chart({"loss": (np.arange(50), np.linspace(1, 0, 50))}, "Losses",
-                            [{"step": 10, "kind": "set", "detail": {"lr": 0.01}}])]
+    figures = [
+        reachability_figure(distance, distance + 0.1, "wall", (-0.4, -0.5), 1, "τ"),
+        metric_chart(
+            {"loss": (np.arange(50), np.linspace(1, 0, 50))},
+            "Losses",
+            [{"step": 10, "kind": "set", "detail": {"lr": 0.01}}],
+        ),
+    ]
     for figure in figures:
         prebuilt = Prebuilt(figure)
-        assert json.loads(pio.to_json(prebuilt.to_dict(), validate=False)) == \
-            json.loads(pio.to_json(figure, validate=False))
+        assert json.loads(pio.to_json(prebuilt.to_dict(), validate=False)) == json.loads(
+            pio.to_json(figure, validate=False)
+        )
         json.dumps(prebuilt.to_dict(), allow_nan=False)  # plain data: no NaN, no numpy left
 
 
@@ -77,9 +83,20 @@ def test_a_stale_preview_is_not_used(tmp_path):
     assert read_preview(tmp_path / "missing.npz") is None
 
 
-TINY = {"meta_rl": {"updates": 3, "batch": 8, "hidden": 8, "pulls": 10, "eval_every": 2, "eval_episodes": 20},
-        "tdm": {"env_steps": 60, "warmup": 20, "eval_every": 30, "batch": 16, "hidden": 8, "eval_pairs": 10,
-                "episode_steps": 20, "buffer_episodes": 10, "tau_max": 5}}
+TINY = {
+    "meta_rl": {"updates": 3, "batch": 8, "hidden": 8, "pulls": 10, "eval_every": 2, "eval_episodes": 20},
+    "tdm": {
+        "env_steps": 60,
+        "warmup": 20,
+        "eval_every": 30,
+        "batch": 16,
+        "hidden": 8,
+        "eval_pairs": 10,
+        "episode_steps": 20,
+        "buffer_episodes": 10,
+        "tau_max": 5,
+    },
+}
 
 
 @pytest.mark.parametrize("page", sorted(TINY))

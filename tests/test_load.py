@@ -29,7 +29,10 @@ def test_a_few_visitors_for_twenty_seconds(hosted_server):
     assert result["server_cpu_percent"] is not None and result["server_cpu_percent"] > 0
     assert result["visitor_errors"] == []
     assert result["exceptions"] == 0, result["exception_messages"]
-    assert result["visitors_without_figure"] == 0, [(v["page"], v["first_figure_s"], v["first_render_s"], v["full_runs"], v["outcome"]) for v in result["per_visitor"]]
+    assert result["visitors_without_figure"] == 0, [
+        (v["page"], v["first_figure_s"], v["first_render_s"], v["full_runs"], v["outcome"])
+        for v in result["per_visitor"]
+    ]
     assert result["runs_lost"] == 0, result["per_visitor"]
     assert sum(result["train_outcomes"].values()) == 2
     assert set(result["train_outcomes"]) <= {"ran", "queued", "busy"}, result["per_visitor"]

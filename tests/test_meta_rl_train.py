@@ -41,8 +41,12 @@ def test_metrics_snapshots_and_checkpoint_have_the_documented_format():
 
     _, episode = ctx.snapshots["episode"]
     assert {k: v.shape for k, v in episode.items()} == {
-        "probs": (2,), "actions": (10,), "rewards": (10,), "arm_probs": (10, 2),
-        "posterior_mean": (10, 2), "cumulative_regret": (10,),
+        "probs": (2,),
+        "actions": (10,),
+        "rewards": (10,),
+        "arm_probs": (10, 2),
+        "posterior_mean": (10, 2),
+        "cumulative_regret": (10,),
     }
     assert np.allclose(episode["arm_probs"].sum(axis=1), 1)
     assert np.allclose(episode["posterior_mean"][0], 0.5)

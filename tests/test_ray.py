@@ -21,8 +21,10 @@ from tests.test_runtime import wait_for
 def _listeners_off_loopback() -> set[int]:
     """Inodes of listening TCP sockets bound to anything but loopback."""
     found = set()
-    for table, loopback in (("/proc/net/tcp", ("0100007F",)), ("/proc/net/tcp6", ("00000000000000000000000001000000",
-                                                                                  "0000000000000000FFFF00000100007F"))):
+    for table, loopback in (
+        ("/proc/net/tcp", ("0100007F",)),
+        ("/proc/net/tcp6", ("00000000000000000000000001000000", "0000000000000000FFFF00000100007F")),
+    ):
         try:
             lines = Path(table).read_text().splitlines()[1:]
         except OSError:
@@ -78,8 +80,12 @@ def cluster():
 def remote(cluster, data_dir):
     # a three-node cluster and its runs share two cores here: a live worker's heartbeat has been seen 6 s late, and
     # its 1 s ping unanswered, so the heartbeat gets 10 s (the node-loss and kill tests wait up to 60-120 s)
-    jobs = JobManager(data_dir, settings=local_settings(slots=2, ray_address=cluster.address), heartbeat_timeout=10.0,
-                      supervise_every=0.1)
+    jobs = JobManager(
+        data_dir,
+        settings=local_settings(slots=2, ray_address=cluster.address),
+        heartbeat_timeout=10.0,
+        supervise_every=0.1,
+    )
     yield jobs
     jobs.shutdown(stop_runs=True)
     for run in jobs.store.list_runs(statuses=("running", "paused")):
@@ -158,8 +164,9 @@ def test_an_unreachable_cluster_is_a_clear_error_not_a_hang(data_dir):
 
 
 def test_a_run_whose_node_disappears_resumes_on_the_other_node(cluster, remote):
-    run_id = remote.submit("meta_rl", TINY_META_RL | {"updates": 150, "eval_every": 5, "live_eval_episodes": 10},
-                           by=OPERATOR)
+    run_id = remote.submit(
+        "meta_rl", TINY_META_RL | {"updates": 150, "eval_every": 5, "live_eval_episodes": 10}, by=OPERATOR
+    )
     wait_for(lambda: remote.store.get_run(run_id).checkpoint_step, timeout=180)
     prefix = node_of(remote, run_id)
     node = next(n for n in cluster.worker_nodes if n.node_id.startswith(prefix))

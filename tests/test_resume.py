@@ -87,7 +87,8 @@ def test_a_stopped_run_resumes_on_resume_and_ends_as_the_uninterrupted_run(manag
     assert manager.store.metrics(run_id)["loss"][1].tolist() == manager.store.metrics(whole)["loss"][1].tolist()
     assert figures(manager.store.get_run(run_id).summary) == figures(manager.store.get_run(whole).summary)
     assert history(manager.store, run_id) == [
-        f"Resume pressed on a stopped run at step {stopped_at}; resumed from its checkpoint at step {stopped_at}"]
+        f"Resume pressed on a stopped run at step {stopped_at}; resumed from its checkpoint at step {stopped_at}"
+    ]
 
 
 def test_a_run_whose_worker_died_with_the_server_resumes_when_a_scheduler_starts(data_dir):
@@ -101,8 +102,13 @@ def test_a_run_whose_worker_died_with_the_server_resumes_when_a_scheduler_starts
     try:
         event = wait_for(lambda: history(second.store, run_id), timeout=10)[0]
         assert event.startswith("interrupted by a restart at step ") and "resumed from its checkpoint" in event
-        wait_for(lambda: second.store.get_run(run_id).status == "running" and
-                 second.store.last_step(run_id) > second.store.get_run(run_id).checkpoint_step, timeout=60)
+        wait_for(
+            lambda: (
+                second.store.get_run(run_id).status == "running"
+                and second.store.last_step(run_id) > second.store.get_run(run_id).checkpoint_step
+            ),
+            timeout=60,
+        )
         assert len(history(second.store, run_id)) == 1
         steps = steps_once(second.store, run_id)
         assert steps == list(range(1, len(steps) + 1))  # no gap
@@ -117,7 +123,9 @@ def test_a_run_without_a_checkpoint_starts_over_and_says_so(manager):
     manager.store.add_metrics([(run_id, 1, "loss", 1.0)])
     manager.started = time.time() + RESTART_GRACE + 1  # this scheduler started after its last heartbeat
     assert manager.wait(run_id, timeout=60) == "done"
-    assert history(manager.store, run_id) == ["interrupted by a restart at step 1; started over: it had no checkpoint yet"]
+    assert history(manager.store, run_id) == [
+        "interrupted by a restart at step 1; started over: it had no checkpoint yet"
+    ]
     assert steps_once(manager.store, run_id) == list(range(1, TINY_META_RL["updates"] + 1))
 
 
@@ -155,8 +163,10 @@ def save_resumable(store, run_id: int, lab: str = "meta_rl", step: int = 2) -> N
     store.save_run_checkpoint(run_id, {"model": {}, "resume": {"lab": lab, "step": step, "stage": "training"}})
 
 
-@pytest.mark.parametrize("status, message", [("running", "is running: there is nothing to resume"),
-                                             ("done", "is done: branch it to train it further")])
+@pytest.mark.parametrize(
+    "status, message",
+    [("running", "is running: there is nothing to resume"), ("done", "is done: branch it to train it further")],
+)
 def test_resuming_a_running_or_done_run_is_refused(manager, status, message):
     run_id = finished_run(manager.store, status)
     save_resumable(manager.store, run_id)
@@ -177,11 +187,14 @@ def test_resuming_another_visitors_run_is_refused(data_dir):
         hosted.shutdown()
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"lr": 5.0}, "above the maximum"),
-    ({"hidden": 16}, "hidden cannot change mid-training"),
-    ({"nonsense": 1}, "unknown parameter"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"lr": 5.0}, "above the maximum"),
+        ({"hidden": 16}, "hidden cannot change mid-training"),
+        ({"nonsense": 1}, "unknown parameter"),
+    ],
+)
 def test_a_bad_branch_is_refused(manager, changes, message):
     parent = finished_run(manager.store, "done")
     save_resumable(manager.store, parent)
@@ -190,11 +203,14 @@ def test_a_bad_branch_is_refused(manager, changes, message):
     assert [r.id for r in manager.store.list_runs()] == [parent]
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda path: path.write_bytes(b"not a checkpoint"), "checkpoint cannot be read"),
-    (lambda path: path.unlink(), "has no checkpoint"),
-    (None, "from the tdm lab, not meta_rl"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda path: path.write_bytes(b"not a checkpoint"), "checkpoint cannot be read"),
+        (lambda path: path.unlink(), "has no checkpoint"),
+        (None, "from the tdm lab, not meta_rl"),
+    ],
+)
 def test_a_bad_checkpoint_is_refused_for_resume_and_branch(manager, damage, message):
     run_id = finished_run(manager.store, "stopped")
     save_resumable(manager.store, run_id, lab="tdm")
@@ -253,14 +269,25 @@ def test_a_run_survives_the_whole_server_killed_and_ends_as_if_never_interrupted
 
 # the command line ------------------------------------------------------------------------------------------------
 
+
 def test_the_cli_branches_and_resumes_with_clear_refusals(data_dir):
     from tests.test_cli import cli
 
     sets = [arg for key, value in SHORT_META_RL.items() for arg in ("--set", f"{key}={value}")]
     parent = json.loads(cli("train", "meta_rl", *sets, "--json", data_dir=data_dir).stdout)
     assert parent["status"] == "done"
-    child = cli("train", "meta_rl", "--from", str(parent["run"]), "--set", "updates=44", "--set", "lr=0.002", "--json",
-                data_dir=data_dir)
+    child = cli(
+        "train",
+        "meta_rl",
+        "--from",
+        str(parent["run"]),
+        "--set",
+        "updates=44",
+        "--set",
+        "lr=0.002",
+        "--json",
+        data_dir=data_dir,
+    )
     assert child.returncode == 0, child.stderr
     assert json.loads(child.stdout)["status"] == "done"
     for args, message in [
@@ -275,6 +302,7 @@ def test_the_cli_branches_and_resumes_with_clear_refusals(data_dir):
 
 
 # the pages -------------------------------------------------------------------------------------------------------
+
 
 def test_the_page_resumes_a_stopped_run_branches_it_and_the_runs_table_says_so(fresh_app):
     from tests.helpers import open_page

@@ -1,6 +1,5 @@
 """TDM lab: the env, the exact reachability, the TDM target and relabelling, a short training, the page."""
 
-
 import numpy as np
 import pytest
 import torch
@@ -15,8 +14,18 @@ from engine.runtime.access import OPERATOR
 from engine.runtime.context import LocalContext
 from tests.helpers import chart_titles, open_page, poll, titled
 
-TINY_TDM = {"baseline": True, "env_steps": 60, "warmup": 20, "eval_every": 30, "batch": 16, "hidden": 8,
-            "eval_pairs": 10, "episode_steps": 20, "buffer_episodes": 10, "tau_max": 5}
+TINY_TDM = {
+    "baseline": True,
+    "env_steps": 60,
+    "warmup": 20,
+    "eval_every": 30,
+    "batch": 16,
+    "hidden": 8,
+    "eval_pairs": 10,
+    "episode_steps": 20,
+    "buffer_episodes": 10,
+    "tau_max": 5,
+}
 GOAL_INDEX = {round(v, 2): i for i, v in enumerate(reachability.GOALS)}
 
 
@@ -100,8 +109,16 @@ def test_the_target_is_the_best_achievable_way_to_spend_the_horizon_within_what_
     assert torch.allclose(y[0], torch.tensor([-0.4, 0.0]))
     assert torch.allclose(y[1], torch.tensor([0.0, 0.0]))  # five actions can: the trajectory's value is kept
     assert torch.allclose(y[2], torch.tensor([-0.7, -0.1]))  # nothing better than staying at s' (f = s)
-    scalar = tdm.target(next_state, goal, tau, later_state, torch.tensor([0.0, 1.0, 1.0]), actor,
-                        Critic(8, "scalar", 5, 2), max_step=0.15)
+    scalar = tdm.target(
+        next_state,
+        goal,
+        tau,
+        later_state,
+        torch.tensor([0.0, 1.0, 1.0]),
+        actor,
+        Critic(8, "scalar", 5, 2),
+        max_step=0.15,
+    )
     assert (scalar[:, 0] <= torch.tensor([-0.4, 0.0, 0.0]) + 1e-6).all() and (scalar[:, 0] >= -0.8 - 1e-6).all()
 
 
@@ -144,8 +161,19 @@ def test_the_later_state_lies_on_the_same_trajectory_within_the_horizon():
 
 
 def test_a_short_training_learns_heatmaps_that_follow_the_truth():
-    config = SPACE.resolve("quick", {"layout": "open", "baseline": False, "env_steps": 900, "warmup": 200,
-                                     "eval_every": 900, "tau_max": 5, "hidden": 32, "eval_pairs": 50})
+    config = SPACE.resolve(
+        "quick",
+        {
+            "layout": "open",
+            "baseline": False,
+            "env_steps": 900,
+            "warmup": 200,
+            "eval_every": 900,
+            "tau_max": 5,
+            "hidden": 32,
+            "eval_pairs": 50,
+        },
+    )
     players, done, _ = train.run(config, LocalContext(config))
     assert done == 900
     start = np.array(LAYOUTS["open"].starts[0])

@@ -15,9 +15,20 @@ from engine.runtime.context import LocalContext
 from tests.helpers import chart_titles, open_page, plotly_count, poll, titled
 
 # a tournament that runs through every stage in a few seconds
-TINY = {"mechanisms": "N,invert,noise", "experts": 3, "shift": 2, "expert_width": 4, "expert_depth": 3,
-        "disc_width": 4, "batch": 12, "pretrain_steps": 5, "rounds": 20, "report_every": 5, "eval_every": 10,
-        "eval_images": 8}
+TINY = {
+    "mechanisms": "N,invert,noise",
+    "experts": 3,
+    "shift": 2,
+    "expert_width": 4,
+    "expert_depth": 3,
+    "disc_width": 4,
+    "batch": 12,
+    "pretrain_steps": 5,
+    "rounds": 20,
+    "report_every": 5,
+    "eval_every": 10,
+    "eval_images": 8,
+}
 
 
 def run(overrides: dict | None = None, **ctx_options) -> tuple[dict, LocalContext]:
@@ -30,8 +41,9 @@ def centre_of_mass(images: torch.Tensor) -> np.ndarray:
     """(B, 1, H, W) -> (B, 2) intensity-weighted (row, column)."""
     rows, columns = torch.meshgrid(torch.arange(images.shape[-2]), torch.arange(images.shape[-1]), indexing="ij")
     mass = images[:, 0].sum(dim=(1, 2))
-    return torch.stack([(images[:, 0] * rows).sum(dim=(1, 2)) / mass,
-                        (images[:, 0] * columns).sum(dim=(1, 2)) / mass], dim=1).numpy()
+    return torch.stack(
+        [(images[:, 0] * rows).sum(dim=(1, 2)) / mass, (images[:, 0] * columns).sum(dim=(1, 2)) / mass], dim=1
+    ).numpy()
 
 
 @pytest.mark.parametrize("direction", list(data.TRANSLATIONS))
@@ -67,7 +79,9 @@ def test_canonical_transformed_and_test_digits_are_disjoint_and_held_out_classes
 
 def test_a_batch_has_every_mechanism_equally_often():
     config = SPACE.resolve("quick", TINY)
-    _, ids = draw_batch(data.load(2, 0, (8, 9)).source, ["N", "invert", "noise"], config, torch.Generator().manual_seed(1))
+    _, ids = draw_batch(
+        data.load(2, 0, (8, 9)).source, ["N", "invert", "noise"], config, torch.Generator().manual_seed(1)
+    )
     assert np.bincount(ids.numpy()).tolist() == [4, 4, 4]
 
 
@@ -85,8 +99,11 @@ def test_the_winner_only_update_touches_only_the_winners_parameters():
     before = [[p.detach().clone() for p in expert.parameters()] for expert in tournament.experts]
     transformed, _ = draw_batch(data.load(2, 0, (8, 9)).source, ["N", "invert", "noise"], config, torch.Generator())
     winners, _ = tournament.play_round(transformed, data.load(2, 0, (8, 9)).canonical[:4])
-    changed = {j for j, expert in enumerate(tournament.experts)
-               if any(not torch.equal(a, b) for a, b in zip(before[j], expert.parameters(), strict=True))}
+    changed = {
+        j
+        for j, expert in enumerate(tournament.experts)
+        if any(not torch.equal(a, b) for a, b in zip(before[j], expert.parameters(), strict=True))
+    }
     assert changed == set(winners.tolist()) and len(changed) <= 4  # so at least 4 experts must stay untouched
 
 
@@ -110,8 +127,18 @@ def test_ownership_counts_distinct_experts_once():
 
 
 def test_a_short_tournament_specialises_experts():
-    summary, _ = run({"rounds": 150, "batch": 30, "pretrain_steps": 30, "eval_every": 150, "eval_images": 40,
-                      "expert_width": 8, "disc_width": 8, "lr_expert": 3e-3})
+    summary, _ = run(
+        {
+            "rounds": 150,
+            "batch": 30,
+            "pretrain_steps": 30,
+            "eval_every": 150,
+            "eval_images": 40,
+            "expert_width": 8,
+            "disc_width": 8,
+            "lr_expert": 3e-3,
+        }
+    )
     report = summary["test"]
     assert report["mechanisms_owned_by_distinct_experts"] >= 2
     for mechanism in report["per_mechanism"].values():
@@ -196,8 +223,13 @@ def test_page_shows_a_finished_run_and_rejects_bad_links():
     app = open_page("tournament", run=str(run_id))
     assert not app.exception and not app.error
     titles = chart_titles(app)
-    for title in ("Who wins: rounds 16", "round by round", "Mechanisms owned", "Every expert on every mechanism",
-                  "Transfer"):
+    for title in (
+        "Who wins: rounds 16",
+        "round by round",
+        "Mechanisms owned",
+        "Every expert on every mechanism",
+        "Transfer",
+    ):
         assert titled(titles, title), (title, titles)
     bad = open_page("tournament", mechanisms="N,spin", experts="99")
     assert not bad.exception

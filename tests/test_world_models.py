@@ -18,10 +18,28 @@ from engine.params import ConfigError
 from engine.runtime.context import LocalContext
 
 # a Doom run through every stage in seconds
-TINY = {"rounds": 1, "rollouts": 4, "rollout_steps": 40, "z_size": 4, "vae_width": 0.125, "vae_epochs": 1,
-        "vae_frames": 200, "rnn_hidden": 8, "rnn_updates": 4, "rnn_window": 16, "cma_generations": 2, "cma_popsize": 4,
-        "dream_episodes": 2, "held_out_dreams": 2, "dream_length": 30, "real_eval_episodes": 2, "probe_episodes": 2,
-        "probe_horizon": 5, "probe_lead": 3, "probe_dreams": 2}
+TINY = {
+    "rounds": 1,
+    "rollouts": 4,
+    "rollout_steps": 40,
+    "z_size": 4,
+    "vae_width": 0.125,
+    "vae_epochs": 1,
+    "vae_frames": 200,
+    "rnn_hidden": 8,
+    "rnn_updates": 4,
+    "rnn_window": 16,
+    "cma_generations": 2,
+    "cma_popsize": 4,
+    "dream_episodes": 2,
+    "held_out_dreams": 2,
+    "dream_length": 30,
+    "real_eval_episodes": 2,
+    "probe_episodes": 2,
+    "probe_horizon": 5,
+    "probe_lead": 3,
+    "probe_dreams": 2,
+}
 TUTORIAL = {**TINY, "env": "take_cover"}
 
 
@@ -75,9 +93,27 @@ def doom_run():
 def test_doom_end_to_end_through_every_stage_with_documented_formats(doom_run):
     summary, ctx = doom_run
     assert summary["stopped"] == 0.0 and summary["rounds_done"] == 1
-    assert {"vae_loss", "recon_loss", "kl", "rnn_loss", "mdn_loss", "done_loss", "reward_loss", "fitness_best",
-            "fitness_mean", "fitness_worst", "held_out", "cma_temperature", "cma_sigma", "real_score",
-            "real_score_se", "dream_score", "dream_score_se", "random_score", "random_score_se"} <= set(ctx.metrics)
+    assert {
+        "vae_loss",
+        "recon_loss",
+        "kl",
+        "rnn_loss",
+        "mdn_loss",
+        "done_loss",
+        "reward_loss",
+        "fitness_best",
+        "fitness_mean",
+        "fitness_worst",
+        "held_out",
+        "cma_temperature",
+        "cma_sigma",
+        "real_score",
+        "real_score_se",
+        "dream_score",
+        "dream_score_se",
+        "random_score",
+        "random_score_se",
+    } <= set(ctx.metrics)
     assert [step for step, _ in ctx.metrics["fitness_best"]] == [1, 2]
     assert ctx.stage == "done" and ctx.fraction == 1.0
     assert 0 < summary["real_score"] <= TIME_LIMIT and summary["random_score"] > 0
@@ -91,7 +127,9 @@ def test_doom_end_to_end_through_every_stage_with_documented_formats(doom_run):
 
     _, recon = ctx.snapshots["recon"]
     assert {k: (v.shape, v.dtype) for k, v in recon.items()} == {
-        "frames": ((8, 64, 64, 3), np.uint8), "reconstructions": ((8, 64, 64, 3), np.uint8)}
+        "frames": ((8, 64, 64, 3), np.uint8),
+        "reconstructions": ((8, 64, 64, 3), np.uint8),
+    }
     step_, viewer = ctx.snapshots["viewer"]
     taus, steps = len(viewer["taus"]), len(viewer["real"]) - 1
     assert step_ == 4 and viewer["real"].shape[1:] == (64, 64, 3)
@@ -172,16 +210,22 @@ def test_mdn_rnn_shapes_and_single_gaussian_likelihood():
     assert hidden.shape == (2, 7, 16) and h.shape == c.shape == (1, 2, 16)
 
     z = torch.randn(2, 7, 6)  # one standard normal component: the loss is the Gaussian negative log-likelihood
-    standard = Prediction(torch.zeros(2, 7, 6, 1), torch.zeros(2, 7, 6, 1), torch.zeros(2, 7, 6, 1),
-                          torch.zeros(2, 7), torch.zeros(2, 7))
+    standard = Prediction(
+        torch.zeros(2, 7, 6, 1), torch.zeros(2, 7, 6, 1), torch.zeros(2, 7, 6, 1), torch.zeros(2, 7), torch.zeros(2, 7)
+    )
     expected = (0.5 * z.pow(2) + 0.5 * math.log(2 * math.pi)).mean()
     assert mdn_loss(standard, z, torch.ones(2, 7)).item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 def mixture(logits: list[float], mu: list[float], sigma: float, n: int = 20_000) -> Prediction:
     k = len(logits)
-    return Prediction(torch.tensor(logits).expand(n, 1, k), torch.tensor(mu).expand(n, 1, k),
-                      torch.full((n, 1, k), math.log(sigma)), torch.zeros(n), torch.zeros(n))
+    return Prediction(
+        torch.tensor(logits).expand(n, 1, k),
+        torch.tensor(mu).expand(n, 1, k),
+        torch.full((n, 1, k), math.log(sigma)),
+        torch.zeros(n),
+        torch.zeros(n),
+    )
 
 
 @pytest.mark.parametrize("tau", [0.1, 0.5, 1.0, 2.0])
@@ -371,7 +415,8 @@ def test_a_run_resumed_in_c_ends_exactly_as_if_never_interrupted(doom_run, world
     summary = train(config, second)
     times = ("seconds", "C_seconds")
     assert {k: v for k, v in summary.items() if not k.endswith(times)} == {
-        k: v for k, v in expected.items() if not k.endswith(times)}
+        k: v for k, v in expected.items() if not k.endswith(times)
+    }
     assert "vae_loss" not in second.metrics and "mdn_loss" not in second.metrics  # V and M kept, not retrained
     for name, series in whole.metrics.items():  # the charts continue: no gap, no point twice
         before = first.metrics.get(name, [])[: first.counts[index].get(name, 0)]

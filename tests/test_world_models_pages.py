@@ -9,7 +9,6 @@ import numpy as np
 
 from engine.runtime.access import OPERATOR
 from tests.helpers import chart_titles, open_page, poll, titled
-
 from tests.test_world_models import TINY as TINY_DOOM
 
 
@@ -55,8 +54,11 @@ def test_a_first_visit_dreams_in_the_bundled_doom_world_with_its_tau_table(fresh
     assert len(app.dataframe[0].value) == 5
     probe = chart(app, "Does the dream know what moving does?")
     bars = {trace["name"]: trace for trace in probe["data"] if trace["type"] == "bar"}
-    assert {"the real game", "dream τ = 1"} <= set(bars) and list(bars["the real game"]["x"]) == ["left", "still",
-                                                                                                    "right"]
+    assert {"the real game", "dream τ = 1"} <= set(bars) and list(bars["the real game"]["x"]) == [
+        "left",
+        "still",
+        "right",
+    ]
 
 
 def test_the_page_keeps_the_bundled_world_labelled_while_a_run_trains(fresh_app):
@@ -89,7 +91,14 @@ def test_a_run_shows_every_stage_then_fills_its_tau_table_by_one_engine_sweep(fr
     app = open_page("world_models", run=str(run_id))
     assert not app.exception and not app.error
     titles = chart_titles(app)
-    for title in ("V's losses", "M's losses", "CMA-ES fitness", "The dream at", "The real game", "probability that the dream ends"):
+    for title in (
+        "V's losses",
+        "M's losses",
+        "CMA-ES fitness",
+        "The dream at",
+        "The real game",
+        "probability that the dream ends",
+    ):
         assert titled(titles, title), (title, titles)
     app.select_slider(key="wm.viewer_tau").set_value(0.1).run()
     assert titled(chart_titles(app), "The dream at τ = 0.1 ")

@@ -32,8 +32,9 @@ def test_the_real_game_replayed_to_a_probe_state_holds_what_the_episode_held():
     hits the episode met (ViZDoom is seeded and deterministic)."""
     make = lambda seed: make_env("doom", seed)  # noqa: E731
     horizon = 15
-    states = probe_states(make, GAMES and make_env("doom", 0).action_space, 3, 50, seed=5, lead=10,
-                          poll=lambda: None, slots=3)
+    states = probe_states(
+        make, GAMES and make_env("doom", 0).action_space, 3, 50, seed=5, lead=10, poll=lambda: None, slots=3
+    )
     checked = 0
     for s, (index, at) in enumerate(zip(states.episode, states.step, strict=True)):
         episode = states.episodes[index]
@@ -41,10 +42,13 @@ def test_the_real_game_replayed_to_a_probe_state_holds_what_the_episode_held():
         if len(ahead) < horizon or len(set(ahead.tolist())) != 1:
             continue
         name = next(n for n, a in GAMES["doom"].actions.items() if a == ahead[0])
-        one = ProbeStates(states.episodes, states.seeds, states.episode[s : s + 1], states.step[s : s + 1],
-                          states.near_hit[s : s + 1])
+        one = ProbeStates(
+            states.episodes, states.seeds, states.episode[s : s + 1], states.step[s : s + 1], states.near_hit[s : s + 1]
+        )
         real = real_outcomes(make, one, GAMES["doom"].actions, [name], horizon, lambda: None)
-        met = bool((episode.damage[at : at + horizon] > 0).any()) or (episode.terminated and at + horizon >= len(episode))
+        met = bool((episode.damage[at : at + horizon] > 0).any()) or (
+            episode.terminated and at + horizon >= len(episode)
+        )
         assert real[0, 0] == met
         checked += 1
     assert checked > 0
@@ -52,8 +56,15 @@ def test_the_real_game_replayed_to_a_probe_state_holds_what_the_episode_held():
 
 def hand_made_world(reads_actions: bool):
     """A tiny Doom-shaped world whose M calls a hit certain under "still" (reads_actions) or ignores actions."""
-    world = build_world(3, z_size=2, vae_width=0.0625, rnn_hidden=2, mdn_components=1,
-                        action_space=make_env("take_cover", 0).action_space, death_weight=1.0)
+    world = build_world(
+        3,
+        z_size=2,
+        vae_width=0.0625,
+        rnn_hidden=2,
+        mdn_components=1,
+        action_space=make_env("take_cover", 0).action_space,
+        death_weight=1.0,
+    )
     rnn = world.rnn
     with torch.no_grad():
         for parameter in rnn.parameters():

@@ -72,13 +72,27 @@ def make_stand_in_base() -> None:
     at /usr/local (python and pip in /usr/local/bin, as in the real image), trusting the host's certificates."""
     root = Path(tempfile.mkdtemp(prefix="pybase-"))
     try:
-        subprocess.run(["debootstrap", "--variant=minbase", "--include=python3,python3-pip,python3-venv,ca-certificates",
-                        "bookworm", str(root), debian_mirror()], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "debootstrap",
+                "--variant=minbase",
+                "--include=python3,python3-pip,python3-venv,ca-certificates",
+                "bookworm",
+                str(root),
+                debian_mirror(),
+            ],
+            check=True,
+            capture_output=True,
+        )
         subprocess.run(["chroot", str(root), "python3", "-m", "venv", "/usr/local"], check=True)
         shutil.copy("/etc/ssl/certs/ca-certificates.crt", root / "etc/ssl/certs/ca-certificates.crt")
         tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run(["podman", "import", "--change", "ENV PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "-",
-                        STAND_IN], stdin=tar.stdout, check=True, capture_output=True)
+        subprocess.run(
+            ["podman", "import", "--change", "ENV PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "-", STAND_IN],
+            stdin=tar.stdout,
+            check=True,
+            capture_output=True,
+        )
         tar.wait()
     except subprocess.CalledProcessError as error:
         raise SmokeFailure(f"the stand-in base image: {error.cmd[0]} failed: {error.stderr}") from None
@@ -93,8 +107,14 @@ def build(tag: str, base: str, wheels: str) -> None:
     if base != "python:3.11-slim":
         flags += ["--from", base]
     if wheels:  # the wheel folder instead of PyTorch's CPU index
-        flags += ["-v", f"{wheels}:/wheels:ro", "--build-arg", "PIP_FIND_LINKS=/wheels",
-                  "--build-arg", "PIP_EXTRA_INDEX_URL="]
+        flags += [
+            "-v",
+            f"{wheels}:/wheels:ro",
+            "--build-arg",
+            "PIP_FIND_LINKS=/wheels",
+            "--build-arg",
+            "PIP_EXTRA_INDEX_URL=",
+        ]
     podman("build", *flags, str(ROOT))
 
 
@@ -125,8 +145,10 @@ def embedding_site(app_url: str) -> Iterator[str]:
     class Embed(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             path = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query).get("path", ["/"])[0]
-            body = (f'<!doctype html><title>another site</title><iframe src="{app_url}{path}" '
-                    'style="width:1400px;height:1000px;border:0"></iframe>').encode()
+            body = (
+                f'<!doctype html><title>another site</title><iframe src="{app_url}{path}" '
+                'style="width:1400px;height:1000px;border:0"></iframe>'
+            ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
             self.end_headers()
@@ -235,8 +257,22 @@ def smoke(base: str, wheels: str, tag: str) -> dict:
     podman("volume", "create", volume)
     try:
         began = time.monotonic()
-        podman("run", "-d", "--name", name, *RUN_FLAGS, "--cpus", "1", "--memory", f"{MEMORY_MB}m",
-               "-e", f"PORT={port}", "-v", f"{volume}:/data", tag)
+        podman(
+            "run",
+            "-d",
+            "--name",
+            name,
+            *RUN_FLAGS,
+            "--cpus",
+            "1",
+            "--memory",
+            f"{MEMORY_MB}m",
+            "-e",
+            f"PORT={port}",
+            "-v",
+            f"{volume}:/data",
+            tag,
+        )
         wait_healthy(app_url, name)
         figures["healthy_s"] = round(time.monotonic() - began, 1)
         podman("healthcheck", "run", name)  # the image's own HEALTHCHECK, on $PORT
@@ -262,8 +298,10 @@ def smoke(base: str, wheels: str, tag: str) -> dict:
             state = run_state(name, run_id)
         figures["after_restart"] = state["status"]
         if not settled(state, restarted):
-            raise SmokeFailure(f"{SETTLE_SECONDS} s after the restart, without a visit, A's run {run_id} is still "
-                               "'running' on the old server's dead worker")
+            raise SmokeFailure(
+                f"{SETTLE_SECONDS} s after the restart, without a visit, A's run {run_id} is still "
+                "'running' on the old server's dead worker"
+            )
         figures["settled_s"] = round(time.time() - restarted, 1)
     finally:
         podman("rm", "--force", "--time", "5", name, check=False)
@@ -273,10 +311,16 @@ def smoke(base: str, wheels: str, tag: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", default=STAND_IN,
-                        help=f"base image: python:3.11-slim (pulled), or {STAND_IN} (made with debootstrap if absent)")
-    parser.add_argument("--wheels", default=os.environ.get("PIP_FIND_LINKS", ""),
-                        help="a folder of wheels to build from (default: $PIP_FIND_LINKS; none: PyTorch's CPU index)")
+    parser.add_argument(
+        "--base",
+        default=STAND_IN,
+        help=f"base image: python:3.11-slim (pulled), or {STAND_IN} (made with debootstrap if absent)",
+    )
+    parser.add_argument(
+        "--wheels",
+        default=os.environ.get("PIP_FIND_LINKS", ""),
+        help="a folder of wheels to build from (default: $PIP_FIND_LINKS; none: PyTorch's CPU index)",
+    )
     parser.add_argument("--tag", default="localhost/dreamlab:smoke")
     args = parser.parse_args(argv)
     began = time.monotonic()

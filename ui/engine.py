@@ -60,9 +60,12 @@ def remember_visitor() -> None:
     """Keep this visitor in the browser: the cookie is set once, on the first run of a session that lacked it."""
     if not st.session_state.get("cookie_known", True):
         st.session_state.cookie_known = True
-        st.html(f"<script>document.cookie = '{COOKIE}={st.session_state.visitor_token}; max-age={COOKIE_SECONDS}; "
-                "path=/; ' + (window.isSecureContext ? 'samesite=none; secure; partitioned' : 'samesite=strict');"
-                "</script>", unsafe_allow_javascript=True)
+        st.html(
+            f"<script>document.cookie = '{COOKIE}={st.session_state.visitor_token}; max-age={COOKIE_SECONDS}; "
+            "path=/; ' + (window.isSecureContext ? 'samesite=none; secure; partitioned' : 'samesite=strict');"
+            "</script>",
+            unsafe_allow_javascript=True,
+        )
 
 
 @st.fragment(run_every=5)

@@ -34,39 +34,82 @@ def metric_chart(
     """Lines per metric against step; live-control events as dotted verticals, so their effect is visible."""
     figure = go.Figure()
     for index, (name, (steps, values)) in enumerate(series.items()):
-        figure.add_scatter(x=steps, y=smooth(values, smoothing), name=name, mode="lines+markers" if len(steps) < 30
-                           else "lines",
-                           line={"color": PALETTE[index % len(PALETTE)]})
+        figure.add_scatter(
+            x=steps,
+            y=smooth(values, smoothing),
+            name=name,
+            mode="lines+markers" if len(steps) < 30 else "lines",
+            line={"color": PALETTE[index % len(PALETTE)]},
+        )
     for event in events:
-        label = event["kind"] + "".join(f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}"
-                                        for k, v in event["detail"].items() if k != "message")  # a history line
-        figure.add_vline(x=event["step"], line={"dash": "dot", "color": "grey"}, annotation_text=label,
-                         annotation_position="top left", annotation_font_size=10)
+        label = event["kind"] + "".join(
+            f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}" for k, v in event["detail"].items() if k != "message"
+        )  # a history line
+        figure.add_vline(
+            x=event["step"],
+            line={"dash": "dot", "color": "grey"},
+            annotation_text=label,
+            annotation_position="top left",
+            annotation_font_size=10,
+        )
     # the legend sits at the very bottom of the figure, below the x-axis title rather than on it
-    figure.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 50},
-                         xaxis_title=x_title, yaxis_title=y_title,
-                         legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"})
+    figure.update_layout(
+        title=title,
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40, "b": 50},
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"},
+    )
     return figure
 
 
-def band(figure: go.Figure, x: np.ndarray, mean: np.ndarray, error: np.ndarray, name: str, color: str,
-         dash: str = "solid", width: float = 2) -> None:
+def band(
+    figure: go.Figure,
+    x: np.ndarray,
+    mean: np.ndarray,
+    error: np.ndarray,
+    name: str,
+    color: str,
+    dash: str = "solid",
+    width: float = 2,
+) -> None:
     """A mean line with a ±error shaded band (standard error, unless the caller says otherwise)."""
-    figure.add_scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([mean + error, (mean - error)[::-1]]),
-                       fill="toself", fillcolor=color, opacity=0.15, line={"width": 0}, hoverinfo="skip",
-                       showlegend=False, legendgroup=name)
-    figure.add_scatter(x=x, y=mean, name=name, mode="lines", legendgroup=name,
-                       line={"color": color, "dash": dash, "width": width})
+    figure.add_scatter(
+        x=np.concatenate([x, x[::-1]]),
+        y=np.concatenate([mean + error, (mean - error)[::-1]]),
+        fill="toself",
+        fillcolor=color,
+        opacity=0.15,
+        line={"width": 0},
+        hoverinfo="skip",
+        showlegend=False,
+        legendgroup=name,
+    )
+    figure.add_scatter(
+        x=x, y=mean, name=name, mode="lines", legendgroup=name, line={"color": color, "dash": dash, "width": width}
+    )
 
 
 def animation_controls(frame_names: list[str], active: int, play_label: str, frame_ms: int) -> tuple[dict, dict]:
     """A play button and a slider over a figure's named frames (Plotly animates in the browser, no rerun); the
     caller places them: `updatemenus=[{"type": "buttons", "buttons": [play], …}]`, `sliders=[{**slider, …}]`."""
-    play = {"label": play_label, "method": "animate",
-            "args": [None, {"frame": {"duration": frame_ms, "redraw": True}, "fromcurrent": False,
-                            "transition": {"duration": 0}}]}
-    steps = [{"label": name, "method": "animate",
-              "args": [[name], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}}]} for name in frame_names]
+    play = {
+        "label": play_label,
+        "method": "animate",
+        "args": [
+            None,
+            {"frame": {"duration": frame_ms, "redraw": True}, "fromcurrent": False, "transition": {"duration": 0}},
+        ],
+    }
+    steps = [
+        {
+            "label": name,
+            "method": "animate",
+            "args": [[name], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}}],
+        }
+        for name in frame_names
+    ]
     return play, {"steps": steps, "active": active}
 
 
@@ -77,10 +120,18 @@ def frames_animation(frames: np.ndarray, title: str, height: int = 440) -> go.Fi
     if frames.ndim == 4 and frames.shape[-1] == 1:
         frames = frames[..., 0]
     grey = frames.ndim == 3
-    figure = px.imshow(frames, animation_frame=0, binary_string=not grey, color_continuous_scale="gray",
-                       zmin=0, zmax=255, labels={"animation_frame": "step"})
-    figure.update_layout(title=title, height=height, margin={"l": 0, "r": 0, "t": 40, "b": 0},
-                         coloraxis_showscale=False)
+    figure = px.imshow(
+        frames,
+        animation_frame=0,
+        binary_string=not grey,
+        color_continuous_scale="gray",
+        zmin=0,
+        zmax=255,
+        labels={"animation_frame": "step"},
+    )
+    figure.update_layout(
+        title=title, height=height, margin={"l": 0, "r": 0, "t": 40, "b": 0}, coloraxis_showscale=False
+    )
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
     if figure.layout.updatemenus:  # a dream plays at about 15 frames per second
@@ -94,6 +145,7 @@ def frames_animation(frames: np.ndarray, title: str, height: int = 440) -> go.Fi
 # copy of the figure, numpy conversions and plotly's NaN round trip; and a string, unlike nested lists, is a few
 # hundred kilobytes that the garbage collector never has to walk.
 
+
 def _plain(value: Any) -> Any:
     """A figure's dict as plain lists, floats and None (NaN and ±inf → None, as JSON has no NaN)."""
     if isinstance(value, dict):
@@ -102,8 +154,9 @@ def _plain(value: Any) -> Any:
         return [_plain(item) for item in value]
     if isinstance(value, np.ndarray):
         if value.dtype.kind == "f":
-            return np.where(np.isfinite(value), value, None).tolist() if not np.isfinite(value).all() \
-                else value.tolist()
+            return (
+                np.where(np.isfinite(value), value, None).tolist() if not np.isfinite(value).all() else value.tolist()
+            )
         if value.dtype.kind in "iub":
             return value.tolist()
         return [_plain(item) for item in value.tolist()]

@@ -64,8 +64,9 @@ def snapshot(run: Run, name: str, seconds: float = FIGURES_EVERY) -> tuple[int, 
 
 def metrics(run: Run, names: list[str] | None = None, seconds: float = FIGURES_EVERY) -> dict:
     """The run's metric series, read once per `version` for every session (shared: do not mutate)."""
-    return shared("metrics", (run.id, version(run, seconds), tuple(names or ())),
-                  lambda: store().metrics(run.id, names))
+    return shared(
+        "metrics", (run.id, version(run, seconds), tuple(names or ())), lambda: store().metrics(run.id, names)
+    )
 
 
 def events(run: Run, seconds: float = FIGURES_EVERY) -> list[dict]:
@@ -80,5 +81,7 @@ def engine_lines() -> list[str]:
     manager = job_manager()
     running = manager.store.list_runs(statuses=("running", "paused"))
     queued = manager.store.list_runs(statuses=("queued",))
-    return [f"Engine: {len(running)}/{manager.max_jobs} jobs running · {len(queued)} queued",
-            *(f"#{run.id} {run.lab} · {run.stage or run.status} {run.progress:.0%}" for run in running)]
+    return [
+        f"Engine: {len(running)}/{manager.max_jobs} jobs running · {len(queued)} queued",
+        *(f"#{run.id} {run.lab} · {run.stage or run.status} {run.progress:.0%}" for run in running),
+    ]

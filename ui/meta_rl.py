@@ -25,13 +25,34 @@ def regret_chart(curves: dict[str, np.ndarray], title: str, ablation: dict[str, 
     pulls = curves["pulls"]
     for method, (label, color, dash) in METHODS.items():
         if f"{method}_mean" in curves:
-            band(figure, pulls, curves[f"{method}_mean"], curves[f"{method}_se"], label, color, dash,
-                 width=4 if method == "agent" else 2)
+            band(
+                figure,
+                pulls,
+                curves[f"{method}_mean"],
+                curves[f"{method}_se"],
+                label,
+                color,
+                dash,
+                width=4 if method == "agent" else 2,
+            )
     if ablation is not None:
-        band(figure, ablation["pulls"], ablation["agent_mean"], ablation["agent_se"], "agent without reward input",
-             PALETTE[0], "dashdot")
-    figure.update_layout(title=title, height=380, xaxis_title="pull", yaxis_title="cumulative regret",
-                         margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.25})
+        band(
+            figure,
+            ablation["pulls"],
+            ablation["agent_mean"],
+            ablation["agent_se"],
+            "agent without reward input",
+            PALETTE[0],
+            "dashdot",
+        )
+    figure.update_layout(
+        title=title,
+        height=380,
+        xaxis_title="pull",
+        yaxis_title="cumulative regret",
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": -0.25},
+    )
     return figure
 
 
@@ -42,24 +63,50 @@ def episode_chart(episode: dict[str, np.ndarray]) -> go.Figure:
     figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.06)
     for arm in range(arms):
         color = PALETTE[arm % len(PALETTE)]
-        figure.add_scatter(x=pulls, y=episode["arm_probs"][:, arm], name=f"agent P(arm {arm})", mode="lines",
-                           line={"color": color, "width": 3}, row=1, col=1)
-        figure.add_scatter(x=pulls, y=episode["posterior_mean"][:, arm], name=f"posterior mean arm {arm}",
-                           mode="lines", line={"color": color, "dash": "dot"}, row=1, col=1)
-        figure.add_hline(y=float(episode["probs"][arm]), line={"color": color, "dash": "dash", "width": 1},
-                         annotation_text=f"true p{arm} = {episode['probs'][arm]:.2f}",
-                         annotation_position="top left" if arm % 2 == 0 else "bottom right", row=1, col=1)
+        figure.add_scatter(
+            x=pulls,
+            y=episode["arm_probs"][:, arm],
+            name=f"agent P(arm {arm})",
+            mode="lines",
+            line={"color": color, "width": 3},
+            row=1,
+            col=1,
+        )
+        figure.add_scatter(
+            x=pulls,
+            y=episode["posterior_mean"][:, arm],
+            name=f"posterior mean arm {arm}",
+            mode="lines",
+            line={"color": color, "dash": "dot"},
+            row=1,
+            col=1,
+        )
+        figure.add_hline(
+            y=float(episode["probs"][arm]),
+            line={"color": color, "dash": "dash", "width": 1},
+            annotation_text=f"true p{arm} = {episode['probs'][arm]:.2f}",
+            annotation_position="top left" if arm % 2 == 0 else "bottom right",
+            row=1,
+            col=1,
+        )
     rewarded = episode["rewards"] > 0
     for hit, label, symbol in ((True, "pull, reward 1", "circle"), (False, "pull, reward 0", "x-thin-open")):
         chosen = rewarded == hit
-        figure.add_scatter(x=pulls[chosen], y=episode["actions"][chosen], mode="markers", name=label,
-                           marker={"symbol": symbol, "size": 7, "color": "black" if hit else "grey",
-                                   "line": {"width": 1.5}}, row=2, col=1)
+        figure.add_scatter(
+            x=pulls[chosen],
+            y=episode["actions"][chosen],
+            mode="markers",
+            name=label,
+            marker={"symbol": symbol, "size": 7, "color": "black" if hit else "grey", "line": {"width": 1.5}},
+            row=2,
+            col=1,
+        )
     figure.update_yaxes(title_text="probability", range=[-0.02, 1.02], row=1, col=1)
     figure.update_yaxes(title_text="arm", tickvals=list(range(arms)), range=[-0.5, arms - 0.5], row=2, col=1)
     figure.update_xaxes(title_text="pull", row=2, col=1)
-    figure.update_layout(height=460, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                         legend={"orientation": "h", "y": -0.15})
+    figure.update_layout(
+        height=460, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"orientation": "h", "y": -0.15}
+    )
     return figure
 
 
@@ -72,6 +119,8 @@ def reading(curves: dict[str, np.ndarray]) -> str:
     if "bayes" in final:
         gap = 100 * (final["agent"] / final["bayes"] - 1)
         text += f", {gap:+.0f}% from the Bayes-optimal floor ({final['bayes']:.2f})"
-    beaten = [METHODS[m][0] for m in ("thompson", "ucb1", "greedy", "random") if m in final and final["agent"] < final[m]]
+    beaten = [
+        METHODS[m][0] for m in ("thompson", "ucb1", "greedy", "random") if m in final and final["agent"] < final[m]
+    ]
     text += "; it beats " + (", ".join(beaten) if beaten else "none of the baselines yet") + "."
     return text

@@ -34,8 +34,14 @@ def param_widget(param: Param, key: str, disabled: bool = False, on_change=None,
         return st.slider(param.name, float(param.low), float(param.high), step=_float_step(param), **common)
     if param.kind is int:
         return st.number_input(param.name, min_value=int(param.low), max_value=int(param.high), step=1, **common)
-    return st.number_input(param.name, min_value=float(param.low), max_value=float(param.high), format="%g",
-                           step=_float_step(param), **common)
+    return st.number_input(
+        param.name,
+        min_value=float(param.low),
+        max_value=float(param.high),
+        format="%g",
+        step=_float_step(param),
+        **common,
+    )
 
 
 def _float_step(param: Param) -> float:
@@ -64,8 +70,14 @@ def hyperparameter_form(lab: str, space: ParamSpace, disabled: bool = False) -> 
     presets = list(space.presets)
     if f"{lab}.preset" not in st.session_state:
         _seed_from_url(lab, space, presets)
-    preset = st.selectbox("Preset", presets, key=f"{lab}.preset", on_change=_load_preset, args=(lab, space),
-                          help="quick: trains in minutes on a laptop CPU · paper: closer to the paper's scale")
+    preset = st.selectbox(
+        "Preset",
+        presets,
+        key=f"{lab}.preset",
+        on_change=_load_preset,
+        args=(lab, space),
+        help="quick: trains in minutes on a laptop CPU · paper: closer to the paper's scale",
+    )
     columns = st.columns(3)
     values = {}
     for index, param in enumerate(p for p in space.params if p.in_ui):
@@ -105,8 +117,7 @@ def _write_url(space: ParamSpace, values: dict[str, Any]) -> None:
         st.query_params.from_dict(wanted)
 
 
-def url_number(name: str, kind: type = int, low: float | None = None, high: float | None = None
-               ) -> int | float | None:
+def url_number(name: str, kind: type = int, low: float | None = None, high: float | None = None) -> int | float | None:
     """A number from the URL (of `kind`, within [low, high] where given), or None, with a message, when it is
     missing or garbage."""
     raw = st.query_params.get(name)

@@ -41,8 +41,12 @@ def select_run(lab: str) -> Run | None:
     if wanted is not None or f"{lab}.run" not in st.session_state:
         own = [r.id for r in runs if r.owner == me.id or (me.admin and not job_manager().settings.hosted)]
         st.session_state[f"{lab}.run"] = wanted or (own[0] if own else BUNDLED)
-    chosen = st.selectbox("Run", options, key=f"{lab}.run",
-                          format_func=lambda i: "the bundled run" if i == BUNDLED else run_label(by_id[i]))
+    chosen = st.selectbox(
+        "Run",
+        options,
+        key=f"{lab}.run",
+        format_func=lambda i: "the bundled run" if i == BUNDLED else run_label(by_id[i]),
+    )
     if chosen == BUNDLED:
         if "run" in st.query_params:
             del st.query_params["run"]
@@ -82,19 +86,26 @@ def train_buttons(lab: str, preset: str, overrides: dict[str, Any], run: Run | N
     mine = run is not None and visitor().may_control(run)
     active = run is not None and run.active and mine
     # Resume: a paused run, or a stopped or failed one that left a checkpoint to continue from
-    resumable = mine and (run.status == "paused" or (run.status in ("stopped", "failed") and
-                                                     run.checkpoint_step is not None))
+    resumable = mine and (
+        run.status == "paused" or (run.status in ("stopped", "failed") and run.checkpoint_step is not None)
+    )
     if resumable:
-        if pause.button("Resume", width="stretch", key=f"{lab}.pause",
-                        help=None if run.status == "paused" else f"continue from step {run.checkpoint_step}"):
+        if pause.button(
+            "Resume",
+            width="stretch",
+            key=f"{lab}.pause",
+            help=None if run.status == "paused" else f"continue from step {run.checkpoint_step}",
+        ):
             control(manager.resume, run.id)
     elif pause.button("Pause", disabled=not active or run.status == "queued", width="stretch", key=f"{lab}.pause"):
         control(manager.pause, run.id)
     if stop.button("Stop", disabled=not active, width="stretch", key=f"{lab}.stop"):
         control(manager.stop, run.id)
     if run is not None and not mine:
-        st.caption(f":material/visibility: Read-only: run #{run.id} belongs to another visitor. You see its "
-                   "figures; its controls are its owner's.")
+        st.caption(
+            f":material/visibility: Read-only: run #{run.id} belongs to another visitor. You see its "
+            "figures; its controls are its owner's."
+        )
 
 
 def progress_bar(run: Run) -> None:
@@ -105,8 +116,9 @@ def progress_bar(run: Run) -> None:
     if run.status == "queued" and (place := job_manager().queue_position(run.id)):
         wait = f"about {place[1] / 60:.0f} min" if place[1] >= 90 else f"about {place[1]:.0f} s"
         stage = f"queued: number {place[0]} in line, starts in {wait}"
-    st.progress(min(max(run.progress, 0.0), 1.0), text=f"#{run.id} {STATUS_ICONS[run.status]} {stage} · "
-                f"{run.progress:.0%}{eta}")
+    st.progress(
+        min(max(run.progress, 0.0), 1.0), text=f"#{run.id} {STATUS_ICONS[run.status]} {stage} · {run.progress:.0%}{eta}"
+    )
     if run.note and not run.active:
         st.caption(f"Run #{run.id}: {run.note}")
     from ui.live import events
@@ -156,8 +168,10 @@ def branch_form(lab: Lab, run: Run) -> None:
     if run.checkpoint_step is None:
         return
     with st.expander(f"Branch from run #{run.id}'s checkpoint (step {run.checkpoint_step})"):
-        st.caption("A new run that starts where this one's checkpoint is, with other values: its charts begin "
-                   "with this run's, up to that step.")
+        st.caption(
+            "A new run that starts where this one's checkpoint is, with other values: its charts begin "
+            "with this run's, up to that step."
+        )
         params = current_params(run)
         names = [name for name in lab.space.branch_names if lab.space[name].in_ui]
         changes = {}

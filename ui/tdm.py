@@ -46,8 +46,9 @@ def predicted(path: str, mtime: float, start: tuple[float, float]) -> np.ndarray
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def paths_toward(path: str, mtime: float, start: tuple[float, float], goal: tuple[float, float]
-                 ) -> dict[str, np.ndarray]:
+def paths_toward(
+    path: str, mtime: float, start: tuple[float, float], goal: tuple[float, float]
+) -> dict[str, np.ndarray]:
     """Each learner's deterministic rollout from start toward goal: positions (steps + 1, 2)."""
     learners, config, _ = load_learners(path, mtime)
     starts, goals = np.array([start]), np.array([goal])
@@ -56,13 +57,25 @@ def paths_toward(path: str, mtime: float, start: tuple[float, float], goal: tupl
 
 def wall_shapes(layout: str, axis: str = "") -> list[dict]:
     """The walls as filled rectangles on the subplot whose axes are x{axis}/y{axis}."""
-    return [{"type": "rect", "x0": x0, "y0": y0, "x1": x1, "y1": y1, "xref": f"x{axis}", "yref": f"y{axis}",
-             "fillcolor": WALL_COLOR, "line": {"width": 0}} for x0, y0, x1, y1 in LAYOUTS[layout].walls]
+    return [
+        {
+            "type": "rect",
+            "x0": x0,
+            "y0": y0,
+            "x1": x1,
+            "y1": y1,
+            "xref": f"x{axis}",
+            "yref": f"y{axis}",
+            "fillcolor": WALL_COLOR,
+            "line": {"width": 0},
+        }
+        for x0, y0, x1, y1 in LAYOUTS[layout].walls
+    ]
 
 
-
-def reachability_figure(distance: np.ndarray, truth: np.ndarray, layout: str, start: tuple[float, float],
-                        tau: int = 0, title: str = "") -> go.Figure:
+def reachability_figure(
+    distance: np.ndarray, truth: np.ndarray, layout: str, start: tuple[float, float], tau: int = 0, title: str = ""
+) -> go.Figure:
     """TDM's d̂ = -V(s, g, τ), the exact d*, and d̂ - d* over the goals; frames over τ with a slider and Play."""
     walls = reachability.goal_in_wall(layout)
     goals = reachability.GOALS
@@ -71,28 +84,60 @@ def reachability_figure(distance: np.ndarray, truth: np.ndarray, layout: str, st
     def traces(t: int) -> list[go.Heatmap]:
         model, true = np.where(walls, np.nan, distance[t]), np.where(walls, np.nan, truth[t])
         common = {"x": goals, "y": goals, "hovertemplate": "goal (%{x:.2f}, %{y:.2f}): %{z:.2f}<extra></extra>"}
-        return [go.Heatmap(z=model, zmin=0, zmax=top, coloraxis="coloraxis", **common),
-                go.Heatmap(z=true, zmin=0, zmax=top, coloraxis="coloraxis", **common),
-                go.Heatmap(z=model - true, zmid=0, zmin=-0.5, zmax=0.5, colorscale="RdBu_r",
-                           colorbar={"title": "d̂ − d*", "x": 1.1, "len": 0.9, "thickness": 14}, **common)]
+        return [
+            go.Heatmap(z=model, zmin=0, zmax=top, coloraxis="coloraxis", **common),
+            go.Heatmap(z=true, zmin=0, zmax=top, coloraxis="coloraxis", **common),
+            go.Heatmap(
+                z=model - true,
+                zmid=0,
+                zmin=-0.5,
+                zmax=0.5,
+                colorscale="RdBu_r",
+                colorbar={"title": "d̂ − d*", "x": 1.1, "len": 0.9, "thickness": 14},
+                **common,
+            ),
+        ]
 
-    figure = make_subplots(1, 3, subplot_titles=("TDM: -V(s, g, τ)", "exact: d*(s, g, τ)", "difference"),
-                           horizontal_spacing=0.05)
+    figure = make_subplots(
+        1, 3, subplot_titles=("TDM: -V(s, g, τ)", "exact: d*(s, g, τ)", "difference"), horizontal_spacing=0.05
+    )
     for column, trace in enumerate(traces(tau), start=1):
         figure.add_trace(trace, row=1, col=column)
     for column in range(1, 4):
-        figure.add_scatter(x=[start[0]], y=[start[1]], mode="markers", showlegend=False, hoverinfo="skip",
-                           marker={"symbol": "star", "size": 14, "color": "white", "line": {"width": 1}},
-                           row=1, col=column)
+        figure.add_scatter(
+            x=[start[0]],
+            y=[start[1]],
+            mode="markers",
+            showlegend=False,
+            hoverinfo="skip",
+            marker={"symbol": "star", "size": 14, "color": "white", "line": {"width": 1}},
+            row=1,
+            col=column,
+        )
     figure.frames = [go.Frame(data=traces(t), traces=[0, 1, 2], name=str(t)) for t in range(len(distance))]
     play, slider = animation_controls([str(t) for t in range(len(distance))], tau, "▶ Play τ", frame_ms=400)
     figure.update_layout(
-        title=title, height=520, margin={"l": 10, "r": 100, "t": 70, "b": 140},
+        title=title,
+        height=520,
+        margin={"l": 10, "r": 100, "t": 70, "b": 140},
         shapes=[shape for axis in ("", "2", "3") for shape in wall_shapes(layout, axis)],
-        coloraxis={"colorscale": "Viridis_r", "cmin": 0, "cmax": top,
-                   "colorbar": {"title": "L1 distance", "x": 1.01, "len": 0.9, "thickness": 14}},
-        updatemenus=[{"type": "buttons", "buttons": [play], "x": 1.0, "y": 1.2, "xanchor": "right",
-                      "yanchor": "bottom", "showactive": False}],
+        coloraxis={
+            "colorscale": "Viridis_r",
+            "cmin": 0,
+            "cmax": top,
+            "colorbar": {"title": "L1 distance", "x": 1.01, "len": 0.9, "thickness": 14},
+        },
+        updatemenus=[
+            {
+                "type": "buttons",
+                "buttons": [play],
+                "x": 1.0,
+                "y": 1.2,
+                "xanchor": "right",
+                "yanchor": "bottom",
+                "showactive": False,
+            }
+        ],
         sliders=[{**slider, "currentvalue": {"prefix": "τ = "}, "x": 0, "len": 0.9, "y": -0.16, "yanchor": "top"}],
     )
     figure.update_xaxes(range=[-BOX, BOX])
@@ -100,21 +145,49 @@ def reachability_figure(distance: np.ndarray, truth: np.ndarray, layout: str, st
     return figure
 
 
-def rollout_figure(paths: dict[str, np.ndarray], layout: str, goal: tuple[float, float], radius: float,
-                   title: str = "Rollouts toward the goal") -> go.Figure:
+def rollout_figure(
+    paths: dict[str, np.ndarray],
+    layout: str,
+    goal: tuple[float, float],
+    radius: float,
+    title: str = "Rollouts toward the goal",
+) -> go.Figure:
     """Each learner's deterministic path (τ counting down) from the start to the goal, on the map."""
     figure = go.Figure()
     for index, (method, path) in enumerate(paths.items()):
-        figure.add_scatter(x=path[:, 0], y=path[:, 1], mode="lines+markers", name=METHOD_NAMES[method],
-                           marker={"size": 5}, line={"color": PALETTE[index]})
-    figure.add_scatter(x=[next(iter(paths.values()))[0, 0]], y=[next(iter(paths.values()))[0, 1]], mode="markers",
-                       name="start", marker={"symbol": "star", "size": 14, "color": "black"})
-    figure.add_shape(type="circle", x0=goal[0] - radius, y0=goal[1] - radius, x1=goal[0] + radius,
-                     y1=goal[1] + radius, line={"color": PALETTE[2], "width": 2})
-    figure.add_scatter(x=[goal[0]], y=[goal[1]], mode="markers", name="goal",
-                       marker={"symbol": "x", "size": 12, "color": PALETTE[2]})
-    figure.update_layout(title=title, height=380, shapes=list(figure.layout.shapes) + wall_shapes(layout),
-                         margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.1})
+        figure.add_scatter(
+            x=path[:, 0],
+            y=path[:, 1],
+            mode="lines+markers",
+            name=METHOD_NAMES[method],
+            marker={"size": 5},
+            line={"color": PALETTE[index]},
+        )
+    figure.add_scatter(
+        x=[next(iter(paths.values()))[0, 0]],
+        y=[next(iter(paths.values()))[0, 1]],
+        mode="markers",
+        name="start",
+        marker={"symbol": "star", "size": 14, "color": "black"},
+    )
+    figure.add_shape(
+        type="circle",
+        x0=goal[0] - radius,
+        y0=goal[1] - radius,
+        x1=goal[0] + radius,
+        y1=goal[1] + radius,
+        line={"color": PALETTE[2], "width": 2},
+    )
+    figure.add_scatter(
+        x=[goal[0]], y=[goal[1]], mode="markers", name="goal", marker={"symbol": "x", "size": 12, "color": PALETTE[2]}
+    )
+    figure.update_layout(
+        title=title,
+        height=380,
+        shapes=list(figure.layout.shapes) + wall_shapes(layout),
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": -0.1},
+    )
     figure.update_xaxes(range=[-BOX, BOX])
     figure.update_yaxes(range=[-BOX, BOX])
     return figure

@@ -25,12 +25,27 @@ def expert_labels(experts: int) -> list[str]:
 
 def win_matrix_chart(counts: np.ndarray, mechanisms: list[str], title: str) -> go.Figure:
     """Mechanisms x experts: each cell the expert's share of that mechanism's examples, the count written in it."""
-    figure = go.Figure(go.Heatmap(z=evaluate.win_shares(counts), x=expert_labels(counts.shape[1]), y=mechanisms, zmin=0, zmax=1,
-                                  colorscale="Blues", text=counts.astype(int), texttemplate="%{text}",
-                                  colorbar={"title": "share"},
-                                  hovertemplate="%{y} → %{x}: %{z:.0%} of wins<extra></extra>"))
-    figure.update_layout(title=title, height=380, margin=MARGIN, xaxis_title="expert",
-                         yaxis={"autorange": "reversed", "title": "mechanism (hidden from the experts)"})
+    figure = go.Figure(
+        go.Heatmap(
+            z=evaluate.win_shares(counts),
+            x=expert_labels(counts.shape[1]),
+            y=mechanisms,
+            zmin=0,
+            zmax=1,
+            colorscale="Blues",
+            text=counts.astype(int),
+            texttemplate="%{text}",
+            colorbar={"title": "share"},
+            hovertemplate="%{y} → %{x}: %{z:.0%} of wins<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=title,
+        height=380,
+        margin=MARGIN,
+        xaxis_title="expert",
+        yaxis={"autorange": "reversed", "title": "mechanism (hidden from the experts)"},
+    )
     return figure
 
 
@@ -39,20 +54,48 @@ def win_history_chart(rounds: np.ndarray, shares: np.ndarray, mechanisms: list[s
     labels = expert_labels(shares.shape[2])
 
     def heatmap(frame: np.ndarray) -> go.Heatmap:
-        return go.Heatmap(z=frame, x=labels, y=mechanisms, zmin=0, zmax=1, colorscale="Blues",
-                          colorbar={"title": "share"}, hovertemplate="%{y} → %{x}: %{z:.0%}<extra></extra>")
+        return go.Heatmap(
+            z=frame,
+            x=labels,
+            y=mechanisms,
+            zmin=0,
+            zmax=1,
+            colorscale="Blues",
+            colorbar={"title": "share"},
+            hovertemplate="%{y} → %{x}: %{z:.0%}<extra></extra>",
+        )
 
     play, slider = animation_controls([str(r) for r in rounds], len(rounds) - 1, "▶", frame_ms=150)
-    figure = go.Figure(data=[heatmap(shares[-1])],
-                       frames=[go.Frame(data=[heatmap(frame)], name=str(r)) for r, frame in zip(rounds, shares,
-                                                                                                 strict=True)])
+    figure = go.Figure(
+        data=[heatmap(shares[-1])],
+        frames=[go.Frame(data=[heatmap(frame)], name=str(r)) for r, frame in zip(rounds, shares, strict=True)],
+    )
     figure.update_layout(
-        title="Share of wins per mechanism, round by round", height=450, margin={**MARGIN, "b": 100},
+        title="Share of wins per mechanism, round by round",
+        height=450,
+        margin={**MARGIN, "b": 100},
         yaxis={"autorange": "reversed"},
-        updatemenus=[{"type": "buttons", "buttons": [play], "x": 0, "y": -0.1, "xanchor": "left", "yanchor": "top",
-                      "pad": {"t": 30}}],
-        sliders=[{**slider, "x": 0.08, "len": 0.92, "y": -0.1, "yanchor": "top",
-                  "currentvalue": {"prefix": "round ", "xanchor": "right"}}],
+        updatemenus=[
+            {
+                "type": "buttons",
+                "buttons": [play],
+                "x": 0,
+                "y": -0.1,
+                "xanchor": "left",
+                "yanchor": "top",
+                "pad": {"t": 30},
+            }
+        ],
+        sliders=[
+            {
+                **slider,
+                "x": 0.08,
+                "len": 0.92,
+                "y": -0.1,
+                "yanchor": "top",
+                "currentvalue": {"prefix": "round ", "xanchor": "right"},
+            }
+        ],
     )
     return figure
 
@@ -70,14 +113,18 @@ def sample_grid(result: dict[str, np.ndarray], mechanisms: list[str], sample: in
         for column, image in enumerate(tiles):
             top, left = row * tile, column * tile
             if column == winners[row] + 1:
-                grid[top:top + tile, left:left + tile] = WINNER_RGB
-            grid[top + 2:top + 2 + size, left + 2:left + 2 + size] = (255 * image.clip(0, 1))[..., None].astype(np.uint8)
+                grid[top : top + tile, left : left + tile] = WINNER_RGB
+            grid[top + 2 : top + 2 + size, left + 2 : left + 2 + size] = (255 * image.clip(0, 1))[..., None].astype(
+                np.uint8
+            )
     labels = ["input", *expert_labels(outputs.shape[1]), "clean"]
     figure = go.Figure(go.Image(z=grid, hoverinfo="skip"))
-    figure.update_xaxes(tickvals=[tile * (c + 0.5) for c in range(columns)], ticktext=labels, side="top",
-                        showgrid=False)
-    figure.update_yaxes(tickvals=[tile * (r + 0.5) for r in range(len(mechanisms))], ticktext=mechanisms,
-                        showgrid=False)
+    figure.update_xaxes(
+        tickvals=[tile * (c + 0.5) for c in range(columns)], ticktext=labels, side="top", showgrid=False
+    )
+    figure.update_yaxes(
+        tickvals=[tile * (r + 0.5) for r in range(len(mechanisms))], ticktext=mechanisms, showgrid=False
+    )
     figure.update_layout(title=title, height=60 + 34 * len(mechanisms), margin={**MARGIN, "t": 70})
     return figure
 
@@ -87,30 +134,52 @@ def cross_application_chart(result: dict[str, np.ndarray], mechanisms: list[str]
     error = np.concatenate([result["error"], result["identity_error"][:, None]], axis=1)
     wins = result["wins"]
     top = wins.argmax(axis=1)
-    text = [[f"{error[r, c]:.3f}".removeprefix("0") + ("★" if c == top[r] else "") for c in range(error.shape[1])]
-            for r in range(len(mechanisms))]
-    figure = go.Figure(go.Heatmap(z=error, x=[*expert_labels(wins.shape[1]), "nothing"], y=mechanisms, text=text,
-                                  texttemplate="%{text}", textfont={"size": 11}, colorscale="Reds_r", zmin=0,
-                                  zmax=float(np.quantile(result["identity_error"], 0.9)),
-                                  colorbar={"title": "error"},
-                                  hovertemplate="%{x} on %{y}: squared error %{z:.4f}<extra></extra>"))
-    figure.update_layout(title=title, height=460, margin=MARGIN, xaxis_title="expert applied",
-                         yaxis={"autorange": "reversed", "title": "mechanism of the data"})
+    text = [
+        [f"{error[r, c]:.3f}".removeprefix("0") + ("★" if c == top[r] else "") for c in range(error.shape[1])]
+        for r in range(len(mechanisms))
+    ]
+    figure = go.Figure(
+        go.Heatmap(
+            z=error,
+            x=[*expert_labels(wins.shape[1]), "nothing"],
+            y=mechanisms,
+            text=text,
+            texttemplate="%{text}",
+            textfont={"size": 11},
+            colorscale="Reds_r",
+            zmin=0,
+            zmax=float(np.quantile(result["identity_error"], 0.9)),
+            colorbar={"title": "error"},
+            hovertemplate="%{x} on %{y}: squared error %{z:.4f}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=title,
+        height=460,
+        margin=MARGIN,
+        xaxis_title="expert applied",
+        yaxis={"autorange": "reversed", "title": "mechanism of the data"},
+    )
     return figure
 
 
-def transfer_chart(test: dict[str, np.ndarray], transfer: dict[str, np.ndarray], mechanisms: list[str],
-                   held_out_classes: str) -> go.Figure:
+def transfer_chart(
+    test: dict[str, np.ndarray], transfer: dict[str, np.ndarray], mechanisms: list[str], held_out_classes: str
+) -> go.Figure:
     """Per mechanism: the winners' error on trained classes, on classes never seen, and doing nothing."""
     held = "/".join(map(str, data.parse_classes(held_out_classes)))
     figure = go.Figure()
     figure.add_bar(x=mechanisms, y=test["winner_error"], name="winner, trained classes (test digits)")
     figure.add_bar(x=mechanisms, y=transfer["winner_error"], name=f"winner, held-out classes {held}")
     figure.add_bar(x=mechanisms, y=transfer["identity_error"], name="doing nothing", marker_color="lightgrey")
-    figure.update_layout(title="Transfer: error against the clean original", barmode="group", height=360,
-                         yaxis={"type": "log", "dtick": 1, "exponentformat": "power",
-                                "title": "mean squared error per pixel"}, margin=MARGIN,
-                         legend={"orientation": "h", "y": -0.2})
+    figure.update_layout(
+        title="Transfer: error against the clean original",
+        barmode="group",
+        height=360,
+        yaxis={"type": "log", "dtick": 1, "exponentformat": "power", "title": "mean squared error per pixel"},
+        margin=MARGIN,
+        legend={"orientation": "h", "y": -0.2},
+    )
     return figure
 
 
@@ -119,11 +188,13 @@ def reading(result: dict[str, np.ndarray], mechanisms: list[str], owned_share: f
     owners = evaluate.ownership(result["wins"], owned_share)
     owned = [m for m, is_owned in zip(mechanisms, owners["owned"], strict=True) if is_owned]
     better = int((result["winner_error"] < result["identity_error"]).sum())
-    return (f"**{owners['distinct_owners']} of {len(mechanisms)}** mechanisms are owned (≥ "
-            f"{owned_share:.0%} of their wins) by distinct experts; owned: {', '.join(owned) or 'none yet'}. "
-            f"The winner's output is closer to the clean digit than doing nothing on **{better} of "
-            f"{len(mechanisms)}** mechanisms (mean error {result['winner_error'].mean():.3f} vs "
-            f"{result['identity_error'].mean():.3f}).")
+    return (
+        f"**{owners['distinct_owners']} of {len(mechanisms)}** mechanisms are owned (≥ "
+        f"{owned_share:.0%} of their wins) by distinct experts; owned: {', '.join(owned) or 'none yet'}. "
+        f"The winner's output is closer to the clean digit than doing nothing on **{better} of "
+        f"{len(mechanisms)}** mechanisms (mean error {result['winner_error'].mean():.3f} vs "
+        f"{result['identity_error'].mean():.3f})."
+    )
 
 
 @st.cache_resource(show_spinner="Replaying the bundled tournament on held-out digits…")

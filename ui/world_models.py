@@ -22,8 +22,13 @@ from ui.figures import PALETTE
 BUNDLED = Path(train.__file__).with_name("bundled_world.pt")  # a Doom quick-preset world, its viewer and τ table
 
 # Ha & Schmidhuber 2018, Table 2 (DoomTakeCover): τ → (dream mean, dream std, real mean, real std)
-PAPER_TAU_TABLE = {0.10: (2086, 140, 193, 58), 0.50: (2060, 277, 196, 50), 1.00: (1145, 690, 868, 511),
-                   1.15: (918, 546, 1092, 556), 1.30: (732, 269, 753, 139)}
+PAPER_TAU_TABLE = {
+    0.10: (2086, 140, 193, 58),
+    0.50: (2060, 277, 196, 50),
+    1.00: (1145, 690, 868, 511),
+    1.15: (918, 546, 1092, 556),
+    1.30: (732, 269, 753, 139),
+}
 PAPER_RANDOM = (210, 108)
 SWEEP_TAUS = tuple(PAPER_TAU_TABLE)
 
@@ -42,25 +47,39 @@ def frame_strip(rows: list[np.ndarray]) -> np.ndarray:
 def fitness_chart(series: dict[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
     """CMA-ES: best, mean and worst dream return per generation, and the held-out score of the search's mean."""
     figure = go.Figure()
-    styles = {"fitness_worst": ("worst", {"color": "grey", "width": 1}),
-              "fitness_best": ("best", {"color": PALETTE[2]}),
-              "fitness_mean": ("mean", {"color": PALETTE[1], "width": 3}),
-              "held_out": ("held-out dreams (the search's mean)", {"color": PALETTE[0], "dash": "dot"})}
+    styles = {
+        "fitness_worst": ("worst", {"color": "grey", "width": 1}),
+        "fitness_best": ("best", {"color": PALETTE[2]}),
+        "fitness_mean": ("mean", {"color": PALETTE[1], "width": 3}),
+        "held_out": ("held-out dreams (the search's mean)", {"color": PALETTE[0], "dash": "dot"}),
+    }
     for name, (label, line) in styles.items():
         if name in series:
             figure.add_scatter(x=series[name][0], y=series[name][1], name=label, line=line)
-    figure.update_layout(title="C: CMA-ES fitness in the dream", height=300, xaxis_title="generation",
-                         yaxis_title="mean dream return", margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                         legend={"orientation": "h", "y": -0.3})
+    figure.update_layout(
+        title="C: CMA-ES fitness in the dream",
+        height=300,
+        xaxis_title="generation",
+        yaxis_title="mean dream return",
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": -0.3},
+    )
     return figure
 
 
 def death_chart(death: np.ndarray, length: int) -> go.Figure:
-    figure = go.Figure(go.Scatter(x=np.arange(1, length + 1), y=death[:length], mode="lines",
-                                  line={"color": PALETTE[1]}, name="P(end)"))
-    figure.update_layout(title="M's predicted probability that the dream ends here, per dream step", height=220,
-                         xaxis_title="dream step", yaxis={"range": [0, 1], "title": "P(end)"},
-                         margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    figure = go.Figure(
+        go.Scatter(
+            x=np.arange(1, length + 1), y=death[:length], mode="lines", line={"color": PALETTE[1]}, name="P(end)"
+        )
+    )
+    figure.update_layout(
+        title="M's predicted probability that the dream ends here, per dream step",
+        height=220,
+        xaxis_title="dream step",
+        yaxis={"range": [0, 1], "title": "P(end)"},
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    )
     return figure
 
 
@@ -72,27 +91,58 @@ def probe_chart(probe: dict[str, Any]) -> go.Figure:
 
     summary = probe if "ceiling" in probe else probe_summary(probe)
     horizon, names = summary["horizon"], list(summary["real"])
-    figure = make_subplots(1, 2, column_widths=[0.62, 0.38], subplot_titles=(
-        f"P(hit within {horizon} steps) holding each action", "pairs the dream orders as the game does"))
-    figure.add_bar(x=names, y=[summary["real"][n] for n in names], name="the real game", marker_color="black",
-                   row=1, col=1)
+    figure = make_subplots(
+        1,
+        2,
+        column_widths=[0.62, 0.38],
+        subplot_titles=(
+            f"P(hit within {horizon} steps) holding each action",
+            "pairs the dream orders as the game does",
+        ),
+    )
+    figure.add_bar(
+        x=names, y=[summary["real"][n] for n in names], name="the real game", marker_color="black", row=1, col=1
+    )
     for i, row in enumerate(summary["taus"]):
-        figure.add_bar(x=names, y=[row[f"dream_{n}"] for n in names], name=f"dream τ = {row['tau']:g}",
-                       marker_color=PALETTE[i % len(PALETTE)], opacity=0.85, row=1, col=1)
+        figure.add_bar(
+            x=names,
+            y=[row[f"dream_{n}"] for n in names],
+            name=f"dream τ = {row['tau']:g}",
+            marker_color=PALETTE[i % len(PALETTE)],
+            opacity=0.85,
+            row=1,
+            col=1,
+        )
     taus = [row["tau"] for row in summary["taus"]]
-    figure.add_scatter(x=taus, y=[row["pair_order"] for row in summary["taus"]], mode="lines+markers",
-                       name="ordered as the game", line={"color": PALETTE[1], "width": 3}, showlegend=False,
-                       row=1, col=2)
+    figure.add_scatter(
+        x=taus,
+        y=[row["pair_order"] for row in summary["taus"]],
+        mode="lines+markers",
+        name="ordered as the game",
+        line={"color": PALETTE[1], "width": 3},
+        showlegend=False,
+        row=1,
+        col=2,
+    )
     figure.add_hline(y=0.5, line={"dash": "dot", "color": "grey"}, annotation_text="chance", row=1, col=2)
-    figure.add_hline(y=summary["ceiling"], line={"dash": "dash", "color": PALETTE[2]},
-                     annotation_text=f"each action's average odds {summary['ceiling']:.0%}", row=1, col=2)
+    figure.add_hline(
+        y=summary["ceiling"],
+        line={"dash": "dash", "color": PALETTE[2]},
+        annotation_text=f"each action's average odds {summary['ceiling']:.0%}",
+        row=1,
+        col=2,
+    )
     figure.update_yaxes(range=[0, 1], row=1, col=1)
     figure.update_yaxes(range=[0.3, 1], tickformat=".0%", row=1, col=2)
     figure.update_xaxes(title_text="τ", row=1, col=2)
-    figure.update_layout(title=f"Does the dream know what moving does? ({summary['states']} real states, "
-                         f"{summary['near_hit']} of them {summary['lead']} steps before a hit)", height=360,
-                         barmode="group", margin={"l": 10, "r": 10, "t": 60, "b": 10},
-                         legend={"orientation": "h", "y": -0.2})
+    figure.update_layout(
+        title=f"Does the dream know what moving does? ({summary['states']} real states, "
+        f"{summary['near_hit']} of them {summary['lead']} steps before a hit)",
+        height=360,
+        barmode="group",
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        legend={"orientation": "h", "y": -0.2},
+    )
     return figure
 
 
@@ -101,28 +151,63 @@ def tau_table_chart(rows: list[dict[str, Any]], random: tuple[float, float] | No
     figure = go.Figure()
     taus = list(PAPER_TAU_TABLE)
     paper = np.array(list(PAPER_TAU_TABLE.values()), dtype=float)
-    figure.add_scatter(x=taus, y=paper[:, 0], error_y={"type": "data", "array": paper[:, 1]}, name="paper: dream",
-                       mode="markers", marker={"symbol": "circle-open", "size": 10, "color": PALETTE[0]})
-    figure.add_scatter(x=taus, y=paper[:, 2], error_y={"type": "data", "array": paper[:, 3]}, name="paper: real",
-                       mode="markers", marker={"symbol": "diamond-open", "size": 10, "color": PALETTE[1]})
+    figure.add_scatter(
+        x=taus,
+        y=paper[:, 0],
+        error_y={"type": "data", "array": paper[:, 1]},
+        name="paper: dream",
+        mode="markers",
+        marker={"symbol": "circle-open", "size": 10, "color": PALETTE[0]},
+    )
+    figure.add_scatter(
+        x=taus,
+        y=paper[:, 2],
+        error_y={"type": "data", "array": paper[:, 3]},
+        name="paper: real",
+        mode="markers",
+        marker={"symbol": "diamond-open", "size": 10, "color": PALETTE[1]},
+    )
     done = [r for r in rows if r.get("real") is not None]
     if done:
-        figure.add_scatter(x=[r["τ"] for r in done], y=[r["dream"] for r in done], name="ours: in the dream",
-                           mode="lines+markers", line={"color": PALETTE[0]},
-                           error_y={"type": "data", "array": [r["dream_se"] for r in done]})
-        figure.add_scatter(x=[r["τ"] for r in done], y=[r["real"] for r in done], name="ours: in the real game",
-                           mode="lines+markers", line={"color": PALETTE[1], "width": 3},
-                           error_y={"type": "data", "array": [r["real_se"] for r in done]})
+        figure.add_scatter(
+            x=[r["τ"] for r in done],
+            y=[r["dream"] for r in done],
+            name="ours: in the dream",
+            mode="lines+markers",
+            line={"color": PALETTE[0]},
+            error_y={"type": "data", "array": [r["dream_se"] for r in done]},
+        )
+        figure.add_scatter(
+            x=[r["τ"] for r in done],
+            y=[r["real"] for r in done],
+            name="ours: in the real game",
+            mode="lines+markers",
+            line={"color": PALETTE[1], "width": 3},
+            error_y={"type": "data", "array": [r["real_se"] for r in done]},
+        )
     if random is not None:
-        figure.add_hrect(y0=random[0] - random[1], y1=random[0] + random[1], fillcolor="grey", opacity=0.2,
-                         line_width=0)
-        figure.add_hline(y=random[0], line={"dash": "dot", "color": "grey"},
-                         annotation_text=f"random policy {random[0]:.0f} ± {random[1]:.0f}")
-    figure.add_hline(y=750, line={"dash": "dash", "color": PALETTE[2], "width": 1}, annotation_text="solved: 750",
-                     annotation_position="bottom right")
-    figure.update_layout(title="The τ table: score in the dream vs in the real game", height=380,
-                         xaxis_title="τ", yaxis_title="score (steps survived)",
-                         margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.25})
+        figure.add_hrect(
+            y0=random[0] - random[1], y1=random[0] + random[1], fillcolor="grey", opacity=0.2, line_width=0
+        )
+        figure.add_hline(
+            y=random[0],
+            line={"dash": "dot", "color": "grey"},
+            annotation_text=f"random policy {random[0]:.0f} ± {random[1]:.0f}",
+        )
+    figure.add_hline(
+        y=750,
+        line={"dash": "dash", "color": PALETTE[2], "width": 1},
+        annotation_text="solved: 750",
+        annotation_position="bottom right",
+    )
+    figure.update_layout(
+        title="The τ table: score in the dream vs in the real game",
+        height=380,
+        xaxis_title="τ",
+        yaxis_title="score (steps survived)",
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": -0.25},
+    )
     return figure
 
 
@@ -160,11 +245,14 @@ def bundled_picture() -> np.ndarray:
 
 def dream_buttons(env: str) -> dict[str, Any]:
     """What a visitor can press in a dream: the game's own actions (envs.GAMES), arrows on the sides."""
+
     def label(name: str) -> str:
         return f"◀ {name}" if "left" in name else f"{name} ▶" if "right" in name else name
 
-    return {label(name): np.asarray(action, np.float32) if isinstance(action, tuple) else action
-            for name, action in GAMES[env].actions.items()}
+    return {
+        label(name): np.asarray(action, np.float32) if isinstance(action, tuple) else action
+        for name, action in GAMES[env].actions.items()
+    }
 
 
 def dream_session(path: Path, temperature: float, restart: bool) -> DreamSession:
@@ -188,17 +276,25 @@ def tau_rows(results: dict[float, tuple[str, dict[str, Any]]]) -> list[dict[str,
     rows = []
     for tau, (paper_dream, paper_dream_std, paper_real, paper_real_std) in PAPER_TAU_TABLE.items():
         label, summary = results.get(tau, ("—", {}))
-        rows.append({"τ": tau, "job": label, "dream": summary.get("dream_score"),
-                     "dream_se": summary.get("dream_score_se"), "real": summary.get("real_score"),
-                     "real_se": summary.get("real_score_se"), "paper dream": f"{paper_dream} ± {paper_dream_std}",
-                     "paper real": f"{paper_real} ± {paper_real_std}", "C hit real": summary.get("probe_real_hit"),
-                     "C hit dream": summary.get("probe_dream_hit")})
+        rows.append(
+            {
+                "τ": tau,
+                "job": label,
+                "dream": summary.get("dream_score"),
+                "dream_se": summary.get("dream_score_se"),
+                "real": summary.get("real_score"),
+                "real_se": summary.get("real_score_se"),
+                "paper dream": f"{paper_dream} ± {paper_dream_std}",
+                "paper real": f"{paper_real} ± {paper_real_std}",
+                "C hit real": summary.get("probe_real_hit"),
+                "C hit dream": summary.get("probe_dream_hit"),
+            }
+        )
     return rows
 
 
 def sweep_results(sweep: list[Run]) -> dict[float, tuple[str, dict[str, Any]]]:
-    return {r.config["temperature"]: (f"#{r.id} {r.status}", r.summary if r.status == "done" else {})
-            for r in sweep}
+    return {r.config["temperature"]: (f"#{r.id} {r.status}", r.summary if r.status == "done" else {}) for r in sweep}
 
 
 def bundled_results(table: list[dict[str, Any]]) -> dict[float, tuple[str, dict[str, Any]]]:
@@ -216,8 +312,19 @@ def table_frame(rows: list[dict[str, Any]]):
     def cell(mean, se):
         return None if mean is None else f"{mean:.0f} ± {se:.0f}"
 
-    return pd.DataFrame([{"τ": r["τ"], "job": r["job"], "dream (ours)": cell(r["dream"], r["dream_se"]),
-                          "real (ours)": cell(r["real"], r["real_se"]), "dream (paper)": r["paper dream"],
-                          "real (paper)": r["paper real"], "C hit from probe states: real / dream": None
-                          if r["C hit real"] is None else f"{r['C hit real']:.2f} / {r['C hit dream']:.2f}"}
-                         for r in rows])
+    return pd.DataFrame(
+        [
+            {
+                "τ": r["τ"],
+                "job": r["job"],
+                "dream (ours)": cell(r["dream"], r["dream_se"]),
+                "real (ours)": cell(r["real"], r["real_se"]),
+                "dream (paper)": r["paper dream"],
+                "real (paper)": r["paper real"],
+                "C hit from probe states: real / dream": None
+                if r["C hit real"] is None
+                else f"{r['C hit real']:.2f} / {r['C hit dream']:.2f}",
+            }
+            for r in rows
+        ]
+    )

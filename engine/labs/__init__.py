@@ -21,7 +21,6 @@ class Lab:
     trainer_module: str
     sweep_link: str = ""  # the parameter through which a sweep's jobs refer to the run they start from
 
-
     @property
     def space(self) -> ParamSpace:
         return importlib.import_module(self.config_module).SPACE

@@ -49,9 +49,12 @@ def random_state(*generators: np.random.Generator | Any) -> dict[str, Any]:
     """The state of torch's global generator and of the given numpy / torch generators, for a checkpoint."""
     import torch
 
-    return {"torch": torch.get_rng_state(),
-            "generators": [g.bit_generator.state if isinstance(g, np.random.Generator) else g.get_state()
-                           for g in generators]}
+    return {
+        "torch": torch.get_rng_state(),
+        "generators": [
+            g.bit_generator.state if isinstance(g, np.random.Generator) else g.get_state() for g in generators
+        ],
+    }
 
 
 def restore_random_state(state: dict[str, Any], *generators: np.random.Generator | Any) -> None:
@@ -70,8 +73,13 @@ class Context:
     """Interface. `params` holds the current values of every hyperparameter, live changes applied; `resume` the
     checkpoint to continue from (None: start from scratch)."""
 
-    def __init__(self, config: dict[str, Any], lab: str = "", resume: ResumePoint | None = None,
-                 checkpoint_seconds: float = CHECKPOINT_SECONDS):
+    def __init__(
+        self,
+        config: dict[str, Any],
+        lab: str = "",
+        resume: ResumePoint | None = None,
+        checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    ):
         self.params: dict[str, Any] = dict(config)
         self.lab, self.resume, self.checkpoint_seconds = lab, resume, checkpoint_seconds
         self._checkpointed = time.monotonic()
@@ -116,9 +124,15 @@ class LocalContext(Context):
     """In-memory context: for tests, benchmarks and notebooks. `stop_after_polls` simulates a Stop press; checkpoints
     are never due unless `checkpoint_seconds` says so (0: at every point a trainer could continue from)."""
 
-    def __init__(self, config: dict[str, Any], stop_after_polls: int | None = None, quiet: bool = True,
-                 runs: dict[int, dict[str, Any]] | None = None, resume: ResumePoint | None = None,
-                 checkpoint_seconds: float = float("inf")):
+    def __init__(
+        self,
+        config: dict[str, Any],
+        stop_after_polls: int | None = None,
+        quiet: bool = True,
+        runs: dict[int, dict[str, Any]] | None = None,
+        resume: ResumePoint | None = None,
+        checkpoint_seconds: float = float("inf"),
+    ):
         super().__init__(config, resume=resume, checkpoint_seconds=checkpoint_seconds)
         self.runs = runs or {}  # run id -> checkpoint state, for load_run_checkpoint
         self.metrics: dict[str, list[tuple[int, float]]] = {}

@@ -40,7 +40,7 @@ from engine.runtime.store import Run, Store, params_now
 TYPICAL_RUN_SECONDS = 120.0  # a wait estimate's guess before any run of the lab has finished
 MAX_RECOVERIES = 3  # automatic resumes of a run (restarts, lost nodes) with no progress between: then it fails
 RESTART_GRACE = 3.0  # seconds a run from before this scheduler may go without a heartbeat: one claimed just then
-                     # by another scheduler may not have its worker yet
+# by another scheduler may not have its worker yet
 
 
 def fair_order(queued: list[Run], running: list[Run], last_served: dict[str, float]) -> list[Run]:
@@ -140,8 +140,9 @@ class JobManager:
         self._check_limits(lab.name, [config], by)
         child = self.store.create_branch(parent, config, by.id, point.step)
         changed = ", ".join(f"{name}={value}" for name, value in changes.items()) or "no changes"
-        self.store.add_event(child, point.step, "branched",
-                             {"message": f"branched from run #{run_id} at step {point.step} ({changed})"})
+        self.store.add_event(
+            child, point.step, "branched", {"message": f"branched from run #{run_id} at step {point.step} ({changed})"}
+        )
         self.tick()
         return child
 
@@ -165,8 +166,9 @@ class JobManager:
     def queue_position(self, run_id: int) -> tuple[int, float] | None:
         """(1-based place in the dispatch order, estimated seconds until it starts) for a queued run."""
         queued = self.store.list_runs(statuses=("queued",))
-        order = [r.id for r in fair_order(queued, self.store.list_runs(statuses=("running",)),
-                                          self.store.last_served())]
+        order = [
+            r.id for r in fair_order(queued, self.store.list_runs(statuses=("running",)), self.store.last_served())
+        ]
         if run_id not in order:
             return None
         place = order.index(run_id) + 1
@@ -229,20 +231,28 @@ class JobManager:
         if run.checkpoint_step is None:
             resumed, stage = "started over: it had no checkpoint yet", "starting over"
         else:
-            resumed, stage = (f"resumed from its checkpoint at step {run.checkpoint_step}",
-                              f"resuming from step {run.checkpoint_step}")
+            resumed, stage = (
+                f"resumed from its checkpoint at step {run.checkpoint_step}",
+                f"resuming from step {run.checkpoint_step}",
+            )
         if self.store.requeue(run, stage, automatic):
-            self.store.add_event(run.id, run.checkpoint_step or 0, "resumed", {"message": f"{why} at step {at}; {resumed}"})
+            self.store.add_event(
+                run.id, run.checkpoint_step or 0, "resumed", {"message": f"{why} at step {at}; {resumed}"}
+            )
 
     def _recover(self, run: Run, why: str) -> None:
         """A run whose worker was lost: queued to resume, at most MAX_RECOVERIES times without progress; a paused
         one is stopped (it was not training), for its owner to resume."""
         if run.status == "paused":
-            self.store.finish(run.id, "stopped", note=f"{why} at step {self._step_of(run)} while paused; "
-                                                      f"Resume continues it")
+            self.store.finish(
+                run.id, "stopped", note=f"{why} at step {self._step_of(run)} while paused; Resume continues it"
+            )
         elif run.recoveries >= MAX_RECOVERIES:
-            self._fail(run, f"{why} at step {self._step_of(run)}; given up after {MAX_RECOVERIES} "
-                            f"automatic resumes without progress")
+            self._fail(
+                run,
+                f"{why} at step {self._step_of(run)}; given up after {MAX_RECOVERIES} "
+                f"automatic resumes without progress",
+            )
         else:
             self._requeue(run, why, automatic=True)
 
@@ -260,23 +270,28 @@ class JobManager:
                 mine = self.store.list_runs(statuses=("queued", "running", "paused"), owner=by.id)
                 submissions = {run.batch or run.id for run in mine}
                 if len(submissions) >= limits.runs_per_visitor:
-                    raise Busy(f"you already have {len(submissions)} active run(s) (#{mine[-1].id}); the demo "
-                               f"allows {limits.runs_per_visitor} per visitor: stop one or wait for it to finish")
+                    raise Busy(
+                        f"you already have {len(submissions)} active run(s) (#{mine[-1].id}); the demo "
+                        f"allows {limits.runs_per_visitor} per visitor: stop one or wait for it to finish"
+                    )
             if limits.queue_limit:
                 waiting = len(self.store.list_runs(statuses=("queued",)))
                 if waiting + len(configs) > limits.queue_limit:
-                    raise Busy(f"the demo is busy: {waiting} runs are waiting for {limits.slots} slots. "
-                               f"Please try again in a few minutes.")
+                    raise Busy(
+                        f"the demo is busy: {waiting} runs are waiting for {limits.slots} slots. "
+                        f"Please try again in a few minutes."
+                    )
         if limits.memory_mb:
             need = max(get_lab(lab).memory_mb(config) for config in configs)
             if need > limits.memory_mb:
-                raise Busy(f"this configuration needs about {need:,.0f} MB, above this server's "
-                           f"{limits.memory_mb:,.0f} MB per run: choose fewer rollouts, steps or a smaller model")
+                raise Busy(
+                    f"this configuration needs about {need:,.0f} MB, above this server's "
+                    f"{limits.memory_mb:,.0f} MB per run: choose fewer rollouts, steps or a smaller model"
+                )
 
     def _wait_estimate(self, place: int) -> float:
         running = self.store.list_runs(statuses=("running",))
-        finished = [r.updated - r.started for r in self.store.list_runs(statuses=("done", "stopped"))[:20]
-                    if r.started]
+        finished = [r.updated - r.started for r in self.store.list_runs(statuses=("done", "stopped"))[:20] if r.started]
         typical = statistics.median(finished) if finished else TYPICAL_RUN_SECONDS
         free = self.settings.slots - len(running)
         if place <= free:
@@ -316,8 +331,9 @@ class JobManager:
             if run.heartbeat < self.started and now - run.heartbeat > RESTART_GRACE and not self.launcher.alive(run):
                 self._recover(run, "interrupted by a restart")  # its worker died with an earlier server
             elif now - run.heartbeat > self.heartbeat_timeout and not self.launcher.alive(run):
-                self.store.finish(run.id, "failed",
-                                  error=f"worker stopped responding (no heartbeat for {now - run.heartbeat:.0f} s)")
+                self.store.finish(
+                    run.id, "failed", error=f"worker stopped responding (no heartbeat for {now - run.heartbeat:.0f} s)"
+                )
 
     def _enforce_limits(self) -> None:
         limits, now = self.settings, time.time()
@@ -334,16 +350,21 @@ class JobManager:
                 continue
             elif limits.run_seconds and run.started and now - run.started > limits.run_seconds:
                 self._stop(run, f"stopped at the {limits.run_seconds / 60:g}-minute limit; Resume continues it")
-            elif limits.pause_seconds and run.status == "paused" and run.paused_at and \
-                    now - run.paused_at > limits.pause_seconds:
+            elif (
+                limits.pause_seconds
+                and run.status == "paused"
+                and run.paused_at
+                and now - run.paused_at > limits.pause_seconds
+            ):
                 self._stop(run, f"stopped after {limits.pause_seconds / 60:g} minutes paused; Resume continues it")
 
     def _dispatch(self) -> None:
         running = self.store.list_runs(statuses=("running",))
         free = self.settings.slots - len(running)
-        waiting = sorted((r for r in self.store.list_runs(statuses=("paused",)) if r.resume_wanted),
-                         key=lambda r: r.resume_wanted)
-        for run in waiting[:max(free, 0)]:
+        waiting = sorted(
+            (r for r in self.store.list_runs(statuses=("paused",)) if r.resume_wanted), key=lambda r: r.resume_wanted
+        )
+        for run in waiting[: max(free, 0)]:
             if self.store.set_paused(run.id, False):  # the slot is taken now; the worker follows the control
                 self.store.send_control(run.id, {"op": "resume"})
                 free -= 1

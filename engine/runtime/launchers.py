@@ -40,8 +40,11 @@ class Exit:
 
 
 def worker_env() -> dict[str, str]:
-    return {**os.environ, "OMP_NUM_THREADS": "1",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+    return {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+    }
 
 
 class Launcher(Protocol):
@@ -74,9 +77,13 @@ class LocalLauncher:
         with log_path.open("ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "engine.runtime.worker", str(self.store.data_dir), str(run.id)],
-                cwd=PROJECT_ROOT, env=worker_env(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                cwd=PROJECT_ROOT,
+                env=worker_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: a Ctrl-C meant for the app does not reach it,
-            )                            # and ending the group ends whatever the worker started too
+            )  # and ending the group ends whatever the worker started too
         self.store.set_pid(run.id, process.pid)
         self.store.set_node(run.id, f"local pid {process.pid}")
         self.processes[run.id] = process

@@ -53,8 +53,9 @@ def resize(head, nodes: int) -> None:
 def manager(data_dir: str, slots: int, address: str = ""):
     from engine.runtime.jobs import JobManager
 
-    return JobManager(data_dir, settings=replace(Settings.from_env(), slots=slots, ray_address=address),
-                      supervise_every=0.1)
+    return JobManager(
+        data_dir, settings=replace(Settings.from_env(), slots=slots, ray_address=address), supervise_every=0.1
+    )
 
 
 def timed_runs(jobs, configs: list[dict], lab: str = "meta_rl") -> float:
@@ -80,9 +81,19 @@ def single(args, overrides: dict) -> None:
                     before = load()
                     seconds = timed_runs(jobs, [config])
                     jobs.shutdown()
-                    print(json.dumps({"bench": "single", "attempt": attempt, "launcher": where,
-                                      "seconds": round(seconds, 2), "load_before": before, "load_after": load()}),
-                          flush=True)
+                    print(
+                        json.dumps(
+                            {
+                                "bench": "single",
+                                "attempt": attempt,
+                                "launcher": where,
+                                "seconds": round(seconds, 2),
+                                "load_before": before,
+                                "load_after": load(),
+                            }
+                        ),
+                        flush=True,
+                    )
     finally:
         ray.shutdown()
         head.shutdown()
@@ -109,9 +120,20 @@ def sweep(args, overrides: dict) -> None:
                 assert statuses == ["done"] * len(ids)
                 spread = sorted({jobs.store.get_run(i).node.split()[3] for i in ids})
                 jobs.shutdown()
-                print(json.dumps({"bench": "sweep", "nodes": nodes, "jobs": len(ids), "seconds": round(seconds, 2),
-                                  "worker_nodes_used": spread, "load_before": before, "load_after": load()}),
-                      flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "bench": "sweep",
+                            "nodes": nodes,
+                            "jobs": len(ids),
+                            "seconds": round(seconds, 2),
+                            "worker_nodes_used": spread,
+                            "load_before": before,
+                            "load_after": load(),
+                        }
+                    ),
+                    flush=True,
+                )
     finally:
         ray.shutdown()
         head.shutdown()
@@ -132,8 +154,12 @@ def tau(args, overrides: dict) -> None:
             started = time.perf_counter()
             world = jobs.submit("world_models", config, by=OPERATOR)
             assert jobs.wait(world) == "done", jobs.store.get_run(world).error
-            print(json.dumps({"bench": "tau-world", "seconds": round(time.perf_counter() - started, 2),
-                              "load_after": load()}), flush=True)
+            print(
+                json.dumps(
+                    {"bench": "tau-world", "seconds": round(time.perf_counter() - started, 2), "load_after": load()}
+                ),
+                flush=True,
+            )
             for nodes in args.phases:
                 jobs.shutdown()
                 resize(head, nodes)
@@ -145,9 +171,20 @@ def tau(args, overrides: dict) -> None:
                 seconds = time.perf_counter() - started
                 assert statuses == ["done"] * len(ids), [jobs.store.get_run(i).error[-300:] for i in ids]
                 spread = sorted({jobs.store.get_run(i).node.split()[3] for i in ids})
-                print(json.dumps({"bench": "tau", "nodes": nodes, "jobs": len(ids), "seconds": round(seconds, 2),
-                                  "worker_nodes_used": spread, "load_before": before, "load_after": load()}),
-                      flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "bench": "tau",
+                            "nodes": nodes,
+                            "jobs": len(ids),
+                            "seconds": round(seconds, 2),
+                            "worker_nodes_used": spread,
+                            "load_before": before,
+                            "load_after": load(),
+                        }
+                    ),
+                    flush=True,
+                )
             jobs.shutdown()
     finally:
         ray.shutdown()
@@ -176,10 +213,21 @@ def kill(args, overrides: dict) -> None:
                 removed = time.perf_counter() - started
                 status = jobs.wait(run_id, timeout=300)
                 seconds = time.perf_counter() - started
-                print(json.dumps({"bench": "kill", "attempt": attempt, "status": status,
-                                  "seconds_to_failed": round(seconds, 2), "of_which_removing_node": round(removed, 2),
-                                  "error": jobs.store.get_run(run_id).error[:200], "load_before": before,
-                                  "load_after": load()}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "bench": "kill",
+                            "attempt": attempt,
+                            "status": status,
+                            "seconds_to_failed": round(seconds, 2),
+                            "of_which_removing_node": round(removed, 2),
+                            "error": jobs.store.get_run(run_id).error[:200],
+                            "load_before": before,
+                            "load_after": load(),
+                        }
+                    ),
+                    flush=True,
+                )
                 head.add_node(num_cpus=1)
             jobs.shutdown()
     finally:
@@ -194,8 +242,12 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=5)
-    parser.add_argument("--phases", default="1,2", help="worker nodes in each timed phase of sweep and tau, in order "
-                                                        "(e.g. 1,2,2,1 to even out a load that drifts)")
+    parser.add_argument(
+        "--phases",
+        default="1,2",
+        help="worker nodes in each timed phase of sweep and tau, in order "
+        "(e.g. 1,2,2,1 to even out a load that drifts)",
+    )
     args = parser.parse_args()
     args.preset = args.preset or ("tutorial" if args.what == "tau" else "quick")
     args.phases = [int(n) for n in args.phases.split(",")]

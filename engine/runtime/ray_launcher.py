@@ -47,9 +47,11 @@ class RayUnavailable(ConfigError):
 def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
     """Join the cluster as a driver (this machine must be one of its nodes), or fail fast with a message."""
     if address.startswith("ray://"):
-        raise RayUnavailable(f"{address}: Ray Client addresses are not supported — the store lives on the app's "
-                             f"machine, so it must be a node of the cluster: run `ray start --address=HEAD:6379` "
-                             f"here and set DREAMLAB_RAY_ADDRESS=HEAD:6379")
+        raise RayUnavailable(
+            f"{address}: Ray Client addresses are not supported — the store lives on the app's "
+            f"machine, so it must be a node of the cluster: run `ray start --address=HEAD:6379` "
+            f"here and set DREAMLAB_RAY_ADDRESS=HEAD:6379"
+        )
     if address != "auto":
         host, _, port = address.rpartition(":")
         try:
@@ -59,12 +61,12 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
             raise RayUnavailable(
                 f"cannot reach the Ray cluster at {address} (DREAMLAB_RAY_ADDRESS): {error}. Start one with "
                 f"`ray start --head` (and `ray start --address=…` on the other machines), or unset "
-                f"DREAMLAB_RAY_ADDRESS to train on this machine.") from None
+                f"DREAMLAB_RAY_ADDRESS to train on this machine."
+            ) from None
     if ray.is_initialized():  # this process already drives a cluster (a second manager, a test): the same one?
         connected = ray.get_runtime_context().gcs_address
         if address != "auto" and connected != address:
-            raise RayUnavailable(f"this process is already connected to the Ray cluster at {connected}, "
-                                 f"not {address}")
+            raise RayUnavailable(f"this process is already connected to the Ray cluster at {connected}, not {address}")
         return
     try:
         ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, logging_level="WARNING")
@@ -130,8 +132,9 @@ class RunWorker:
 
         store = RemoteStore(self.store_actor, self.data_dir)
         context = ray.get_runtime_context()
-        store.set_node(self.run_id, f"ray node {ray.util.get_node_ip_address()} "
-                                    f"{context.get_node_id()[:8]} pid {os.getpid()}")
+        store.set_node(
+            self.run_id, f"ray node {ray.util.get_node_ip_address()} {context.get_node_id()[:8]} pid {os.getpid()}"
+        )
         sys.stdout = sys.stderr = LogStream(store, self.run_id)
         try:
             return run_worker(lambda: store, self.run_id)
@@ -155,8 +158,12 @@ class RayLauncher:
         self.key = hashlib.sha256(f"{socket.gethostname()}:{self.data_dir}".encode()).hexdigest()[:10]
         node_id = ray.get_runtime_context().get_node_id()
         self.store_actor = StoreActor.options(
-            name=store_actor_name(node_id), namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
-            scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False), runtime_env=self._env(),
+            name=store_actor_name(node_id),
+            namespace=NAMESPACE,
+            lifetime="detached",
+            get_if_exists=True,
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+            runtime_env=self._env(),
         ).remote()
         ray.get(self.store_actor.ready.remote(), timeout=120)  # a first start imports torch: can take a while
         self.calls: dict[int, ray.ObjectRef] = {}  # run → its `train` call, for the runs this launcher started
@@ -186,7 +193,7 @@ class RayLauncher:
         prefix = f"dreamlab-run-{self.key}-"
         for entry in ray.util.list_named_actors(all_namespaces=True):
             if entry["namespace"] == NAMESPACE and entry["name"].startswith(prefix):
-                run = self.store.get_run(int(entry["name"][len(prefix):]))
+                run = self.store.get_run(int(entry["name"][len(prefix) :]))
                 if run is None or not run.active:
                     self._kill_named(entry["name"])
 
@@ -204,8 +211,13 @@ class RayLauncher:
         # a GPU only when the run's config asks for CUDA and the cluster has one (no lab asks yet)
         gpus = 1 if run.config.get("device") == "cuda" and ray.cluster_resources().get("GPU", 0) >= 1 else 0
         actor = RunWorker.options(
-            name=self._name(run.id), namespace=NAMESPACE, lifetime="detached", num_cpus=1, num_gpus=gpus,
-            scheduling_strategy="SPREAD", runtime_env=self._env(),
+            name=self._name(run.id),
+            namespace=NAMESPACE,
+            lifetime="detached",
+            num_cpus=1,
+            num_gpus=gpus,
+            scheduling_strategy="SPREAD",
+            runtime_env=self._env(),
         ).remote(self.store_actor, self.data_dir, run.id)
         self.actors[run.id] = actor
         self.calls[run.id] = actor.train.remote()
@@ -282,4 +294,3 @@ class RayLauncher:
                 ray.kill(actor, no_restart=True)
             except ray.exceptions.RayError:
                 pass
-

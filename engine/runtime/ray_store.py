@@ -36,8 +36,21 @@ NAMESPACE = "dreamlab"
 STORE_ACTOR_VERSION = 2  # in the actor's name: a newer Dreamlab never talks to an older detached actor
 
 # what a worker may ask of the store; anything else is refused
-WRITES = frozenset({"add_metrics", "put_snapshot", "add_event", "mark_applied", "beat", "set_paused", "finish",
-                    "set_node", "append_log", "save_checkpoint_bytes", "report_memory"})
+WRITES = frozenset(
+    {
+        "add_metrics",
+        "put_snapshot",
+        "add_event",
+        "mark_applied",
+        "beat",
+        "set_paused",
+        "finish",
+        "set_node",
+        "append_log",
+        "save_checkpoint_bytes",
+        "report_memory",
+    }
+)
 READS = frozenset({"pending_controls", "get_run", "checkpoint_bytes", "events"})
 
 
@@ -112,8 +125,11 @@ class StoreActor:
     def memory_mb(self, data_dir: str, fresh_seconds: float = 5.0) -> dict[int, float]:
         """Each remote worker's resident memory as it last reported it (recent reports only)."""
         now = time.time()
-        return {run_id: mb for (directory, run_id), (mb, when) in self.memory.items()
-                if directory == data_dir and now - when < fresh_seconds}
+        return {
+            run_id: mb
+            for (directory, run_id), (mb, when) in self.memory.items()
+            if directory == data_dir and now - when < fresh_seconds
+        }
 
 
 def store_actor_name(node_id: str) -> str:
@@ -181,8 +197,9 @@ class RemoteStore:
     def pending_controls(self, run_id: int) -> list[tuple[int, dict[str, Any]]]:
         return self._call("pending_controls", run_id)
 
-    def beat(self, run_id: int, progress: float | None = None, stage: str | None = None,
-             polled: float | None = None) -> None:
+    def beat(
+        self, run_id: int, progress: float | None = None, stage: str | None = None, polled: float | None = None
+    ) -> None:
         self._queue("report_memory", run_id, process_tree_mb())
         self._call("beat", run_id, progress, stage, None if polled is None else max(0.0, time.time() - polled))
 

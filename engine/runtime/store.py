@@ -197,17 +197,28 @@ class Store:
         now = time.time()
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
-            child = int(self.db.execute(
-                "INSERT INTO runs (lab, config, status, created, updated, owner, parent, checkpoint_step, stage) "
-                "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
-                (parent.lab, json.dumps(config), now, now, owner, parent.id, step, f"branched at step {step}"),
-            ).lastrowid)
-            self.db.execute("INSERT INTO metrics (run, step, name, value) SELECT ?, step, name, value FROM metrics "
-                            "WHERE run=? AND rowid<=? ORDER BY rowid", (child, parent.id, parent.checkpoint_metric))
-            self.db.execute("UPDATE runs SET checkpoint_metric=(SELECT COALESCE(MAX(rowid), 0) FROM metrics WHERE "
-                            "run=?) WHERE id=?", (child, child))
-            self.db.execute("INSERT INTO snapshots (run, name, step, blob) SELECT ?, name, step, blob FROM snapshots "
-                            "WHERE run=? AND step<=?", (child, parent.id, step))
+            child = int(
+                self.db.execute(
+                    "INSERT INTO runs (lab, config, status, created, updated, owner, parent, checkpoint_step, stage) "
+                    "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
+                    (parent.lab, json.dumps(config), now, now, owner, parent.id, step, f"branched at step {step}"),
+                ).lastrowid
+            )
+            self.db.execute(
+                "INSERT INTO metrics (run, step, name, value) SELECT ?, step, name, value FROM metrics "
+                "WHERE run=? AND rowid<=? ORDER BY rowid",
+                (child, parent.id, parent.checkpoint_metric),
+            )
+            self.db.execute(
+                "UPDATE runs SET checkpoint_metric=(SELECT COALESCE(MAX(rowid), 0) FROM metrics WHERE "
+                "run=?) WHERE id=?",
+                (child, child),
+            )
+            self.db.execute(
+                "INSERT INTO snapshots (run, name, step, blob) SELECT ?, name, step, blob FROM snapshots "
+                "WHERE run=? AND step<=?",
+                (child, parent.id, step),
+            )
             temporary = self.checkpoint_path(child).with_suffix(".tmp")
             shutil.copyfile(self.checkpoint_path(parent.id), temporary)
             os.replace(temporary, self.checkpoint_path(child))
@@ -248,8 +259,9 @@ class Store:
         row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return self._run(row) if row else None
 
-    def list_runs(self, lab: str | None = None, statuses: tuple[str, ...] | None = None,
-                  owner: str | None = None) -> list[Run]:
+    def list_runs(
+        self, lab: str | None = None, statuses: tuple[str, ...] | None = None, owner: str | None = None
+    ) -> list[Run]:
         query, args = "SELECT * FROM runs WHERE 1=1", []
         if owner is not None:
             query += " AND owner = ?"
@@ -291,14 +303,18 @@ class Store:
         return cursor.rowcount == 1
 
     def want_resume(self, run_id: int) -> None:
-        self.db.execute("UPDATE runs SET resume_wanted=COALESCE(resume_wanted, ?) WHERE id=? AND status='paused'",
-                        (time.time(), run_id))
+        self.db.execute(
+            "UPDATE runs SET resume_wanted=COALESCE(resume_wanted, ?) WHERE id=? AND status='paused'",
+            (time.time(), run_id),
+        )
 
     def request_stop(self, run_id: int, note: str = "") -> None:
         """Remember when a stop was sent (and why, when the trainer did not choose it)."""
         self.db.execute(
             "UPDATE runs SET stop_requested=COALESCE(stop_requested, ?), note=CASE WHEN ?='' THEN note ELSE ? END "
-            "WHERE id=?", (time.time(), note, note, run_id))
+            "WHERE id=?",
+            (time.time(), note, note, run_id),
+        )
 
     def finish(self, run_id: int, status: str, error: str = "", summary: dict | None = None, note: str = "") -> bool:
         """Mark an active run finished; False if something else already finished it."""
@@ -307,13 +323,22 @@ class Store:
             f"UPDATE runs SET status=?, error=?, summary=COALESCE(?, summary), updated=?, "
             f"note=CASE WHEN ?='' THEN note ELSE ? END "
             f"WHERE id=? AND status IN ({','.join('?' * len(ACTIVE))})",
-            (status, error, json.dumps(summary) if summary is not None else None, time.time(), note, note, run_id,
-             *ACTIVE),
+            (
+                status,
+                error,
+                json.dumps(summary) if summary is not None else None,
+                time.time(),
+                note,
+                note,
+                run_id,
+                *ACTIVE,
+            ),
         )
         return cursor.rowcount == 1
 
-    def beat(self, run_id: int, progress: float | None = None, stage: str | None = None,
-             polled: float | None = None) -> None:
+    def beat(
+        self, run_id: int, progress: float | None = None, stage: str | None = None, polled: float | None = None
+    ) -> None:
         now = time.time()
         self.db.execute(
             "UPDATE runs SET heartbeat=?, updated=?, progress=COALESCE(?, progress), stage=COALESCE(?, stage), "
@@ -382,8 +407,8 @@ class Store:
         """run → what happened to it beyond training, in order ("interrupted by a restart at step 120; resumed …")."""
         found: dict[int, list[str]] = {}
         for run_id, detail in self.db.execute(
-                f"SELECT run, detail FROM events WHERE kind IN ({','.join('?' * len(HISTORY))}) ORDER BY rowid",
-                HISTORY):
+            f"SELECT run, detail FROM events WHERE kind IN ({','.join('?' * len(HISTORY))}) ORDER BY rowid", HISTORY
+        ):
             found.setdefault(run_id, []).append(json.loads(detail)["message"])
         return found
 
@@ -420,9 +445,12 @@ class Store:
         """The step the run's checkpoint file resumes from (None: it holds weights only), and the run's last metric
         row now (its worker stored every metric logged before the checkpoint). A checkpoint beyond the last one is
         progress: the count of automatic resumes starts again (only resumes that get nowhere are bounded)."""
-        self.db.execute("UPDATE runs SET recoveries=CASE WHEN ? > COALESCE(checkpoint_step, -1) THEN 0 "
-                        "ELSE recoveries END, checkpoint_step=?, checkpoint_metric=(SELECT COALESCE(MAX(rowid), 0) "
-                        "FROM metrics WHERE run=?) WHERE id=?", (step, step, run_id, run_id))
+        self.db.execute(
+            "UPDATE runs SET recoveries=CASE WHEN ? > COALESCE(checkpoint_step, -1) THEN 0 "
+            "ELSE recoveries END, checkpoint_step=?, checkpoint_metric=(SELECT COALESCE(MAX(rowid), 0) "
+            "FROM metrics WHERE run=?) WHERE id=?",
+            (step, step, run_id, run_id),
+        )
 
     def load_run_checkpoint(self, run_id: int) -> dict[str, Any]:
         """A run's last checkpoint, loaded with weights_only=True; a missing or unreadable one is a ConfigError."""

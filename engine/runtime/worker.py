@@ -37,10 +37,12 @@ class RunStore(Protocol):
     def pending_controls(self, run_id: int) -> list[tuple[int, dict[str, Any]]]: ...
     def mark_applied(self, seq: int) -> None: ...
     def set_paused(self, run_id: int, paused: bool) -> bool: ...
-    def beat(self, run_id: int, progress: float | None = None, stage: str | None = None,
-             polled: float | None = None) -> None: ...
-    def finish(self, run_id: int, status: str, error: str = "", summary: dict | None = None,
-               note: str = "") -> bool: ...
+    def beat(
+        self, run_id: int, progress: float | None = None, stage: str | None = None, polled: float | None = None
+    ) -> None: ...
+    def finish(
+        self, run_id: int, status: str, error: str = "", summary: dict | None = None, note: str = ""
+    ) -> bool: ...
     def get_run(self, run_id: int) -> Run | None: ...
     def save_run_checkpoint(self, run_id: int, state: dict[str, Any]) -> None: ...
     def load_run_checkpoint(self, run_id: int) -> dict[str, Any]: ...
@@ -48,8 +50,15 @@ class RunStore(Protocol):
 
 
 class StoreContext(Context):
-    def __init__(self, store: RunStore, run: Run, params: dict[str, Any], space: ParamSpace, heartbeat: Heartbeat,
-                 resume: ResumePoint | None):
+    def __init__(
+        self,
+        store: RunStore,
+        run: Run,
+        params: dict[str, Any],
+        space: ParamSpace,
+        heartbeat: Heartbeat,
+        resume: ResumePoint | None,
+    ):
         super().__init__(params, lab=run.lab, resume=resume)
         self.store, self.run_id, self.space, self.heartbeat = store, run.id, space, heartbeat
         self.step = resume.step if resume else 0

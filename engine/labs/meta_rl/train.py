@@ -122,12 +122,21 @@ def ppo_update(
     return {"loss": loss.item(), "entropy": entropy.item(), "value_loss": value_loss.item()}  # last minibatch
 
 
-def checkpoint_state(model: agent.ActorCritic, optimizer: torch.optim.Optimizer, config: dict[str, Any],
-                     rng: np.random.Generator, generator: torch.Generator) -> dict[str, Any]:
+def checkpoint_state(
+    model: agent.ActorCritic,
+    optimizer: torch.optim.Optimizer,
+    config: dict[str, Any],
+    rng: np.random.Generator,
+    generator: torch.Generator,
+) -> dict[str, Any]:
     """The weights and the config (what a viewer needs); Adam's moments and every random generator's state (what a
     resumed run needs to continue exactly as if it had never stopped)."""
-    return {"model": model.state_dict(), "config": dict(config), "optimizer": optimizer.state_dict(),
-            "random": random_state(rng, generator)}
+    return {
+        "model": model.state_dict(),
+        "config": dict(config),
+        "optimizer": optimizer.state_dict(),
+        "random": random_state(rng, generator),
+    }
 
 
 def report_evaluation(

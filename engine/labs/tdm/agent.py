@@ -41,12 +41,29 @@ class Learner:
 
     def update(self, batch: Batch, actor_lr: float, critic_lr: float) -> dict[str, float]:
         state, action, next_state, goal, tau, later_state, later_tau = (
-            torch.as_tensor(x, dtype=torch.float32) for x in
-            (batch.state, batch.action, batch.next_state, batch.goal, batch.tau, batch.later_state, batch.later_tau))
+            torch.as_tensor(x, dtype=torch.float32)
+            for x in (
+                batch.state,
+                batch.action,
+                batch.next_state,
+                batch.goal,
+                batch.tau,
+                batch.later_state,
+                batch.later_tau,
+            )
+        )
         with torch.no_grad():
             if self.method == "tdm":
-                y = tdm.target(next_state, goal, tau, later_state, later_tau, self.actor_target, self.critic_target,
-                               self.config["max_step"])
+                y = tdm.target(
+                    next_state,
+                    goal,
+                    tau,
+                    later_state,
+                    later_tau,
+                    self.actor_target,
+                    self.critic_target,
+                    self.config["max_step"],
+                )
             else:
                 y = ddpg.target(next_state, goal, self.actor_target, self.critic_target, self.config["gamma"])
         critic_loss = 0.5 * (y - self.critic.psi(state, action, goal, tau)).pow(2).sum(dim=1).mean()

@@ -44,21 +44,27 @@ class TrajectoryBuffer:
         self.lengths[self.current] = t + 1
 
     def state(self) -> dict[str, torch.Tensor]:
-        return {"states": torch.from_numpy(self.states), "actions": torch.from_numpy(self.actions),
-                "goals": torch.from_numpy(self.goals), "lengths": torch.from_numpy(self.lengths),
-                "place": torch.tensor([self.current, self.stored])}
+        return {
+            "states": torch.from_numpy(self.states),
+            "actions": torch.from_numpy(self.actions),
+            "goals": torch.from_numpy(self.goals),
+            "lengths": torch.from_numpy(self.lengths),
+            "place": torch.tensor([self.current, self.stored]),
+        }
 
     def load_state(self, state: dict[str, torch.Tensor]) -> None:
         self.states, self.actions, self.goals, self.lengths = (
-            state[name].numpy().copy() for name in ("states", "actions", "goals", "lengths"))
+            state[name].numpy().copy() for name in ("states", "actions", "goals", "lengths")
+        )
         self.current, self.stored = (int(x) for x in state["place"])
 
     @property
     def transitions(self) -> int:
         return int(self.lengths.sum())
 
-    def sample(self, size: int, rng: np.random.Generator, future: float, random: float, tau_max: int, walls: tuple
-               ) -> Batch:
+    def sample(
+        self, size: int, rng: np.random.Generator, future: float, random: float, tau_max: int, walls: tuple
+    ) -> Batch:
         """Transitions drawn uniformly, each relabelled (`relabel`), with a later state of its own trajectory.
         Past the episode's end the later state is its last one: the agent may always stay there."""
         episode = rng.choice(np.flatnonzero(self.lengths[: self.stored] > 0), size)
@@ -66,13 +72,28 @@ class TrajectoryBuffer:
         t = (rng.random(size) * length).astype(int)
         goal, tau = relabel(self.goals[episode], self.states[episode], length, t, rng, future, random, tau_max, walls)
         j = 1 + (rng.random(size) * np.maximum(tau, 1)).astype(int)
-        return Batch(self.states[episode, t], self.actions[episode, t], self.states[episode, t + 1], goal, tau,
-                     self.states[episode, np.minimum(t + j, length)], np.maximum(tau - j, 0))
+        return Batch(
+            self.states[episode, t],
+            self.actions[episode, t],
+            self.states[episode, t + 1],
+            goal,
+            tau,
+            self.states[episode, np.minimum(t + j, length)],
+            np.maximum(tau - j, 0),
+        )
 
 
-def relabel(episode_goal: np.ndarray, trajectory: np.ndarray, length: np.ndarray, t: np.ndarray,
-            rng: np.random.Generator, future: float, random: float, tau_max: int, walls: tuple
-            ) -> tuple[np.ndarray, np.ndarray]:
+def relabel(
+    episode_goal: np.ndarray,
+    trajectory: np.ndarray,
+    length: np.ndarray,
+    t: np.ndarray,
+    rng: np.random.Generator,
+    future: float,
+    random: float,
+    tau_max: int,
+    walls: tuple,
+) -> tuple[np.ndarray, np.ndarray]:
     """The goal and the horizon τ of each sampled transition (s_t, a_t, s_{t+1}) of a trajectory (states (n, T, 2),
     `length` steps long).
 

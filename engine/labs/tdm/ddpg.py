@@ -12,7 +12,6 @@ import torch
 from engine.labs.tdm.networks import Actor, Critic, value
 
 
-def target(next_state: torch.Tensor, goal: torch.Tensor, actor: Actor, critic: Critic, gamma: float
-           ) -> torch.Tensor:
+def target(next_state: torch.Tensor, goal: torch.Tensor, actor: Actor, critic: Critic, gamma: float) -> torch.Tensor:
     reward = -torch.linalg.vector_norm(next_state - goal, dim=1, keepdim=True)
     return reward + gamma * value(next_state, goal, torch.zeros(len(goal)), actor, critic)

@@ -31,11 +31,13 @@ LAYOUTS = {
     for layout in [
         Layout("open", (), ((-0.5, -0.5), (0.0, 0.0), (0.6, 0.3))),
         # a wall across the room with a gap in its middle: starts beside the wall must walk around it
-        Layout("wall", ((-0.05, -1.0, 0.05, -0.2), (-0.05, 0.2, 0.05, 1.0)),
-               ((-0.4, -0.5), (-0.2, 0.6), (0.5, -0.2))),
+        Layout("wall", ((-0.05, -1.0, 0.05, -0.2), (-0.05, 0.2, 0.05, 1.0)), ((-0.4, -0.5), (-0.2, 0.6), (0.5, -0.2))),
         # a cup open at the top: from inside it, the goals just below are the farthest away
-        Layout("umaze", ((-0.55, -0.55, 0.55, -0.45), (-0.55, -0.55, -0.45, 0.5), (0.45, -0.55, 0.55, 0.5)),
-               ((0.0, -0.2), (0.0, -0.8), (-0.8, 0.3))),
+        Layout(
+            "umaze",
+            ((-0.55, -0.55, 0.55, -0.45), (-0.55, -0.55, -0.45, 0.5), (0.45, -0.55, 0.55, 0.5)),
+            ((0.0, -0.2), (0.0, -0.8), (-0.8, 0.3)),
+        ),
     ]
 }
 
@@ -86,13 +88,11 @@ class PointMassEnv(gym.Env):
 
     metadata: ClassVar[dict] = {"render_modes": []}
 
-    def __init__(self, layout: str = "wall", max_step: float = 0.15, max_steps: int = 50,
-                 success_radius: float = 0.1):
+    def __init__(self, layout: str = "wall", max_step: float = 0.15, max_steps: int = 50, success_radius: float = 0.1):
         self.layout = LAYOUTS[layout]
         self.max_step, self.max_steps, self.success_radius = max_step, max_steps, success_radius
         point = gym.spaces.Box(-BOX, BOX, (2,), dtype=np.float32)
-        self.observation_space = gym.spaces.Dict(
-            {"observation": point, "achieved_goal": point, "desired_goal": point})
+        self.observation_space = gym.spaces.Dict({"observation": point, "achieved_goal": point, "desired_goal": point})
         self.action_space = gym.spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
         self.position = np.zeros(2)
         self.goal = np.zeros(2)

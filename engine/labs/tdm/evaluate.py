@@ -71,8 +71,9 @@ def _rank_correlation(a: np.ndarray, b: np.ndarray, fewest: int) -> float | None
     return float(spearmanr(a, b).statistic)
 
 
-def heatmap_scores(predicted: np.ndarray, exact: np.ndarray, wall_free: np.ndarray, free: np.ndarray,
-                   radius: float, fewest: int) -> dict[str, list]:
+def heatmap_scores(
+    predicted: np.ndarray, exact: np.ndarray, wall_free: np.ndarray, free: np.ndarray, radius: float, fewest: int
+) -> dict[str, list]:
     """Per τ, over the goals in free space:
     - iou: reached-set overlap, {d* ≤ radius} vs {d̂ ≤ radius};
     - spearman / spearman_wall_ignoring: rank correlation with d* of d̂ and of the distance that ignores walls,
@@ -103,8 +104,9 @@ def score_starts(learner: Learner, config: dict[str, Any]) -> dict[str, Any]:
         exact = reachability.exact_distances(layout, np.array(start), config["tau_max"], config["max_step"])
         wall_free = reachability.exact_distances("open", np.array(start), config["tau_max"], config["max_step"])
         predicted = predicted_distances(learner, np.array(start), config["tau_max"])
-        per_start[str(start)] = heatmap_scores(predicted, exact, wall_free, free, config["radius"],
-                                                config["min_out_of_reach"])
+        per_start[str(start)] = heatmap_scores(
+            predicted, exact, wall_free, free, config["radius"], config["min_out_of_reach"]
+        )
     mean = {}
     for name in next(iter(per_start.values())):
         columns = zip(*(scores[name] for scores in per_start.values()), strict=True)

@@ -49,8 +49,9 @@ def _shifted(array: np.ndarray, dy: int, dx: int) -> np.ndarray:
     """out[y, x] = array[y + dy, x + dx], False where that index leaves the grid."""
     out = np.zeros_like(array)
     n = array.shape[0]
-    out[max(-dy, 0):n - max(dy, 0), max(-dx, 0):n - max(dx, 0)] = \
-        array[max(dy, 0):n - max(-dy, 0), max(dx, 0):n - max(-dx, 0)]
+    out[max(-dy, 0) : n - max(dy, 0), max(-dx, 0) : n - max(dx, 0)] = array[
+        max(dy, 0) : n - max(-dy, 0), max(dx, 0) : n - max(-dx, 0)
+    ]
     return out
 
 
@@ -75,7 +76,7 @@ def _moves(layout: str, max_step: float) -> tuple[tuple[int, int, np.ndarray], .
 def reachable_sets(layout: str, start: np.ndarray, steps: int, max_step: float) -> np.ndarray:
     """R_0 … R_steps as booleans (steps + 1, 81, 81) over the fine grid, rows = y; R_0 is the start's grid point."""
     reach = np.zeros((steps + 1, len(FINE), len(FINE)), dtype=bool)
-    column, row = (np.abs(FINE[:, None] - np.asarray(start, dtype=float)[None, :]).argmin(axis=0))
+    column, row = np.abs(FINE[:, None] - np.asarray(start, dtype=float)[None, :]).argmin(axis=0)
     reach[0, row, column] = True
     moves = _moves(layout, max_step)
     for n in range(1, steps + 1):

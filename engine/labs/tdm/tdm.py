@@ -33,15 +33,22 @@ def best_of(*values: torch.Tensor) -> torch.Tensor:
     return stacked[best, torch.arange(stacked.shape[1])]
 
 
-def reachable_bound(next_state: torch.Tensor, goal: torch.Tensor, tau: torch.Tensor, max_step: float
-                    ) -> torch.Tensor:
+def reachable_bound(next_state: torch.Tensor, goal: torch.Tensor, tau: torch.Tensor, max_step: float) -> torch.Tensor:
     """The largest value τ more actions from s' can have, per goal dimension: a coordinate moves at most `max_step`
     a step (walls only slide or stop it), so y_i ≤ -max(|s'_i - g_i| - τ·max_step, 0)."""
     return -((next_state - goal).abs() - tau[:, None] * max_step).clamp(min=0)
 
 
-def target(next_state: torch.Tensor, goal: torch.Tensor, tau: torch.Tensor, later_state: torch.Tensor,
-           later_tau: torch.Tensor, actor: Actor, critic: Critic, max_step: float) -> torch.Tensor:
+def target(
+    next_state: torch.Tensor,
+    goal: torch.Tensor,
+    tau: torch.Tensor,
+    later_state: torch.Tensor,
+    later_tau: torch.Tensor,
+    actor: Actor,
+    critic: Critic,
+    max_step: float,
+) -> torch.Tensor:
     """y per head output: (batch, 2) for the vector head, (batch, 1) for the scalar one (the L1 sum).
 
     later_state, later_tau: s_{t+j} of the replayed trajectory for some 1 ≤ j ≤ τ, and τ - j (buffer.Batch)."""
@@ -51,7 +58,8 @@ def target(next_state: torch.Tensor, goal: torch.Tensor, tau: torch.Tensor, late
         now, bound = now.sum(dim=1, keepdim=True), bound.sum(dim=1, keepdim=True)
     one_less = (tau - 1).clamp(min=0)  # only used where τ > 0
     # V'(s', g, τ - 1) and V'(s_{t+j}, g, τ - j) in one pass of the networks
-    bootstrap, along = value(torch.cat([next_state, later_state]), goal.repeat(2, 1), torch.cat([one_less, later_tau]),
-                             actor, critic).chunk(2)
+    bootstrap, along = value(
+        torch.cat([next_state, later_state]), goal.repeat(2, 1), torch.cat([one_less, later_tau]), actor, critic
+    ).chunk(2)
     later = best_of(bootstrap, along, now)
     return torch.where((tau == 0)[:, None], now, torch.minimum(later, bound))

@@ -38,8 +38,9 @@ class Player:
     t: int = 0  # step within the episode
     curve: list[tuple[int, float, float]] = field(default_factory=list)  # (env step, success, final distance)
 
-    def play_one_step(self, config: dict[str, Any], params: dict[str, Any], rng: np.random.Generator,
-                      explore_only: bool) -> None:
+    def play_one_step(
+        self, config: dict[str, Any], params: dict[str, Any], rng: np.random.Generator, explore_only: bool
+    ) -> None:
         if self.t == 0:
             self.observation, _ = self.env.reset(seed=int(rng.integers(2**31)))
             self.buffer.begin(self.observation["observation"], self.observation["desired_goal"])
@@ -47,8 +48,9 @@ class Player:
             action = rng.uniform(-1, 1, 2)
         else:
             tau = np.array([evaluate.countdown(self.t, config["episode_steps"], config["tau_max"])], dtype=float)
-            action = self.learner.act(self.observation["observation"][None], self.observation["desired_goal"][None],
-                                      tau)[0]
+            action = self.learner.act(
+                self.observation["observation"][None], self.observation["desired_goal"][None], tau
+            )[0]
             action = np.clip(action + params["noise"] * rng.standard_normal(2), -1, 1)
         self.observation, _, _, truncated, _ = self.env.step(action)
         self.buffer.add(action, self.observation["observation"])
@@ -56,9 +58,13 @@ class Player:
 
     def state(self) -> dict[str, Any]:
         """Where this player is: its learner, its replay, its env's point and goal, its step in the episode."""
-        return {"learner": self.learner.training_state(), "buffer": self.buffer.state(), "t": self.t,
-                "env": torch.tensor([*self.env.position, *self.env.goal, self.env.steps], dtype=torch.float64),
-                "curve": torch.tensor(self.curve, dtype=torch.float64)}
+        return {
+            "learner": self.learner.training_state(),
+            "buffer": self.buffer.state(),
+            "t": self.t,
+            "env": torch.tensor([*self.env.position, *self.env.goal, self.env.steps], dtype=torch.float64),
+            "curve": torch.tensor(self.curve, dtype=torch.float64),
+        }
 
     def restore(self, state: dict[str, Any]) -> None:
         self.learner.load_training_state(state["learner"])
@@ -73,8 +79,9 @@ class Player:
         losses = {}
         walls = LAYOUTS[config["layout"]].walls
         for _ in range(params["updates_per_step"]):
-            batch = self.buffer.sample(config["batch"], rng, config["future_goals"], config["random_goals"],
-                                       self.learner.actor.tau_max, walls)  # 0 for DDPG: no horizon to relabel
+            batch = self.buffer.sample(
+                config["batch"], rng, config["future_goals"], config["random_goals"], self.learner.actor.tau_max, walls
+            )  # 0 for DDPG: no horizon to relabel
             losses = self.learner.update(batch, params["actor_lr"], params["critic_lr"])
         return losses
 
@@ -82,21 +89,25 @@ class Player:
 def make_players(config: dict[str, Any]) -> dict[str, Player]:
     methods = ["tdm", "ddpg"] if config["baseline"] else ["tdm"]
     return {
-        method: Player(Learner(method, config),
-                       PointMassEnv(config["layout"], config["max_step"], config["episode_steps"], config["radius"]),
-                       TrajectoryBuffer(config["buffer_episodes"], config["episode_steps"]))
+        method: Player(
+            Learner(method, config),
+            PointMassEnv(config["layout"], config["max_step"], config["episode_steps"], config["radius"]),
+            TrajectoryBuffer(config["buffer_episodes"], config["episode_steps"]),
+        )
         for method in methods
     }
 
 
-def checkpoint_state(players: dict[str, Player], config: dict[str, Any], rng: np.random.Generator
-                     ) -> dict[str, Any]:
+def checkpoint_state(players: dict[str, Player], config: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     """Both learners' averaged weights, the config and the learning curves (what a viewer needs: a bundled
     checkpoint shows them too); every player's whole state and the random generators (what a resumed run needs)."""
     state: dict[str, Any] = {method: player.learner.state_dict() for method, player in players.items()}
     state |= {f"{method}_curve": torch.tensor(player.curve, dtype=torch.float64) for method, player in players.items()}
-    return state | {"config": dict(config), "players": {method: player.state() for method, player in players.items()},
-                    "random": random_state(rng)}
+    return state | {
+        "config": dict(config),
+        "players": {method: player.state() for method, player in players.items()},
+        "random": random_state(rng),
+    }
 
 
 def report(ctx: Context, step: int, players: dict[str, Player], config: dict[str, Any]) -> None:
@@ -107,8 +118,16 @@ def report(ctx: Context, step: int, players: dict[str, Player], config: dict[str
         scalars |= {f"{method}_{name}": value for name, value in result.items()}
     ctx.log(step, **scalars)
     start = np.array(LAYOUTS[config["layout"]].starts[0])
-    ctx.snapshot("heatmap", step, {"start": start, "distance": evaluate.predicted_distances(
-        players["tdm"].learner.averaged(), start, config["tau_max"]).astype(np.float32)})
+    ctx.snapshot(
+        "heatmap",
+        step,
+        {
+            "start": start,
+            "distance": evaluate.predicted_distances(
+                players["tdm"].learner.averaged(), start, config["tau_max"]
+            ).astype(np.float32),
+        },
+    )
 
 
 def steps_to(curve: list[tuple[int, float, float]], mark: float) -> int | None:
@@ -158,8 +177,11 @@ def run(config: dict[str, Any], ctx: Context) -> tuple[dict[str, Player], int, f
 
 def train(config: dict[str, Any], ctx: Context) -> dict[str, float]:
     players, done, seconds = run(config, ctx)
-    summary = {"env_steps_done": float(done), "train_seconds": round(seconds, 1),
-               "stopped": float(done < config["env_steps"])}
+    summary = {
+        "env_steps_done": float(done),
+        "train_seconds": round(seconds, 1),
+        "stopped": float(done < config["env_steps"]),
+    }
     for method, player in players.items():
         if player.curve:
             summary[f"{method}_success"] = player.curve[-1][1]
@@ -198,5 +220,6 @@ def bench(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
 def _worst(per_start: dict[str, dict[str, list]]) -> dict[str, Any]:
     """The start with the lowest mean IoU, and its scores: the start where the walls are most in the way."""
     start, scores = min(per_start.items(), key=lambda item: np.mean(item[1]["iou"]))
-    return {"start": start} | {name: [None if v is None else round(v, 4) for v in values]
-                               for name, values in scores.items()}
+    return {"start": start} | {
+        name: [None if v is None else round(v, 4) for v in values] for name, values in scores.items()
+    }

@@ -17,8 +17,16 @@ from sklearn.datasets import load_digits
 from torch.nn import functional as F
 
 DIGIT_SIZE = 16
-TRANSLATIONS = {"N": (-1, 0), "NE": (-1, 1), "E": (0, 1), "SE": (1, 1), "S": (1, 0), "SW": (1, -1),
-                "W": (0, -1), "NW": (-1, -1)}  # compass direction -> (rows, columns) the content moves, in shifts
+TRANSLATIONS = {
+    "N": (-1, 0),
+    "NE": (-1, 1),
+    "E": (0, 1),
+    "SE": (1, 1),
+    "S": (1, 0),
+    "SW": (1, -1),
+    "W": (0, -1),
+    "NW": (-1, -1),
+}  # compass direction -> (rows, columns) the content moves, in shifts
 MECHANISMS = (*TRANSLATIONS, "invert", "noise")
 
 
@@ -49,7 +57,7 @@ def translate(images: torch.Tensor, rows: int, columns: int) -> torch.Tensor:
     padded = F.pad(images, (abs(columns),) * 2 + (abs(rows),) * 2)
     height, width = images.shape[-2:]
     top, left = abs(rows) - rows, abs(columns) - columns
-    return padded[..., top:top + height, left:left + width]
+    return padded[..., top : top + height, left : left + width]
 
 
 def invert(images: torch.Tensor) -> torch.Tensor:
@@ -61,8 +69,9 @@ def add_noise(images: torch.Tensor, std: float, generator: torch.Generator) -> t
     return (images + noise).clamp(0.0, 1.0)
 
 
-def apply_mechanism(name: str, images: torch.Tensor, shift: int, noise_std: float,
-                    generator: torch.Generator) -> torch.Tensor:
+def apply_mechanism(
+    name: str, images: torch.Tensor, shift: int, noise_std: float, generator: torch.Generator
+) -> torch.Tensor:
     if name in TRANSLATIONS:
         rows, columns = TRANSLATIONS[name]
         return translate(images, rows * shift, columns * shift)
@@ -71,8 +80,14 @@ def apply_mechanism(name: str, images: torch.Tensor, shift: int, noise_std: floa
     return add_noise(images, noise_std, generator)
 
 
-def transform(images: torch.Tensor, mechanism_ids: torch.Tensor, mechanisms: list[str], shift: int,
-              noise_std: float, generator: torch.Generator) -> torch.Tensor:
+def transform(
+    images: torch.Tensor,
+    mechanism_ids: torch.Tensor,
+    mechanisms: list[str],
+    shift: int,
+    noise_std: float,
+    generator: torch.Generator,
+) -> torch.Tensor:
     """Each image through its own mechanism (an index into `mechanisms`)."""
     out = torch.empty_like(images)
     for index, name in enumerate(mechanisms):
@@ -109,8 +124,8 @@ def load(shift: int, seed: int, held_out_classes: tuple[int, ...], test_share: f
     n_canonical = (len(order) - n_test) // 2
     return Digits(
         canonical=train_images[order[:n_canonical]],
-        source=train_images[order[n_canonical:len(order) - n_test]],
-        test=train_images[order[len(order) - n_test:]],
+        source=train_images[order[n_canonical : len(order) - n_test]],
+        test=train_images[order[len(order) - n_test :]],
         held_out=images[held],
         held_out_labels=labels[held],
     )

@@ -20,16 +20,23 @@ EVAL_STREAM = 1  # the noise of evaluation examples comes from its own stream, t
 
 
 @torch.no_grad()
-def outputs_and_scores(experts: list[Expert], discriminator: Discriminator,
-                       images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def outputs_and_scores(
+    experts: list[Expert], discriminator: Discriminator, images: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Every expert on every image: outputs (N, B, 1, S, S) and discriminator logits (N, B)."""
     outputs = torch.stack([expert(images) for expert in experts])
     scores = discriminator(outputs.flatten(0, 1)).view(len(experts), len(images))
     return outputs, scores
 
 
-def cross_application(experts: list[Expert], discriminator: Discriminator, clean: torch.Tensor,
-                      mechanisms: list[str], config: dict[str, Any], samples: int = 1) -> dict[str, np.ndarray]:
+def cross_application(
+    experts: list[Expert],
+    discriminator: Discriminator,
+    clean: torch.Tensor,
+    mechanisms: list[str],
+    config: dict[str, Any],
+    samples: int = 1,
+) -> dict[str, np.ndarray]:
     """Each expert applied to each mechanism's data (M mechanisms, N experts).
 
     wins (M, N): examples each expert wins; error (M, N): each expert's error against the clean original;

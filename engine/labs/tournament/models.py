@@ -39,9 +39,12 @@ class Discriminator(nn.Module):
     def __init__(self, width: int, size: int):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, width, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
-            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * width, 4 * width, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv2d(1, width, 3, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * width, 4 * width, 3, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
             nn.Flatten(),
         )
         reduced = (((size + 1) // 2 + 1) // 2 + 1) // 2

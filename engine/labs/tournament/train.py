@@ -66,8 +66,9 @@ def realness_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, float(real)))
 
 
-def expert_step(expert: Expert, optimizer: torch.optim.Optimizer, discriminator: Discriminator,
-                won: torch.Tensor) -> float:
+def expert_step(
+    expert: Expert, optimizer: torch.optim.Optimizer, discriminator: Discriminator, won: torch.Tensor
+) -> float:
     """One step of an expert on the examples it won: max log D(E(x')) (the non-saturating GAN loss)."""
     loss = realness_loss(discriminator(expert(won)), real=True)
     optimizer.zero_grad()
@@ -76,8 +77,9 @@ def expert_step(expert: Expert, optimizer: torch.optim.Optimizer, discriminator:
     return loss.item()
 
 
-def discriminator_step(discriminator: Discriminator, optimizer: torch.optim.Optimizer, canonical: torch.Tensor,
-                       proposals: torch.Tensor) -> float:
+def discriminator_step(
+    discriminator: Discriminator, optimizer: torch.optim.Optimizer, canonical: torch.Tensor, proposals: torch.Tensor
+) -> float:
     """max log D(x) + log(1 - D(E(x'))): canonical digits are real, the experts' proposals fake."""
     loss = realness_loss(discriminator(canonical), real=True) + realness_loss(discriminator(proposals), real=False)
     optimizer.zero_grad()
@@ -86,8 +88,14 @@ def discriminator_step(discriminator: Discriminator, optimizer: torch.optim.Opti
     return loss.item()
 
 
-def pretrain_identity(experts: list[Expert], source: torch.Tensor, mechanisms: list[str], config: dict[str, Any],
-                      generator: torch.Generator, ctx: Context) -> bool:
+def pretrain_identity(
+    experts: list[Expert],
+    source: torch.Tensor,
+    mechanisms: list[str],
+    config: dict[str, Any],
+    generator: torch.Generator,
+    ctx: Context,
+) -> bool:
     """Every expert towards E(x') = x' on transformed data (mean squared error), so that the tournament starts
     from N near-identities and none is won by accident of its initialisation. False if stopped."""
     optimizers = [torch.optim.Adam(expert.parameters(), lr=ctx.params["lr_expert"]) for expert in experts]
@@ -104,8 +112,9 @@ def pretrain_identity(experts: list[Expert], source: torch.Tensor, mechanisms: l
     return True
 
 
-def draw_batch(source: torch.Tensor, mechanisms: list[str], config: dict[str, Any],
-               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def draw_batch(
+    source: torch.Tensor, mechanisms: list[str], config: dict[str, Any], generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A batch of source digits, each through a mechanism; every mechanism equally often (up to the remainder of
     batch / mechanisms), in random order. Returns the images and their mechanism ids (hidden from the experts)."""
     index = torch.randint(len(source), (config["batch"],), generator=generator)
@@ -123,9 +132,9 @@ class Tournament:
         self.experts = [Expert(config["expert_width"], config["expert_depth"]) for _ in range(config["experts"])]
         self.discriminator = Discriminator(config["disc_width"], size)
         self.expert_optimizers = [torch.optim.Adam(e.parameters(), lr=config["lr_expert"]) for e in self.experts]
-        self.discriminator_optimizer = torch.optim.Adam(self.discriminator.parameters(),
-                                                        lr=config["lr_discriminator"],
-                                                        betas=(config["disc_beta1"], 0.999))
+        self.discriminator_optimizer = torch.optim.Adam(
+            self.discriminator.parameters(), lr=config["lr_discriminator"], betas=(config["disc_beta1"], 0.999)
+        )
 
     def set_learning_rates(self, lr_expert: float, lr_discriminator: float) -> None:
         for optimizer in self.expert_optimizers:
@@ -148,23 +157,32 @@ class Tournament:
         else:
             proposals = outputs[winners, torch.arange(len(winners))]
         d_loss = discriminator_step(self.discriminator, self.discriminator_optimizer, canonical, proposals)
-        stats = {"expert_loss": float(np.mean(expert_losses)), "discriminator_loss": d_loss,
-                 "winner_realness": torch.sigmoid(scores.max(dim=0).values).mean().item()}
+        stats = {
+            "expert_loss": float(np.mean(expert_losses)),
+            "discriminator_loss": d_loss,
+            "winner_realness": torch.sigmoid(scores.max(dim=0).values).mean().item(),
+        }
         return winners, stats
 
     def state(self, wins: dict[str, np.ndarray]) -> dict[str, Any]:
         """Every state_dict, the config, and the win history so far (so a checkpoint alone can show how the experts
         came to specialise); the optimizers' moments too (a resumed run continues with them)."""
-        return {"experts": [e.state_dict() for e in self.experts], "discriminator": self.discriminator.state_dict(),
-                "config": dict(self.config), "wins": {k: torch.from_numpy(v) for k, v in wins.items()},
-                "expert_optimizers": [o.state_dict() for o in self.expert_optimizers],
-                "discriminator_optimizer": self.discriminator_optimizer.state_dict()}
+        return {
+            "experts": [e.state_dict() for e in self.experts],
+            "discriminator": self.discriminator.state_dict(),
+            "config": dict(self.config),
+            "wins": {k: torch.from_numpy(v) for k, v in wins.items()},
+            "expert_optimizers": [o.state_dict() for o in self.expert_optimizers],
+            "discriminator_optimizer": self.discriminator_optimizer.state_dict(),
+        }
 
     def restore(self, state: dict[str, Any]) -> None:
-        for module, weights in [*zip(self.experts, state["experts"], strict=True),
-                                *zip(self.expert_optimizers, state["expert_optimizers"], strict=True),
-                                (self.discriminator, state["discriminator"]),
-                                (self.discriminator_optimizer, state["discriminator_optimizer"])]:
+        for module, weights in [
+            *zip(self.experts, state["experts"], strict=True),
+            *zip(self.expert_optimizers, state["expert_optimizers"], strict=True),
+            (self.discriminator, state["discriminator"]),
+            (self.discriminator_optimizer, state["discriminator_optimizer"]),
+        ]:
             module.load_state_dict(weights)
 
 
@@ -181,8 +199,9 @@ def evaluation(tournament: Tournament, digits: data.Digits, mechanisms: list[str
     """Cross-application on the test digits of the training classes, and on the held-out classes (transfer)."""
     count = tournament.config["eval_images"]
     return {
-        name: evaluate.cross_application(tournament.experts, tournament.discriminator, images[:count], mechanisms,
-                                         tournament.config, samples=4)
+        name: evaluate.cross_application(
+            tournament.experts, tournament.discriminator, images[:count], mechanisms, tournament.config, samples=4
+        )
         for name, images in (("test", digits.test), ("transfer", digits.held_out))
     }
 
@@ -236,8 +255,11 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
             results = evaluation(tournament, digits, mechanisms)
             for name, result in results.items():
                 ctx.snapshot(name, round_, result)
-            ctx.log(round_, owned=evaluate.ownership(results["test"]["wins"], config["owned_share"])["distinct_owners"],
-                    winner_error=float(results["test"]["winner_error"].mean()))
+            ctx.log(
+                round_,
+                owned=evaluate.ownership(results["test"]["wins"], config["owned_share"])["distinct_owners"],
+                winner_error=float(results["test"]["winner_error"].mean()),
+            )
             save()
         elif ctx.checkpoint_due():
             save()
@@ -256,5 +278,9 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
 def bench(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
     """Train one tournament, then report who owns each mechanism on test digits and on held-out classes."""
     summary = train(config, ctx)
-    return {"wall_seconds": round(summary["train_seconds"], 1), "rounds": summary["rounds_done"],
-            "test": summary.get("test"), "held_out_classes": summary.get("transfer")}
+    return {
+        "wall_seconds": round(summary["train_seconds"], 1),
+        "rounds": summary["rounds_done"],
+        "test": summary.get("test"),
+        "held_out_classes": summary.get("transfer"),
+    }

@@ -35,10 +35,15 @@ def bundle(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     ctx = LocalContext(config, quiet=False)
     figures = bench(config, ctx)
     world = ctx.checkpoints[-1]  # after the last M: V, M and the dream starts; each τ's C is in the table only
-    state = {"world": half(world["world"]), "config": world["config"], "round": world["round"],
-             "viewer": half({name: torch.as_tensor(array) for name, array in ctx.snapshots["viewer"][1].items()}),
-             "tau_table": figures["taus"], "probe": figures["probe"],
-             "random": [figures["random"]["random_score"], figures["random"]["random_score_se"]]}
+    state = {
+        "world": half(world["world"]),
+        "config": world["config"],
+        "round": world["round"],
+        "viewer": half({name: torch.as_tensor(array) for name, array in ctx.snapshots["viewer"][1].items()}),
+        "tau_table": figures["taus"],
+        "probe": figures["probe"],
+        "random": [figures["random"]["random_score"], figures["random"]["random_score_se"]],
+    }
     return state, figures
 
 

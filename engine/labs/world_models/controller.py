@@ -62,10 +62,18 @@ class LinearController:
 
 
 def train_controller(
-    n_params: int, fitness: Callable[[torch.Tensor, float], torch.Tensor], held_out: Callable[[torch.Tensor, float], float],
-    ctx: Context, progress: Callable[[float], None], seed: int, temperature: float | None = None,
-    start: torch.Tensor | None = None, generation_offset: int = 0, ceiling: float = math.inf,
-    resumed: dict[str, Any] | None = None, save: Callable[[dict[str, Any]], None] | None = None,
+    n_params: int,
+    fitness: Callable[[torch.Tensor, float], torch.Tensor],
+    held_out: Callable[[torch.Tensor, float], float],
+    ctx: Context,
+    progress: Callable[[float], None],
+    seed: int,
+    temperature: float | None = None,
+    start: torch.Tensor | None = None,
+    generation_offset: int = 0,
+    ceiling: float = math.inf,
+    resumed: dict[str, Any] | None = None,
+    save: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[torch.Tensor, float]:
     """CMA-ES on C's flat parameters around `start` (default zero), maximising `fitness(params (P, n), tau) -> (P,)`.
 
@@ -80,14 +88,25 @@ def train_controller(
     seeded candidates and telling it the same fitnesses again, without dreaming them again.
     """
     p = ctx.params
-    strategy = cma.CMAEvolutionStrategy(np.zeros(n_params) if start is None else start.numpy(), p["cma_sigma"],
-                                        {"popsize": p["cma_popsize"], "seed": seed + 1, "verbose": -9})
-    search = resumed or {"fitness": torch.zeros(0, p["cma_popsize"]), "best": torch.zeros(n_params) if start is None
-                         else start, "best_score": -math.inf, "at_ceiling": 0}
+    strategy = cma.CMAEvolutionStrategy(
+        np.zeros(n_params) if start is None else start.numpy(),
+        p["cma_sigma"],
+        {"popsize": p["cma_popsize"], "seed": seed + 1, "verbose": -9},
+    )
+    search = resumed or {
+        "fitness": torch.zeros(0, p["cma_popsize"]),
+        "best": torch.zeros(n_params) if start is None else start,
+        "best_score": -math.inf,
+        "at_ceiling": 0,
+    }
     for scores in search["fitness"].numpy():
         strategy.tell(strategy.ask(), (-scores).tolist())
-    best, best_score, at_ceiling, fitness_so_far = (search["best"], search["best_score"], search["at_ceiling"],
-                                                    list(search["fitness"]))
+    best, best_score, at_ceiling, fitness_so_far = (
+        search["best"],
+        search["best_score"],
+        search["at_ceiling"],
+        list(search["fitness"]),
+    )
     generations = len(fitness_so_far) if at_ceiling == 2 else p["cma_generations"]  # a finished search stays so
     for generation in range(len(fitness_so_far) + 1, generations + 1):
         keep_going(ctx)
@@ -100,10 +119,24 @@ def train_controller(
         if mean_score >= best_score:
             best, best_score = mean, mean_score
         step = generation_offset + generation
-        ctx.log(step, fitness_best=scores.max(), fitness_mean=scores.mean(), fitness_worst=scores.min(),
-                held_out=mean_score, cma_temperature=tau, cma_sigma=strategy.sigma)
-        ctx.snapshot("cma", step, {"fitness": np.sort(scores)[::-1].astype(np.float32),
-                                   "temperature": np.float32(tau), "generation": np.int64(step)})
+        ctx.log(
+            step,
+            fitness_best=scores.max(),
+            fitness_mean=scores.mean(),
+            fitness_worst=scores.min(),
+            held_out=mean_score,
+            cma_temperature=tau,
+            cma_sigma=strategy.sigma,
+        )
+        ctx.snapshot(
+            "cma",
+            step,
+            {
+                "fitness": np.sort(scores)[::-1].astype(np.float32),
+                "temperature": np.float32(tau),
+                "generation": np.int64(step),
+            },
+        )
         progress(generation / generations)
         fitness_so_far.append(torch.as_tensor(scores, dtype=torch.float32))
         at_ceiling = at_ceiling + 1 if scores.min() >= ceiling else 0
@@ -118,5 +151,10 @@ def train_controller(
 
 def searched(fitness: list[torch.Tensor], best: torch.Tensor, best_score: float, at_ceiling: int) -> dict[str, Any]:
     """A search's state as a checkpoint keeps it: every generation's fitnesses, the best mean so far."""
-    return {"fitness": torch.stack(fitness) if fitness else torch.zeros(0, 0), "best": best,
-            "best_score": float(best_score), "at_ceiling": at_ceiling, "generation": len(fitness)}
+    return {
+        "fitness": torch.stack(fitness) if fitness else torch.zeros(0, 0),
+        "best": best,
+        "best_score": float(best_score),
+        "at_ceiling": at_ceiling,
+        "generation": len(fitness),
+    }

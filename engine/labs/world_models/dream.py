@@ -55,13 +55,26 @@ class World:
 
     def state(self) -> dict[str, Any]:
         """Everything needed to rebuild this world (with world_from_state)."""
-        return {"vae": on_cpu(self.vae.state_dict()), "rnn": on_cpu(self.rnn.state_dict()), "start_mu": self.start_mu,
-                "start_logvar": self.start_logvar,
-                "shape": {"channels": self.vae.channels, "z_size": self.vae.z_size, "vae_width": self.vae.width,
-                          "rnn_hidden": self.rnn.hidden, "mdn_components": self.rnn.components,
-                          "axis": list(self.controller.axis or [])},
-                "death": {"death_weight": self.death_weight, "death_rule": self.death_rule,
-                          "death_threshold": self.death_threshold, "survival_reward": self.survival_reward}}
+        return {
+            "vae": on_cpu(self.vae.state_dict()),
+            "rnn": on_cpu(self.rnn.state_dict()),
+            "start_mu": self.start_mu,
+            "start_logvar": self.start_logvar,
+            "shape": {
+                "channels": self.vae.channels,
+                "z_size": self.vae.z_size,
+                "vae_width": self.vae.width,
+                "rnn_hidden": self.rnn.hidden,
+                "mdn_components": self.rnn.components,
+                "axis": list(self.controller.axis or []),
+            },
+            "death": {
+                "death_weight": self.death_weight,
+                "death_rule": self.death_rule,
+                "death_threshold": self.death_threshold,
+                "survival_reward": self.survival_reward,
+            },
+        }
 
 
 def on_cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -69,16 +82,32 @@ def on_cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {name: tensor.cpu() for name, tensor in state.items()}
 
 
-def build_world(channels: int, z_size: int, vae_width: float, rnn_hidden: int, mdn_components: int, action_space,
-                death_weight: float = 1.0, death_rule: str = "sample", death_threshold: float = 0.5,
-                survival_reward: bool = True, axis: tuple[int, int, int] | None = None) -> World:
+def build_world(
+    channels: int,
+    z_size: int,
+    vae_width: float,
+    rnn_hidden: int,
+    mdn_components: int,
+    action_space,
+    death_weight: float = 1.0,
+    death_rule: str = "sample",
+    death_threshold: float = 0.5,
+    survival_reward: bool = True,
+    axis: tuple[int, int, int] | None = None,
+) -> World:
     """Fresh V and M (and C's shape) for frames of `channels` channels and an action space."""
     controller = LinearController(z_size + rnn_hidden, action_space, axis)
-    return World(vae=ConvVAE(channels, z_size, vae_width),
-                 rnn=MDNRNN(z_size, controller.action_size, rnn_hidden, mdn_components),
-                 controller=controller, start_mu=torch.zeros(0, z_size), start_logvar=torch.zeros(0, z_size),
-                 death_weight=death_weight, death_rule=death_rule, death_threshold=death_threshold,
-                 survival_reward=survival_reward)
+    return World(
+        vae=ConvVAE(channels, z_size, vae_width),
+        rnn=MDNRNN(z_size, controller.action_size, rnn_hidden, mdn_components),
+        controller=controller,
+        start_mu=torch.zeros(0, z_size),
+        start_logvar=torch.zeros(0, z_size),
+        death_weight=death_weight,
+        death_rule=death_rule,
+        death_threshold=death_threshold,
+        survival_reward=survival_reward,
+    )
 
 
 def world_from_state(state: dict[str, Any], action_space) -> World:
@@ -103,8 +132,11 @@ class Noise:
     @classmethod
     def draw(cls, n: int, z_size: int, generator: torch.Generator, device: torch.device | None = None) -> Noise:
         """Drawn on the CPU's generator (the same numbers on any device), then moved where the dreams run."""
-        return cls(torch.rand((n, z_size, 1), generator=generator).to(device),
-                   torch.randn((n, z_size), generator=generator).to(device), torch.rand(n, generator=generator).to(device))
+        return cls(
+            torch.rand((n, z_size, 1), generator=generator).to(device),
+            torch.randn((n, z_size), generator=generator).to(device),
+            torch.rand(n, generator=generator).to(device),
+        )
 
     def rows(self, index: torch.Tensor) -> Noise:
         return Noise(self.uniform[index], self.normal[index], self.death[index])
@@ -121,22 +153,36 @@ class DreamState:
     @classmethod
     def start(cls, world: World, z: torch.Tensor) -> DreamState:
         n, device = len(z), z.device
-        return cls(z, world.rnn.initial_state(n, device), torch.zeros(n, world.rnn.hidden, device=device),
-                   torch.ones(n, dtype=torch.bool, device=device), torch.zeros(n, device=device))
+        return cls(
+            z,
+            world.rnn.initial_state(n, device),
+            torch.zeros(n, world.rnn.hidden, device=device),
+            torch.ones(n, dtype=torch.bool, device=device),
+            torch.zeros(n, device=device),
+        )
 
     def features(self) -> torch.Tensor:
         return torch.cat([self.z, self.hidden], dim=-1)
 
     def select(self, rows: torch.Tensor) -> DreamState:
         """Only the dreams at these rows (the living ones: a finished dream costs nothing more)."""
-        return DreamState(self.z[rows], (self.lstm[0][:, rows], self.lstm[1][:, rows]), self.hidden[rows],
-                          self.alive[rows], self.returns[rows])
+        return DreamState(
+            self.z[rows],
+            (self.lstm[0][:, rows], self.lstm[1][:, rows]),
+            self.hidden[rows],
+            self.alive[rows],
+            self.returns[rows],
+        )
 
 
 @torch.no_grad()
 def step(
-    world: World, state: DreamState, actions: torch.Tensor, temperature: float | torch.Tensor,
-    generator: torch.Generator, noise: Noise | None = None,
+    world: World,
+    state: DreamState,
+    actions: torch.Tensor,
+    temperature: float | torch.Tensor,
+    generator: torch.Generator,
+    noise: Noise | None = None,
 ) -> tuple[DreamState, torch.Tensor]:
     """Advance every dream one step under the given actions (noise: the step's random numbers; None: fresh from
     `generator`); returns the new state and P(death) of the step."""
@@ -173,13 +219,18 @@ def dream_returns(
             living = state.alive.nonzero().squeeze(1)
             if len(living) == 0:
                 break
-            state, controller_of, dream_of, slot = (state.select(living), controller_of[living], dream_of[living],
-                                                    slot[living])
+            state, controller_of, dream_of, slot = (
+                state.select(living),
+                controller_of[living],
+                dream_of[living],
+                slot[living],
+            )
     return returns.view(population, episodes).cpu()
 
 
-def dream_fitness(world: World, params: torch.Tensor, episodes: int, length: int, temperature: float,
-                  generator: torch.Generator) -> torch.Tensor:
+def dream_fitness(
+    world: World, params: torch.Tensor, episodes: int, length: int, temperature: float, generator: torch.Generator
+) -> torch.Tensor:
     """F(C) = (1/E) sum_e R_e: each controller's mean return over E dreams at temperature tau (P,)."""
     return dream_returns(world, params, episodes, length, temperature, generator).mean(1)
 
@@ -201,7 +252,8 @@ class DreamSession:
     def step(self, action: int | np.ndarray) -> tuple[np.ndarray, float, float, bool]:
         """Apply the visitor's action: (next frame, reward, P(death), dream over)."""
         before = self.state.returns.clone()
-        self.state, done_probability = step(self.world, self.state, torch.as_tensor(action).unsqueeze(0),
-                                            self.temperature, self.generator)
+        self.state, done_probability = step(
+            self.world, self.state, torch.as_tensor(action).unsqueeze(0), self.temperature, self.generator
+        )
         reward = float(self.state.returns[0] - before[0])
         return self.frame(), reward, float(done_probability[0]), not bool(self.state.alive[0])

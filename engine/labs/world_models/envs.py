@@ -47,8 +47,17 @@ GAMES = {
     "doom": Game(3, {"left": 2, "still": 0, "right": 1}, True, 500, axis=("left", "still", "right")),
     "take_cover": Game(1, {"left": 0, "still": 1, "right": 2}, True, 400),
     "cartpole": Game(1, {"push left": 0, "push right": 1}, True, 200),
-    "carracing": Game(3, {"steer left": (-1.0, 0.3, 0.0), "gas": (0.0, 1.0, 0.0), "steer right": (1.0, 0.3, 0.0),
-                          "brake": (0.0, 0.0, 0.8)}, False, 1000),
+    "carracing": Game(
+        3,
+        {
+            "steer left": (-1.0, 0.3, 0.0),
+            "gas": (0.0, 1.0, 0.0),
+            "steer right": (1.0, 0.3, 0.0),
+            "brake": (0.0, 0.0, 0.8),
+        },
+        False,
+        1000,
+    ),
 }
 ENVS = tuple(GAMES)
 
@@ -198,8 +207,13 @@ class DoomTakeCover(gym.Env):
         # and under load a step took 100 ms instead of 1. Whoever plays Doom (a worker, the CLI, a test) plays it
         # on one thread, as every trainer here does.
         torch.set_num_threads(1)
-        self.game = gym.make("VizdoomTakeCover-v1", screen_resolution="RES_160X120", doom_skill=skill,
-                             render_screen_flashes=True, doom_config_path=str(vizdoom_home() / "_vizdoom.ini"))
+        self.game = gym.make(
+            "VizdoomTakeCover-v1",
+            screen_resolution="RES_160X120",
+            doom_skill=skill,
+            render_screen_flashes=True,
+            doom_config_path=str(vizdoom_home() / "_vizdoom.ini"),
+        )
         self.time_limit, self.steps = time_limit, 0
         self.observation_space = spaces.Box(0, 255, (FRAME, FRAME, 3), np.uint8)
         self.action_space = spaces.Discrete(3)
@@ -290,4 +304,3 @@ def make_env(name: str, seed: int, doom_skill: int = 4) -> gym.Env:
     env.reset(seed=seed)
     env.action_space.seed(seed)
     return env
-

@@ -51,14 +51,16 @@ class MDNRNN(nn.Module):
         hidden, state = self.lstm(torch.cat([z, actions], dim=-1), state)
         return self.predict(hidden), hidden, state
 
-    def step(self, z: torch.Tensor, actions: torch.Tensor, state: LSTMState) -> tuple[Prediction, torch.Tensor,
-                                                                                   LSTMState]:
+    def step(
+        self, z: torch.Tensor, actions: torch.Tensor, state: LSTMState
+    ) -> tuple[Prediction, torch.Tensor, LSTMState]:
         """One step for a batch (N, z_size), (N, action_size): forward() with T = 1, the LSTM's gates written out
         (torch's fused LSTM costs 5x more per call for a single step on a CPU). Returns (N, ...) shapes."""
         lstm = self.lstm
         h, c = state[0][0], state[1][0]
         gates = F.linear(torch.cat([z, actions], -1), lstm.weight_ih_l0, lstm.bias_ih_l0) + F.linear(
-            h, lstm.weight_hh_l0, lstm.bias_hh_l0)
+            h, lstm.weight_hh_l0, lstm.bias_hh_l0
+        )
         i, f, g, o = gates.chunk(4, -1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
@@ -68,8 +70,9 @@ class MDNRNN(nn.Module):
         """The head on the LSTM's output h (..., H): the mixture for z_{t+1}, the step's reward and death."""
         out = self.head(hidden)
         mixture = out[..., :-2].unflatten(-1, (3, self.z_size, self.components))
-        return Prediction(mixture[..., 0, :, :], mixture[..., 1, :, :], mixture[..., 2, :, :], out[..., -2],
-                          out[..., -1])
+        return Prediction(
+            mixture[..., 0, :, :], mixture[..., 1, :, :], mixture[..., 2, :, :], out[..., -2], out[..., -1]
+        )
 
     def initial_state(self, batch: int, device: torch.device | None = None) -> LSTMState:
         zeros = torch.zeros(1, batch, self.hidden, device=device)
@@ -88,8 +91,9 @@ def mdn_loss(prediction: Prediction, z_next: torch.Tensor, mask: torch.Tensor) -
 def death_loss(prediction: Prediction, death: torch.Tensor, mask: torch.Tensor, weight: float) -> torch.Tensor:
     """Mean over unmasked steps of -[w d log p + (1 - d) log(1 - p)], p = sigmoid(done logit): deaths are rare
     (one step in hundreds), so each counts w times. The learnt odds are then w times the true odds."""
-    bce = F.binary_cross_entropy_with_logits(prediction.done_logit, death, pos_weight=torch.tensor(weight),
-                                             reduction="none")
+    bce = F.binary_cross_entropy_with_logits(
+        prediction.done_logit, death, pos_weight=torch.tensor(weight), reduction="none"
+    )
     return (bce * mask).sum() / mask.sum()
 
 
@@ -97,17 +101,24 @@ def reward_loss(prediction: Prediction, rewards: torch.Tensor, mask: torch.Tenso
     return ((prediction.reward - rewards).pow(2) * mask).sum() / mask.sum()
 
 
-def m_loss(prediction: Prediction, batch: SequenceBatch, z_next: torch.Tensor, death_weight: float
-           ) -> tuple[torch.Tensor, dict[str, float]]:
+def m_loss(
+    prediction: Prediction, batch: SequenceBatch, z_next: torch.Tensor, death_weight: float
+) -> tuple[torch.Tensor, dict[str, float]]:
     """M's loss: mdn_loss + death_loss + reward_loss, and each term for the charts."""
-    terms = {"mdn_loss": mdn_loss(prediction, z_next, batch.mask),
-             "done_loss": death_loss(prediction, batch.death, batch.mask, death_weight),
-             "reward_loss": reward_loss(prediction, batch.rewards, batch.mask)}
+    terms = {
+        "mdn_loss": mdn_loss(prediction, z_next, batch.mask),
+        "done_loss": death_loss(prediction, batch.death, batch.mask, death_weight),
+        "reward_loss": reward_loss(prediction, batch.rewards, batch.mask),
+    }
     return sum(terms.values()), {name: value.item() for name, value in terms.items()}
 
 
-def sample_mdn(prediction: Prediction, temperature: float | torch.Tensor, generator: torch.Generator | None = None,
-               noise: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+def sample_mdn(
+    prediction: Prediction,
+    temperature: float | torch.Tensor,
+    generator: torch.Generator | None = None,
+    noise: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
     """Draw z_{t+1} (..., z_size) at temperature tau: component ~ softmax(logits / tau), z ~ N(mu, tau sigma^2).
     temperature: one number, or one per row of the batch (N,). noise: the draw's random numbers, (uniform
     (..., z_size, 1) picking the component, standard normal (..., z_size)); None: fresh from `generator`."""
@@ -115,8 +126,10 @@ def sample_mdn(prediction: Prediction, temperature: float | torch.Tensor, genera
     per_row = tau.reshape(-1, *[1] * (prediction.logits.dim() - 1)) if tau.dim() else tau
     weights = torch.softmax(prediction.logits / per_row, dim=-1)
     if noise is None:
-        noise = (torch.rand(weights.shape[:-1] + (1,), generator=generator),
-                 torch.randn(weights.shape[:-1], generator=generator))
+        noise = (
+            torch.rand(weights.shape[:-1] + (1,), generator=generator),
+            torch.randn(weights.shape[:-1], generator=generator),
+        )
     uniform, normal = noise
     component = (weights.cumsum(-1) < uniform).sum(-1, keepdim=True).clamp(max=weights.shape[-1] - 1)  # inverse CDF
     mu = prediction.mu.gather(-1, component).squeeze(-1)
@@ -139,8 +152,9 @@ class Sequences:
 
     def __post_init__(self) -> None:
         lengths = torch.as_tensor([len(r) for r in self.rewards])
-        self.steps = torch.cat([torch.stack([torch.full((n,), i), torch.arange(n)], 1) for i, n in
-                                enumerate(lengths.tolist())])  # (N, 2): (episode, step) of every step
+        self.steps = torch.cat(
+            [torch.stack([torch.full((n,), i), torch.arange(n)], 1) for i, n in enumerate(lengths.tolist())]
+        )  # (N, 2): (episode, step) of every step
         self.marked = self.steps[torch.cat(self.death) > 0]  # the steps M must learn to call deadly
 
 
@@ -174,10 +188,12 @@ def sample_windows(data: Sequences, batch: int, window: int, generator: torch.Ge
     """`batch` windows of `window` steps, each around a step drawn uniformly from every collected step (the
     reference code's 500-step chunks of one concatenated stream, shorter and drawn at random)."""
     anchors = data.steps[torch.randint(len(data.steps), (batch,), generator=generator)]
-    padded: dict[str, list[torch.Tensor]] = {name: [] for name in ("mu", "logvar", "actions", "rewards", "death",
-                                                                     "mask")}
-    for (episode, at), back in zip(anchors.tolist(), torch.randint(window, (batch,), generator=generator).tolist(),
-                                   strict=True):
+    padded: dict[str, list[torch.Tensor]] = {
+        name: [] for name in ("mu", "logvar", "actions", "rewards", "death", "mask")
+    }
+    for (episode, at), back in zip(
+        anchors.tolist(), torch.randint(window, (batch,), generator=generator).tolist(), strict=True
+    ):
         length = len(data.rewards[episode])
         start = max(0, min(at - back, length - window))
         end = min(start + window, length)
@@ -196,9 +212,15 @@ def decayed_lr(lr: float, final: float, progress: float) -> float:
     return lr * final**progress
 
 
-def train_rnn(rnn: MDNRNN, data: Sequences, ctx: Context, generator: torch.Generator,
-              progress: Callable[[float], None], step_offset: int = 0,
-              after_log: Callable[[int], None] | None = None) -> dict[str, float]:
+def train_rnn(
+    rnn: MDNRNN,
+    data: Sequences,
+    ctx: Context,
+    generator: torch.Generator,
+    progress: Callable[[float], None],
+    step_offset: int = 0,
+    after_log: Callable[[int], None] | None = None,
+) -> dict[str, float]:
     """Adam on m_loss for `rnn_updates` updates of `rnn_batch` random windows, the learning rate decaying, gradients
     clipped as in the paper. Each window draws z from V's posterior, its spread scaled by `rnn_posterior` (1: the
     paper's samples, M learns V's uncertainty too; 0: V's means). Logs the mean losses every `rnn_updates / 20`."""

@@ -41,8 +41,16 @@ class ProbeStates:
     near_hit: np.ndarray  # (S,) bool: a real hit came `lead` steps later in the episode
 
 
-def probe_states(make_env: Callable[[int], gym.Env], action_space: gym.Space, episodes: int, repeat: int, seed: int,
-                 lead: int, poll: Callable[[], None], slots: int) -> ProbeStates:
+def probe_states(
+    make_env: Callable[[int], gym.Env],
+    action_space: gym.Space,
+    episodes: int,
+    repeat: int,
+    seed: int,
+    lead: int,
+    poll: Callable[[], None],
+    slots: int,
+) -> ProbeStates:
     """Random-policy episodes (actions held 1 to `repeat` steps, as in the collected data) never seen by V or M;
     from each, the state `lead` steps before its first hit (when it has one that late) and one at a random step."""
     played = play(make_env, RandomPolicy(action_space, repeat, seed), episodes, seed, poll, slots)
@@ -60,8 +68,9 @@ def probe_states(make_env: Callable[[int], gym.Env], action_space: gym.Space, ep
 
 
 @torch.no_grad()
-def real_memory(world: World, episode: Episode, at: int) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor],
-                                                                    torch.Tensor]:
+def real_memory(
+    world: World, episode: Episode, at: int
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
     """What C and the dream see at step `at` of a real episode: z = V's mean of the frame, M's LSTM state and its
     output h after reading the episode's (z, a) so far."""
     z, _ = world.vae.encode(to_tensor(episode.frames[: at + 1]))
@@ -70,9 +79,16 @@ def real_memory(world: World, episode: Episode, at: int) -> tuple[torch.Tensor, 
     return z[-1:], lstm, hidden[:, -1]
 
 
-def real_outcomes(make_env: Callable[[int], gym.Env], states: ProbeStates, actions: dict[str, int],
-                  names: list[str], horizon: int, poll: Callable[[], None], world: World | None = None,
-                  params: torch.Tensor | None = None) -> np.ndarray:
+def real_outcomes(
+    make_env: Callable[[int], gym.Env],
+    states: ProbeStates,
+    actions: dict[str, int],
+    names: list[str],
+    horizon: int,
+    poll: Callable[[], None],
+    world: World | None = None,
+    params: torch.Tensor | None = None,
+) -> np.ndarray:
     """(S, B) bool: the real game, replayed to each state, then behaviour b for `horizon` steps: was the player hit?"""
     env = make_env(int(states.seeds[0]))
     hit = np.zeros((len(states.step), len(names)), bool)
@@ -89,7 +105,9 @@ def real_outcomes(make_env: Callable[[int], gym.Env], states: ProbeStates, actio
                     z, lstm, hidden = real_memory(world, episode, at)
                 for _ in range(horizon):
                     if name == CONTROLLER:
-                        action = world.controller.act(params.unsqueeze(0), torch.cat([z, hidden], -1)[None])[0, 0].item()
+                        action = world.controller.act(params.unsqueeze(0), torch.cat([z, hidden], -1)[None])[
+                            0, 0
+                        ].item()
                     else:
                         action = actions[name]
                     frame, _, terminated, truncated, info = env.step(action)
@@ -109,15 +127,25 @@ def real_outcomes(make_env: Callable[[int], gym.Env], states: ProbeStates, actio
 
 
 @torch.no_grad()
-def dreamt_odds(world: World, states: ProbeStates, actions: dict[str, int], names: list[str], horizon: int,
-                taus: list[float], dreams: int, seed: int, params: torch.Tensor | None = None) -> np.ndarray:
+def dreamt_odds(
+    world: World,
+    states: ProbeStates,
+    actions: dict[str, int],
+    names: list[str],
+    horizon: int,
+    taus: list[float],
+    dreams: int,
+    seed: int,
+    params: torch.Tensor | None = None,
+) -> np.ndarray:
     """(T, S, B) float: M's P(hit within `horizon`) for each τ, state and behaviour, `dreams` dreams averaged."""
     generator = torch.Generator().manual_seed(seed)
     starts = [real_memory(world, states.episodes[i], at) for i, at in zip(states.episode, states.step, strict=True)]
     rows = len(starts) * len(names) * dreams  # every (state, behaviour, dream) at once
     z = torch.cat([start[0] for start in starts]).repeat_interleave(len(names) * dreams, 0)
-    lstm = tuple(torch.cat([start[1][i] for start in starts], 1).repeat_interleave(len(names) * dreams, 1)
-                 for i in range(2))
+    lstm = tuple(
+        torch.cat([start[1][i] for start in starts], 1).repeat_interleave(len(names) * dreams, 1) for i in range(2)
+    )
     hidden = torch.cat([start[2] for start in starts]).repeat_interleave(len(names) * dreams, 0)
     behaviour = torch.arange(len(names)).repeat_interleave(dreams).repeat(len(starts))
     held = torch.as_tensor([actions.get(name, 0) for name in names])[behaviour]
@@ -177,14 +205,21 @@ def probe_summary(snapshot: dict[str, np.ndarray]) -> dict:
     rows = []
     for tau, odds in zip(snapshot["taus"].tolist(), dreamt, strict=True):
         share, pairs = pair_order(real, odds)
-        rows.append({"tau": tau, "pair_order": round(share, 3), "pairs": pairs}
-                    | {f"dream_{name}": round(float(odds[:, b].mean()), 3) for b, name in enumerate(names)}
-                    | {f"dream_near_{name}": round(float(odds[near, b].mean()), 3) for b, name in enumerate(names)})
-    return {"states": len(real), "near_hit": int(near.sum()), "horizon": int(snapshot["horizon"]),
-            "lead": int(snapshot["lead"]), "ceiling": round(pair_order_ceiling(real, near), 3),
-            "real": {name: round(float(real[:, b].mean()), 3) for b, name in enumerate(names)},
-            "real_near": {name: round(float(real[near, b].mean()), 3) for b, name in enumerate(names)},
-            "taus": rows}
+        rows.append(
+            {"tau": tau, "pair_order": round(share, 3), "pairs": pairs}
+            | {f"dream_{name}": round(float(odds[:, b].mean()), 3) for b, name in enumerate(names)}
+            | {f"dream_near_{name}": round(float(odds[near, b].mean()), 3) for b, name in enumerate(names)}
+        )
+    return {
+        "states": len(real),
+        "near_hit": int(near.sum()),
+        "horizon": int(snapshot["horizon"]),
+        "lead": int(snapshot["lead"]),
+        "ceiling": round(pair_order_ceiling(real, near), 3),
+        "real": {name: round(float(real[:, b].mean()), 3) for b, name in enumerate(names)},
+        "real_near": {name: round(float(real[near, b].mean()), 3) for b, name in enumerate(names)},
+        "taus": rows,
+    }
 
 
 @dataclass
@@ -200,21 +235,45 @@ class Probe:
     def snapshot(self, world: World, taus: list[float], dreams: int, seed: int) -> dict[str, np.ndarray]:
         """What the page and the bench read (probe_summary): real outcomes, M's odds at each τ."""
         names = list(self.actions)
-        return {"real": self.real, "dreamt": dreamt_odds(world, self.states, self.actions, names, self.horizon, taus,
-                                                          dreams, seed).astype(np.float32),
-                "near_hit": self.states.near_hit, "behaviours": np.asarray(names), "taus": np.asarray(taus),
-                "horizon": np.int64(self.horizon), "lead": np.int64(self.lead)}
+        return {
+            "real": self.real,
+            "dreamt": dreamt_odds(world, self.states, self.actions, names, self.horizon, taus, dreams, seed).astype(
+                np.float32
+            ),
+            "near_hit": self.states.near_hit,
+            "behaviours": np.asarray(names),
+            "taus": np.asarray(taus),
+            "horizon": np.int64(self.horizon),
+            "lead": np.int64(self.lead),
+        }
 
-    def controller(self, make_env: Callable[[int], gym.Env], poll: Callable[[], None], world: World,
-                   params: torch.Tensor, tau: float, dreams: int, seed: int) -> dict[str, float]:
+    def controller(
+        self,
+        make_env: Callable[[int], gym.Env],
+        poll: Callable[[], None],
+        world: World,
+        params: torch.Tensor,
+        tau: float,
+        dreams: int,
+        seed: int,
+    ) -> dict[str, float]:
         """The trained controller from the same states: its real hit rate beside the one its dream at τ promises."""
         real = real_outcomes(make_env, self.states, self.actions, [CONTROLLER], self.horizon, poll, world, params)
         dreamt = dreamt_odds(world, self.states, self.actions, [CONTROLLER], self.horizon, [tau], dreams, seed, params)
         return {"probe_real_hit": float(real.mean()), "probe_dream_hit": float(dreamt.mean())}
 
 
-def make_probe(make_env: Callable[[int], gym.Env], action_space: gym.Space, actions: dict[str, int], episodes: int,
-               repeat: int, seed: int, horizon: int, lead: int, poll: Callable[[], None], slots: int) -> Probe:
+def make_probe(
+    make_env: Callable[[int], gym.Env],
+    action_space: gym.Space,
+    actions: dict[str, int],
+    episodes: int,
+    repeat: int,
+    seed: int,
+    horizon: int,
+    lead: int,
+    poll: Callable[[], None],
+    slots: int,
+) -> Probe:
     states = probe_states(make_env, action_space, episodes, repeat, seed, lead, poll, slots)
-    return Probe(states, actions, real_outcomes(make_env, states, actions, list(actions), horizon, poll), horizon,
-                 lead)
+    return Probe(states, actions, real_outcomes(make_env, states, actions, list(actions), horizon, poll), horizon, lead)

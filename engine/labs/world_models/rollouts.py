@@ -94,8 +94,14 @@ def episode_seeds(seed: int, episodes: int) -> np.ndarray:
 
 
 def play(
-    make_env: Callable[[int], gym.Env], policy: Policy, episodes: int, seed: int, poll: Callable[[], None],
-    slots: int, max_steps: int | None = None, progress: Callable[[float], None] | None = None,
+    make_env: Callable[[int], gym.Env],
+    policy: Policy,
+    episodes: int,
+    seed: int,
+    poll: Callable[[], None],
+    slots: int,
+    max_steps: int | None = None,
+    progress: Callable[[float], None] | None = None,
     keep_frames: bool = True,
 ) -> list[Episode]:
     """`episodes` real episodes on `slots` environments in lockstep (the policy sees all their frames as one batch),
@@ -131,9 +137,13 @@ def play(
                 actions[i].append(chosen[i])
                 rewards[i].append(float(reward))
                 if terminated or truncated or (max_steps is not None and len(rewards[i]) >= max_steps):
-                    played[slot_episode[i]] = Episode(np.stack(frames[i]), np.stack(actions[i]),
-                                                      np.array(rewards[i], np.float32), bool(terminated),
-                                                      np.array(damage[i], np.float32))
+                    played[slot_episode[i]] = Episode(
+                        np.stack(frames[i]),
+                        np.stack(actions[i]),
+                        np.array(rewards[i], np.float32),
+                        bool(terminated),
+                        np.array(damage[i], np.float32),
+                    )
                     finished += 1
                     if progress:
                         progress(finished / episodes)

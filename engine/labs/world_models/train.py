@@ -39,9 +39,9 @@ from engine.labs.world_models.rollouts import (
     scores,
 )
 from engine.labs.world_models.vae import Frames, to_tensor, to_uint8, train_vae
+from engine.labs.world_models.viewer import viewer_due, viewer_episode, viewer_snapshot
 from engine.params import ConfigError
 from engine.runtime.context import random_state, restore_random_state
-from engine.labs.world_models.viewer import viewer_due, viewer_episode, viewer_snapshot
 
 if TYPE_CHECKING:  # labs sit below the runtime: the context's interface is only needed for type hints
     from engine.runtime.context import Context
@@ -104,18 +104,31 @@ class Progress:
 # ---------------------------------------------------------------------------------------------- the stages
 
 
-def collect(world: World, params: torch.Tensor | None, config: dict[str, Any], ctx: Context, round_: int,
-            progress: Progress) -> list[Episode]:
+def collect(
+    world: World, params: torch.Tensor | None, config: dict[str, Any], ctx: Context, round_: int, progress: Progress
+) -> list[Episode]:
     """Real rollouts: the paper's random policy first, then C (exploring a little) once one exists."""
     seed, space = seed_of(config, COLLECT_STREAM, round_), world.controller.space
-    policy = (RandomPolicy(space, config["action_repeat"], seed) if params is None else
-              ControllerPolicy(world, params, config["exploration"], space, seed))
-    return play(env_maker(config), policy, config["rollouts"], seed, lambda: keep_going(ctx), config["envs_at_once"],
-                config["rollout_steps"], progress)
+    policy = (
+        RandomPolicy(space, config["action_repeat"], seed)
+        if params is None
+        else ControllerPolicy(world, params, config["exploration"], space, seed)
+    )
+    return play(
+        env_maker(config),
+        policy,
+        config["rollouts"],
+        seed,
+        lambda: keep_going(ctx),
+        config["envs_at_once"],
+        config["rollout_steps"],
+        progress,
+    )
 
 
-def fit_vision(world: World, episodes: list[Episode], ctx: Context, generator: torch.Generator, round_: int,
-               progress: Progress) -> dict[str, float]:
+def fit_vision(
+    world: World, episodes: list[Episode], ctx: Context, generator: torch.Generator, round_: int, progress: Progress
+) -> dict[str, float]:
     """V on every collected frame."""
     epochs = ctx.params["vae_epochs"]
     frames = Frames([episode.frames for episode in episodes])
@@ -129,8 +142,9 @@ def fit_vision(world: World, episodes: list[Episode], ctx: Context, generator: t
         return train_vae(world.vae, frames, ctx, generator, progress, (round_ - 1) * epochs, show_reconstructions)
 
 
-def fit_memory(world: World, episodes: list[Episode], ctx: Context, generator: torch.Generator, round_: int,
-               progress: Progress) -> dict[str, float]:
+def fit_memory(
+    world: World, episodes: list[Episode], ctx: Context, generator: torch.Generator, round_: int, progress: Progress
+) -> dict[str, float]:
     """M on every episode seen through V; the dreams will start from V's codes of the real first frames."""
     p = ctx.params
     with torch.no_grad():
@@ -139,8 +153,13 @@ def fit_memory(world: World, episodes: list[Episode], ctx: Context, generator: t
     world.start_logvar = torch.stack([logvar[0] for _, logvar in latents])
     actions = [world.controller.action_vectors(torch.as_tensor(episode.actions)) for episode in episodes]
     deaths = [death_labels(e.damage, e.terminated, p["death_target"], p["death_horizon"]) for e in episodes]
-    data = Sequences([mu for mu, _ in latents], [logvar for _, logvar in latents], actions,
-                     [torch.as_tensor(e.rewards) for e in episodes], deaths)
+    data = Sequences(
+        [mu for mu, _ in latents],
+        [logvar for _, logvar in latents],
+        actions,
+        [torch.as_tensor(e.rewards) for e in episodes],
+        deaths,
+    )
     offset, shown = (round_ - 1) * p["rnn_updates"], viewer_episode(episodes)
 
     def show_dreams(update: int) -> None:  # the viewer follows M as it learns
@@ -156,25 +175,45 @@ def new_probe(world: World, config: dict[str, Any], ctx: Context) -> Probe | Non
     """The probe's held-out states and the real outcomes there (None in a game without discrete actions)."""
     if not config["probe_episodes"] or not world.controller.discrete:
         return None
-    return make_probe(env_maker(config), world.controller.space, GAMES[config["env"]].actions,
-                      config["probe_episodes"], config["action_repeat"], seed_of(config, PROBE_STREAM, 0),
-                      config["probe_horizon"], config["probe_lead"], lambda: keep_going(ctx), config["envs_at_once"])
+    return make_probe(
+        env_maker(config),
+        world.controller.space,
+        GAMES[config["env"]].actions,
+        config["probe_episodes"],
+        config["action_repeat"],
+        seed_of(config, PROBE_STREAM, 0),
+        config["probe_horizon"],
+        config["probe_lead"],
+        lambda: keep_going(ctx),
+        config["envs_at_once"],
+    )
 
 
-def probe_memory(world: World, probe: Probe | None, config: dict[str, Any], ctx: Context, step: int
-                 ) -> dict[str, np.ndarray] | None:
+def probe_memory(
+    world: World, probe: Probe | None, config: dict[str, Any], ctx: Context, step: int
+) -> dict[str, np.ndarray] | None:
     """Does the dream know what moving does? M's odds beside the real game's, at every τ of the table."""
     if probe is None:
         return None
-    view = probe.snapshot(world, parse_taus(config["taus"]), config["probe_dreams"], seed_of(config, PROBE_STREAM, step))
+    view = probe.snapshot(
+        world, parse_taus(config["taus"]), config["probe_dreams"], seed_of(config, PROBE_STREAM, step)
+    )
     ctx.snapshot("probe", step, view)
     return view
 
 
-def learn_controller(world: World, config: dict[str, Any], ctx: Context, progress: Progress, seed: int,
-                     temperature: float | None = None, start: torch.Tensor | None = None,
-                     generation_offset: int = 0, resumed: dict[str, Any] | None = None,
-                     save: Callable[[dict[str, Any]], None] | None = None) -> tuple[torch.Tensor, float]:
+def learn_controller(
+    world: World,
+    config: dict[str, Any],
+    ctx: Context,
+    progress: Progress,
+    seed: int,
+    temperature: float | None = None,
+    start: torch.Tensor | None = None,
+    generation_offset: int = 0,
+    resumed: dict[str, Any] | None = None,
+    save: Callable[[dict[str, Any]], None] | None = None,
+) -> tuple[torch.Tensor, float]:
     """C by CMA-ES on dream_fitness; held out: the same `held_out_dreams` dreams for every generation's mean.
     `save` receives the search's state (with the dreams' generator) when a checkpoint is due; `resumed` continues
     one."""
@@ -190,36 +229,84 @@ def learn_controller(world: World, config: dict[str, Any], ctx: Context, progres
 
     def held_out(params: torch.Tensor, tau: float) -> float:
         fixed = torch.Generator().manual_seed(seed + 1)
-        return dream_fitness(world, params.unsqueeze(0), config["held_out_dreams"], config["dream_length"], tau,
-                             fixed).item()
+        return dream_fitness(
+            world, params.unsqueeze(0), config["held_out_dreams"], config["dream_length"], tau, fixed
+        ).item()
 
     ceiling = config["dream_length"] if world.survival_reward else math.inf  # every dream survived to the end
     with on_device(world.rnn, device_of(config)):
-        return train_controller(world.controller.n_params, fitness, held_out, ctx, progress, seed, temperature,
-                                start, generation_offset, ceiling, resumed, keep if save else None)
+        return train_controller(
+            world.controller.n_params,
+            fitness,
+            held_out,
+            ctx,
+            progress,
+            seed,
+            temperature,
+            start,
+            generation_offset,
+            ceiling,
+            resumed,
+            keep if save else None,
+        )
 
 
-def evaluate(world: World, params: torch.Tensor, config: dict[str, Any], ctx: Context, temperature: float,
-             step: int, with_random: bool, probe: Probe | None) -> dict[str, float]:
+def evaluate(
+    world: World,
+    params: torch.Tensor,
+    config: dict[str, Any],
+    ctx: Context,
+    temperature: float,
+    step: int,
+    with_random: bool,
+    probe: Probe | None,
+) -> dict[str, float]:
     """C over `real_eval_episodes` real episodes and as many dreams at its temperature (mean ± standard error);
     the random policy on the same real episodes when asked; C from the probe's states, real and dreamt."""
     n, seed = config["real_eval_episodes"], seed_of(config, EVAL_STREAM, 0)  # every C plays the same episodes
     action_space = world.controller.space
     poll, slots = lambda: keep_going(ctx), config["envs_at_once"]
-    real = mean_and_error(scores(play(env_maker(config), ControllerPolicy(world, params, 0.0, action_space, seed), n,
-                                      seed, poll, slots, keep_frames=False)))
+    real = mean_and_error(
+        scores(
+            play(
+                env_maker(config),
+                ControllerPolicy(world, params, 0.0, action_space, seed),
+                n,
+                seed,
+                poll,
+                slots,
+                keep_frames=False,
+            )
+        )
+    )
     generator = torch.Generator().manual_seed(seed_of(config, DREAM_STREAM, step))
-    dreamt = mean_and_error(dream_returns(world, params.unsqueeze(0), n, config["dream_length"], temperature,
-                                          generator)[0].numpy())
-    summary = {"real_score": real[0], "real_score_se": real[1], "dream_score": dreamt[0], "dream_score_se": dreamt[1],
-               "temperature": temperature}
+    dreamt = mean_and_error(
+        dream_returns(world, params.unsqueeze(0), n, config["dream_length"], temperature, generator)[0].numpy()
+    )
+    summary = {
+        "real_score": real[0],
+        "real_score_se": real[1],
+        "dream_score": dreamt[0],
+        "dream_score_se": dreamt[1],
+        "temperature": temperature,
+    }
     if with_random:
-        random = mean_and_error(scores(play(env_maker(config), RandomPolicy(action_space, 1, seed), n, seed, poll,
-                                            slots, keep_frames=False)))
+        random = mean_and_error(
+            scores(
+                play(env_maker(config), RandomPolicy(action_space, 1, seed), n, seed, poll, slots, keep_frames=False)
+            )
+        )
         summary |= {"random_score": random[0], "random_score_se": random[1]}
     if probe is not None:
-        summary |= probe.controller(env_maker(config), poll, world, params, temperature, config["probe_dreams"],
-                                    seed_of(config, PROBE_STREAM, step))
+        summary |= probe.controller(
+            env_maker(config),
+            poll,
+            world,
+            params,
+            temperature,
+            config["probe_dreams"],
+            seed_of(config, PROBE_STREAM, step),
+        )
     ctx.log(step, **summary)
     return summary
 
@@ -236,8 +323,7 @@ def viewable(frames: np.ndarray) -> np.ndarray:
     return frames[..., 0] if frames.shape[-1] == 1 else frames
 
 
-def checkpoint_state(world: World, params: torch.Tensor | None, config: dict[str, Any], round_: int
-                     ) -> dict[str, Any]:
+def checkpoint_state(world: World, params: torch.Tensor | None, config: dict[str, Any], round_: int) -> dict[str, Any]:
     """V, M (and C when there is one) with the dream starts and the config."""
     state = {"world": world.state(), "config": dict(config), "round": round_}
     return state if params is None else state | {"controller": params}
@@ -248,14 +334,26 @@ def checkpoint_state(world: World, params: torch.Tensor | None, config: dict[str
 
 def new_world(config: dict[str, Any]) -> World:
     observations, actions = env_spaces(config["env"])
-    return build_world(observations.shape[-1], config["z_size"], config["vae_width"], config["rnn_hidden"],
-                       config["mdn_components"], actions, config["death_weight"], config["death_rule"],
-                       config["death_threshold"], GAMES[config["env"]].survival, GAMES[config["env"]].axis_actions())
+    return build_world(
+        observations.shape[-1],
+        config["z_size"],
+        config["vae_width"],
+        config["rnn_hidden"],
+        config["mdn_components"],
+        actions,
+        config["death_weight"],
+        config["death_rule"],
+        config["death_threshold"],
+        GAMES[config["env"]].survival,
+        GAMES[config["env"]].axis_actions(),
+    )
 
 
 def load_world(checkpoint: dict[str, Any]) -> tuple[World, torch.Tensor | None]:
     """The world and the controller's parameters (None before the first C) from a checkpoint written here."""
-    return world_from_state(checkpoint["world"], env_spaces(checkpoint["config"]["env"])[1]), checkpoint.get("controller")
+    return world_from_state(checkpoint["world"], env_spaces(checkpoint["config"]["env"])[1]), checkpoint.get(
+        "controller"
+    )
 
 
 @dataclass
@@ -312,26 +410,47 @@ def run_rounds(config: dict[str, Any], ctx: Context, last_controller: bool = Tru
 
         searched: dict[str, Any] = {}
 
-        def resume_point(search: dict[str, Any] | None, controller: torch.Tensor | None = None, round_: int = round_,
-                         offset: int = offset, start: torch.Tensor | None = params) -> None:
+        def resume_point(
+            search: dict[str, Any] | None,
+            controller: torch.Tensor | None = None,
+            round_: int = round_,
+            offset: int = offset,
+            start: torch.Tensor | None = params,
+        ) -> None:
             """The last round from C on: V and M, C's start, and the search so far (None: not begun)."""
             searched["search"] = search
             state = checkpoint_state(world, start if controller is None else controller, config, round_) | {
-                "start": start, "random": random_state(generator), "summary": summary, "seconds": seconds}
-            ctx.checkpoint(state | ({"search": search} if search else {}), step=offset + (search or {}).get(
-                "generation", 0), stage="C")
+                "start": start,
+                "random": random_state(generator),
+                "summary": summary,
+                "seconds": seconds,
+            }
+            ctx.checkpoint(
+                state | ({"search": search} if search else {}),
+                step=offset + (search or {}).get("generation", 0),
+                stage="C",
+            )
 
         if last and search is None:
             resume_point(None)  # V and M done: a restart continues from here
         started = progress.enter("C")
-        params, held_out = learn_controller(world, config, ctx, progress, seed_of(config, CMA_STREAM, round_),
-                                            start=params, generation_offset=offset, resumed=search,
-                                            save=resume_point if last else None)
+        params, held_out = learn_controller(
+            world,
+            config,
+            ctx,
+            progress,
+            seed_of(config, CMA_STREAM, round_),
+            start=params,
+            generation_offset=offset,
+            resumed=search,
+            save=resume_point if last else None,
+        )
         search = None
         seconds["C"] += time.perf_counter() - started
         started = progress.enter("evaluate")
-        summary |= evaluate(world, params, config, ctx, ctx.params["temperature"], round_, with_random=last,
-                            probe=probe) | {"held_out": held_out, "rounds_done": round_}
+        summary |= evaluate(
+            world, params, config, ctx, ctx.params["temperature"], round_, with_random=last, probe=probe
+        ) | {"held_out": held_out, "rounds_done": round_}
         if last:  # done, and still a point to continue from: a branch searches on, or scores C anew
             resume_point(searched["search"], controller=params)
         else:
@@ -354,11 +473,20 @@ def controller_in_world(config: dict[str, Any], ctx: Context) -> dict[str, float
 
     def resume_point(search: dict[str, Any], controller: torch.Tensor | None = None) -> None:
         searched["search"] = search
-        ctx.checkpoint(checkpoint_state(world, controller, config, 1) | {"search": search},
-                       step=search["generation"], stage="C")
+        ctx.checkpoint(
+            checkpoint_state(world, controller, config, 1) | {"search": search}, step=search["generation"], stage="C"
+        )
 
-    params, held_out = learn_controller(world, config, ctx, progress, seed_of(config, CMA_STREAM, 1), temperature=tau,
-                                        resumed=ctx.resume.state["search"] if ctx.resume else None, save=resume_point)
+    params, held_out = learn_controller(
+        world,
+        config,
+        ctx,
+        progress,
+        seed_of(config, CMA_STREAM, 1),
+        temperature=tau,
+        resumed=ctx.resume.state["search"] if ctx.resume else None,
+        save=resume_point,
+    )
     c_seconds = time.perf_counter() - started
     progress.enter("evaluate")
     summary = evaluate(world, params, config, ctx, tau, 1, with_random=False, probe=new_probe(world, config, ctx))
@@ -392,21 +520,35 @@ def bench(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
     for index, tau in enumerate(taus):
         progress.round = index + 1
         started = progress.enter("C")
-        params, held_out = learn_controller(world, config, ctx, progress, seed_of(config, CMA_STREAM, 1000 + index),
-                                            temperature=tau, start=outcome.params,
-                                            generation_offset=(rounds + index) * config["cma_generations"])
+        params, held_out = learn_controller(
+            world,
+            config,
+            ctx,
+            progress,
+            seed_of(config, CMA_STREAM, 1000 + index),
+            temperature=tau,
+            start=outcome.params,
+            generation_offset=(rounds + index) * config["cma_generations"],
+        )
         c_seconds = time.perf_counter() - started
         progress.enter("evaluate")
         row = evaluate(world, params, config, ctx, tau, rounds + index, with_random=index == 0, probe=outcome.probe)
-        table.append({"tau": tau} | {k: round(v, 3 if k.startswith("probe") else 1) for k, v in row.items()
-                                     if k != "temperature"}
-                     | {"held_out": round(held_out, 1), "C_seconds": round(c_seconds, 1),
-                        "seconds": round(time.perf_counter() - started, 1)})
+        table.append(
+            {"tau": tau}
+            | {k: round(v, 3 if k.startswith("probe") else 1) for k, v in row.items() if k != "temperature"}
+            | {
+                "held_out": round(held_out, 1),
+                "C_seconds": round(c_seconds, 1),
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+        )
     random = {k: table[0].pop(k) for k in ("random_score", "random_score_se")}
     return {
         "stage_seconds": {name: round(s, 1) for name, s in outcome.seconds.items() if s},
-        "losses": {name: round(outcome.summary[name], 4) for name in
-                   ("recon_loss", "kl", "mdn_loss", "done_loss", "reward_loss")},
+        "losses": {
+            name: round(outcome.summary[name], 4)
+            for name in ("recon_loss", "kl", "mdn_loss", "done_loss", "reward_loss")
+        },
         "random": random,
         "taus": table,
     } | ({"probe": probe_summary(outcome.probe_view)} if outcome.probe_view else {})

@@ -37,10 +37,14 @@ class ConvVAE(nn.Module):
         self.channels, self.z_size, self.width = channels, z_size, width
         widths = [scaled(c, width) for c in (32, 64, 128, 256)]
         self.encoder = nn.Sequential(
-            nn.Conv2d(channels, widths[0], 4, stride=2), nn.ReLU(),  # 64 -> 31
-            nn.Conv2d(widths[0], widths[1], 4, stride=2), nn.ReLU(),  # -> 14
-            nn.Conv2d(widths[1], widths[2], 4, stride=2), nn.ReLU(),  # -> 6
-            nn.Conv2d(widths[2], widths[3], 4, stride=2), nn.ReLU(),  # -> 2
+            nn.Conv2d(channels, widths[0], 4, stride=2),
+            nn.ReLU(),  # 64 -> 31
+            nn.Conv2d(widths[0], widths[1], 4, stride=2),
+            nn.ReLU(),  # -> 14
+            nn.Conv2d(widths[1], widths[2], 4, stride=2),
+            nn.ReLU(),  # -> 6
+            nn.Conv2d(widths[2], widths[3], 4, stride=2),
+            nn.ReLU(),  # -> 2
             nn.Flatten(),
         )
         self.to_mu = nn.Linear(4 * widths[3], z_size)
@@ -49,10 +53,14 @@ class ConvVAE(nn.Module):
         self.bottleneck = scaled(1024, width)
         self.from_z = nn.Linear(z_size, self.bottleneck)
         self.decoder = nn.Sequential(
-            nn.ConvTranspose2d(self.bottleneck, widths[2], 5, stride=2), nn.ReLU(),  # 1 -> 5
-            nn.ConvTranspose2d(widths[2], widths[1], 5, stride=2), nn.ReLU(),  # -> 13
-            nn.ConvTranspose2d(widths[1], widths[0], 6, stride=2), nn.ReLU(),  # -> 30
-            nn.ConvTranspose2d(widths[0], channels, 6, stride=2), nn.Sigmoid(),  # -> 64
+            nn.ConvTranspose2d(self.bottleneck, widths[2], 5, stride=2),
+            nn.ReLU(),  # 1 -> 5
+            nn.ConvTranspose2d(widths[2], widths[1], 5, stride=2),
+            nn.ReLU(),  # -> 13
+            nn.ConvTranspose2d(widths[1], widths[0], 6, stride=2),
+            nn.ReLU(),  # -> 30
+            nn.ConvTranspose2d(widths[0], channels, 6, stride=2),
+            nn.Sigmoid(),  # -> 64
         )
 
     def encode(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -76,7 +84,11 @@ def salience(frames: torch.Tensor, mean_frame: torch.Tensor, strength: float) ->
 
 
 def vae_loss(
-    reconstruction: torch.Tensor, frames: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, free_bits: float,
+    reconstruction: torch.Tensor,
+    frames: torch.Tensor,
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    free_bits: float,
     weights: torch.Tensor | float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(loss, reconstruction loss, KL), each a mean over the batch; each pixel's BCE counts `weights` times (its
@@ -114,9 +126,15 @@ class Frames:
         return np.stack([self.episodes[e][i - self.starts[e]] for e, i in zip(episode, index, strict=True)])
 
 
-def train_vae(vae: ConvVAE, frames: Frames, ctx: Context, generator: torch.Generator,
-              progress: Callable[[float], None], epoch_offset: int = 0,
-              after_epoch: Callable[[int], None] | None = None) -> dict[str, float]:
+def train_vae(
+    vae: ConvVAE,
+    frames: Frames,
+    ctx: Context,
+    generator: torch.Generator,
+    progress: Callable[[float], None],
+    epoch_offset: int = 0,
+    after_epoch: Callable[[int], None] | None = None,
+) -> dict[str, float]:
     """Adam on vae_loss for `vae_epochs` epochs, each a fresh random subset of at most `vae_frames` frames
     (consecutive frames are near copies). Reads its settings, the live learning rate included, from ctx.params."""
     p = ctx.params

@@ -46,15 +46,20 @@ def viewer_snapshot(world: World, episode: Episode, seed: int) -> dict[str, np.n
     lengths = np.full(len(VIEW_TAUS), steps)
     taus = torch.tensor(VIEW_TAUS)
     for t in range(steps):  # one dream per τ, all under the real episode's action
-        state, death = step(world, state, actions[t : t + 1].expand(len(VIEW_TAUS), *actions.shape[1:]), taus,
-                            generator)
+        state, death = step(
+            world, state, actions[t : t + 1].expand(len(VIEW_TAUS), *actions.shape[1:]), taus, generator
+        )
         latents.append(state.z)
         deaths.append(death)
         died = ~state.alive.numpy() & (lengths == steps)
         lengths[died] = t + 1
-    return {"real": real, "taus": np.array(VIEW_TAUS, np.float32),
-            "latents": torch.stack(latents, 1).numpy().astype(np.float32),
-            "death": torch.stack(deaths, 1).numpy().astype(np.float32), "lengths": lengths.astype(np.int64)}
+    return {
+        "real": real,
+        "taus": np.array(VIEW_TAUS, np.float32),
+        "latents": torch.stack(latents, 1).numpy().astype(np.float32),
+        "death": torch.stack(deaths, 1).numpy().astype(np.float32),
+        "lengths": lengths.astype(np.int64),
+    }
 
 
 @torch.no_grad()
