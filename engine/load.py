@@ -330,7 +330,7 @@ class Visitor:
             (b.button for b in self.widgets("button") if b.button.label == label and not b.button.disabled), None
         )
 
-    # behaviour ---------------------------------------------------------------------------------------------------------
+    # behaviour -------------------------------------------------------------------------------------------------------
 
     @property
     def hard_deadline(self) -> float:

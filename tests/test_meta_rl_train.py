@@ -112,9 +112,9 @@ def test_live_learning_rate_reaches_the_optimizer():
     frozen_config = SPACE.resolve("quick", TINY | {"eval_every": 1})
     frozen = LearningRateToZero(frozen_config)
     train(frozen_config, frozen)
-    assert all(torch.equal(a, b) for a, b in zip(weights(frozen, 0), weights(frozen, -1)))
+    assert all(torch.equal(a, b) for a, b in zip(weights(frozen, 0), weights(frozen, -1), strict=True))
     _, learning = run({"eval_every": 1})  # control: without the change the weights move
-    assert not all(torch.equal(a, b) for a, b in zip(weights(learning, 0), weights(learning, -1)))
+    assert not all(torch.equal(a, b) for a, b in zip(weights(learning, 0), weights(learning, -1), strict=True))
 
 
 def test_stop_ends_training_cleanly_and_keeps_the_weights():

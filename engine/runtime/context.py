@@ -8,7 +8,8 @@ Resume: a checkpoint taken with `ctx.checkpoint(state, step=N, stage=S)` is one 
 run resumes (a restart, a lost node, a Resume press) or is branched, its trainer finds that checkpoint in
 `ctx.resume` (a `ResumePoint`: the state as it was passed, the step and the stage), restores it and carries on
 at step N + 1 of stage S; the runtime has already removed every metric logged after that checkpoint, so the charts
-continue with no gap and nothing twice. `random_state` / `restore_random_state` carry the generators a trainer draws from.
+continue with no gap and nothing twice. `random_state` / `restore_random_state` carry the generators a trainer
+draws from.
 """
 
 from __future__ import annotations

@@ -50,7 +50,10 @@ def prefer(q0: np.ndarray, q1: np.ndarray) -> np.ndarray:
 
 
 def backup_independent(v_next: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
-    """One Bellman backup for independent arms, Beta(1,1) priors. Index: [s1, f1, s2] (entries off the simplex unused)."""
+    """One Bellman backup for independent arms, Beta(1,1) priors.
+
+    Index: [s1, f1, s2] (entries off the simplex unused).
+    """
     s1, f1, s2 = np.ogrid[: t + 1, : t + 1, : t + 1]
     f2 = np.maximum(t - s1 - f1 - s2, 0)
     p1, p2 = (s1 + 1) / (s1 + f1 + 2), (s2 + 1) / (s2 + f2 + 2)  # posterior means = P(reward | arm)

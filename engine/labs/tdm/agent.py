@@ -114,7 +114,10 @@ class Learner:
 
 
 def from_checkpoint(state: dict[str, Any], method: str = "tdm") -> Learner:
-    """A learner whose networks hold a checkpoint's (averaged) weights for `method` ("tdm" or "ddpg"), for evaluation."""
+    """A learner whose networks hold a checkpoint's (averaged) weights for `method` ("tdm" or "ddpg").
+
+    For evaluation.
+    """
     learner = Learner(method, state["config"])
     learner.actor.load_state_dict(state[method]["actor"])
     learner.critic.load_state_dict(state[method]["critic"])

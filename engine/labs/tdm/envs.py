@@ -3,8 +3,9 @@
 The agent moves by `max_step * a` for an action a in [-1, 1]² (so one step covers an L∞ ball of radius `max_step`);
 moves past the box edge are clipped to it. A move whose straight segment touches a wall slides: the agent keeps
 only the x part of the move, or else only the y part, or else stays. Every outcome is itself an allowed straight
-move, so the set of places reachable in n steps is exactly that of straight, wall-free moves (reachability.py). The same `move` function steps the gymnasium env, the vectorised evaluation rollouts and (through
-`blocked`) the exact reachability, so all three agree on the physics.
+move, so the set of places reachable in n steps is exactly that of straight, wall-free moves (reachability.py).
+The same `move` function steps the gymnasium env, the vectorised evaluation rollouts and (through `blocked`) the
+exact reachability, so all three agree on the physics.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 It runs `bench` on the quick preset (the whole pipeline and the τ table) and keeps its world (V, M, the dream
 starts), the dream viewer's snapshot, the probe's figures and the τ table with the random policy's score, so that the
-page shows them all within seconds and never plays the real game itself. `--set name=value` changes the config as for the CLI.
+page shows them all within seconds and never plays the real game itself. `--set name=value` changes the config as for
+the CLI.
 """
 
 from __future__ import annotations

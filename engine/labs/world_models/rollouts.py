@@ -80,7 +80,10 @@ class ControllerPolicy:
         actions = list(chosen.numpy())
         if self.exploration > 0:
             random = self.random.act(frames, fresh)
-            actions = [r if flip else a for r, a, flip in zip(random, actions, self.rng.random(n) < self.exploration)]
+            actions = [
+                r if flip else a
+                for r, a, flip in zip(random, actions, self.rng.random(n) < self.exploration, strict=False)
+            ]
         taken = self.world.controller.action_vectors(torch.as_tensor(np.stack(actions)))
         out, (h, c) = self.world.rnn.lstm(torch.cat([z, taken], -1).unsqueeze(1), lstm)
         self.lstm = (h, c)

@@ -416,6 +416,8 @@ def run_rounds(config: dict[str, Any], ctx: Context, last_controller: bool = Tru
             round_: int = round_,
             offset: int = offset,
             start: torch.Tensor | None = params,
+            searched: dict[str, Any] = searched,
+            summary: dict[str, float] = summary,
         ) -> None:
             """The last round from C on: V and M, C's start, and the search so far (None: not begun)."""
             searched["search"] = search
