@@ -155,7 +155,7 @@ def cmd_params(args: argparse.Namespace) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from engine.load import run_load, run_watch
+    from tools.load import run_load, run_watch  # a tool the app never runs: the command is its thin entry
 
     if args.watch:
         result = run_watch(args.url, args.watch, args.run, args.seconds, args.server_pid, warmup=args.warmup)

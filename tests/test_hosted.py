@@ -8,6 +8,7 @@ import time
 import pytest
 
 from engine.labs import get_lab
+from engine.params import ConfigError
 from engine.runtime.access import OPERATOR, Busy, NotAllowed, Visitor
 from engine.runtime.jobs import JobManager
 from tests.conftest import LONG_META_RL, TINY_META_RL, local_settings
@@ -84,6 +85,17 @@ def test_a_visitor_gets_one_active_run_and_a_full_queue_says_busy(demo):
     demo.stop(first, by=ALICE)
     assert demo.wait(queued[0], timeout=90) == "done"
     demo.submit("meta_rl", TINY_META_RL, by=ALICE)  # a finished run frees the visitor's quota
+
+
+def test_a_batch_is_validated_all_or_none_and_counts_as_one_submission(demo):
+    config = get_lab("meta_rl").space.resolve(None, LONG_META_RL)
+    with pytest.raises(ConfigError, match="lr"):
+        demo.submit_batch("meta_rl", [config, config | {"lr": "fast"}], by=ALICE)
+    assert demo.store.list_runs() == []
+    batch = demo.submit_batch("meta_rl", [config | {"seed": seed} for seed in (1, 2)], by=ALICE)
+    assert [demo.store.get_run(run_id).config["seed"] for run_id in batch] == [1, 2]
+    with pytest.raises(Busy, match="per visitor"):  # the batch was one submission: the visitor's one
+        demo.submit("meta_rl", TINY_META_RL, by=ALICE)
 
 
 @pytest.mark.settings(runs_per_visitor=3, queue_limit=10)

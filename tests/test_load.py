@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from engine.load import Visitor, listening_pid, percentile, run_load
 from tests.conftest import serve_app
+from tools.load import Visitor, listening_pid, percentile, run_load
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import ray
 from engine.runtime.access import OPERATOR
 from engine.runtime.checkpoints import load_checkpoint
 from engine.runtime.jobs import JobManager
+from engine.runtime.ray_launcher import node_id_prefix, node_label
 from tests.conftest import LONG_META_RL, TINY_META_RL, local_settings
 from tests.test_runtime import wait_for
 
@@ -98,8 +99,13 @@ def worker_node_ids(cluster) -> set[str]:
 
 def node_of(jobs: JobManager, run_id: int) -> str:
     """The Ray node id prefix a run's worker recorded ('ray node 127.0.0.1 <id> pid <pid>')."""
-    node = wait_for(lambda: (n := jobs.store.get_run(run_id).node).startswith("ray node ") and n)
-    return node.split()[3]
+    return wait_for(lambda: node_id_prefix(jobs.store.get_run(run_id).node))
+
+
+def test_a_ray_workers_node_label_names_its_node():
+    label = node_label("127.0.0.1", "0123abcd" * 7, 4242)
+    assert node_id_prefix(label) == "0123abcd"
+    assert node_id_prefix("pid 4242") == node_id_prefix("ray: waiting for a node with a free CPU") == ""
 
 
 def test_a_run_trains_on_a_worker_node_and_its_writes_reach_the_apps_store(cluster, remote):

@@ -20,11 +20,10 @@ import secrets
 
 import streamlit as st
 
-from engine.runtime.access import Visitor, is_admin_token, visitor_from_token
+from engine.runtime.access import VISITOR_COOKIE, Visitor, is_admin_token, visitor_from_token
 from engine.runtime.jobs import JobManager
 from engine.runtime.store import Store
 
-COOKIE = "dreamlab_visitor"
 COOKIE_SECONDS = 365 * 24 * 3600
 
 
@@ -42,7 +41,7 @@ def visitor() -> Visitor:
     """Who this browser is. In the local profile every visitor is the operator (full control); in the hosted
     profile only of their own runs, unless `?admin=<DREAMLAB_ADMIN_TOKEN>` was given once this session."""
     if "visitor_token" not in st.session_state:
-        cookie = st.context.cookies.get(COOKIE, "")
+        cookie = st.context.cookies.get(VISITOR_COOKIE, "")
         cookie = cookie if isinstance(cookie, str) else ""  # AppTest has no browser, and so no cookies
         st.session_state.visitor_token = cookie if re.fullmatch(r"[0-9a-f]{32}", cookie) else secrets.token_hex(16)
         st.session_state.cookie_known = cookie == st.session_state.visitor_token
@@ -61,7 +60,7 @@ def remember_visitor() -> None:
     if not st.session_state.get("cookie_known", True):
         st.session_state.cookie_known = True
         st.html(
-            f"<script>document.cookie = '{COOKIE}={st.session_state.visitor_token}; max-age={COOKIE_SECONDS}; "
+            f"<script>document.cookie = '{VISITOR_COOKIE}={st.session_state.visitor_token}; max-age={COOKIE_SECONDS}; "
             "path=/; ' + (window.isSecureContext ? 'samesite=none; secure; partitioned' : 'samesite=strict');"
             "</script>",
             unsafe_allow_javascript=True,

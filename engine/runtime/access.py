@@ -35,6 +35,7 @@ class Visitor:
             raise NotAllowed(f"run #{run.id} belongs to another visitor: you can watch it, not {action} it")
 
 
+VISITOR_COOKIE = "dreamlab_visitor"  # the browser cookie that holds a visitor's secret token (set by ui.engine)
 OPERATOR = Visitor("cli", admin=True)  # the command line, and tests: the person who runs the machine
 
 

@@ -103,8 +103,13 @@ class JobManager:
             raise ConfigError(f"run {base_run_id} is {base.status}: a sweep starts from a finished run")
         lab = get_lab(base.lab)
         link = {lab.sweep_link: base_run_id} if lab.sweep_link else {}
-        configs = [lab.space.validate({**base.config, name: value, **link}) for value in values]  # all or none
-        return self._queue(lab.name, configs, by)
+        return self.submit_batch(lab.name, [{**base.config, name: value, **link} for value in values], by=by)
+
+    def submit_batch(self, lab: str, configs: list[dict[str, Any]], *, by: Visitor) -> list[int]:
+        """Several runs of one lab, each config validated (all or none), as one submission for the visitor's
+        quota."""
+        space = get_lab(lab).space
+        return self._queue(lab, [space.validate(config) for config in configs], by)
 
     def pause(self, run_id: int, *, by: Visitor) -> None:
         run = self._controllable(run_id, by, "pause")

@@ -40,6 +40,20 @@ PING_TIMEOUT = 1.0  # a worker whose call failed and that does not answer a ping
 SELF_EXIT_SECONDS = 10.0  # a finished worker ends itself, even when no scheduler is left to reap it
 
 
+RAY_NODE = re.compile(r"ray node \S+ ([0-9a-f]+) pid \d+")  # a run's `node` while a Ray worker runs it
+
+
+def node_label(ip: str, node_id: str, pid: int) -> str:
+    """A Ray worker's `node` in its run's row: the node's address, its id's first 8 hex digits, the worker's pid."""
+    return f"ray node {ip} {node_id[:8]} pid {pid}"
+
+
+def node_id_prefix(node: str) -> str:
+    """The node id's first 8 hex digits in a run's `node` written by `node_label` ('' for any other)."""
+    match = RAY_NODE.fullmatch(node)
+    return match.group(1) if match else ""
+
+
 class RayUnavailable(ConfigError):
     """The Ray cluster named by DREAMLAB_RAY_ADDRESS (or --ray) cannot be used. The message says what to do."""
 
@@ -132,9 +146,7 @@ class RunWorker:
 
         store = RemoteStore(self.store_actor, self.data_dir)
         context = ray.get_runtime_context()
-        store.set_node(
-            self.run_id, f"ray node {ray.util.get_node_ip_address()} {context.get_node_id()[:8]} pid {os.getpid()}"
-        )
+        store.set_node(self.run_id, node_label(ray.util.get_node_ip_address(), context.get_node_id(), os.getpid()))
         sys.stdout = sys.stderr = LogStream(store, self.run_id)
         try:
             return run_worker(lambda: store, self.run_id)

@@ -1,4 +1,4 @@
-"""`python -m engine load`: simulated visitors that speak Streamlit's own websocket protocol.
+"""`python -m engine load` (tools/load.py): simulated visitors that speak Streamlit's own websocket protocol.
 
 A real browser costs the machine more than the server it measures (ten headless Chromiums on two cores pushed the
 health check past 5 s), so each visitor here is a few hundred lines of asyncio: it opens `/_stcore/stream`, asks for
@@ -10,7 +10,7 @@ keeps watching, re-running the page's `run_every` fragments on the server's sche
 It reports the server's CPU per visitor (utime + stime of the server process from /proc), the health endpoint's
 latency (a side loop), time to first figure, exception deltas, and what each Train press got: a run that ran, a
 queue position, the busy message, or nothing (a lost run). Every loop is bounded by the deadline; it stops by itself
-and only ever talks to the URL it is given. The engine does not import this module; only the `load` command does.
+and only ever talks to the URL it is given. The app never imports this module; only the `load` command does.
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlparse
 
-LAB_PAGES = ("meta_rl", "tdm", "tournament", "world_models")
-VISITOR_COOKIE = "dreamlab_visitor"  # the app keeps a visitor in this cookie; each simulated browser has its own
+from engine.labs import LABS
+from engine.runtime.access import VISITOR_COOKIE  # the app keeps a visitor in it; each simulated browser has its own
+
+LAB_PAGES = tuple(sorted(LABS))  # each lab's page is at its name
 TRAIN_LABEL = "Train"
 TRAIN_TIMEOUT = 30.0  # seconds a Train press has to show a run, a queue position or the busy message
 GRACE = 60.0  # past the watch period, how long a visitor still waits for its first page or its Train's answer

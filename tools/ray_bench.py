@@ -1,9 +1,9 @@
 """Measure the Ray launcher against the local one, on a Ray cluster of loopback nodes on this machine.
 
-    python -m engine.runtime.ray_bench single [--repeat 2] [--set updates=…]   one job: local vs Ray, alternating
-    python -m engine.runtime.ray_bench sweep [--jobs 5] [--set updates=…]      a seed sweep: 1 node, then 2 nodes
-    python -m engine.runtime.ray_bench tau [--preset tutorial] [--set …]       the World Models τ table, the same
-    python -m engine.runtime.ray_bench kill [--repeat 3]                        a node killed: seconds to failed
+    python -m tools.ray_bench single [--repeat 2] [--set updates=…]   one job: local vs Ray, alternating
+    python -m tools.ray_bench sweep [--jobs 5] [--set updates=…]      a seed sweep: 1 node, then 2 nodes
+    python -m tools.ray_bench tau [--preset tutorial] [--set …]       the World Models τ table, the same
+    python -m tools.ray_bench kill [--repeat 3]                        a node killed: seconds to failed
 
 Each prints one JSON object per line with the load average at the start and end of every measurement: on a
 shared machine, compare only figures measured back to back. Nodes are 1-CPU, the head (the app's node, which
@@ -25,7 +25,6 @@ from engine.runtime.settings import Settings
 
 LONG = {"updates": 100_000, "eval_every": 100_000}
 TAUS = [0.1, 0.5, 1.0, 1.15, 1.3]  # the τ table's five controllers
-os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # read when ray is imported: every address on 127.0.0.1
 
 
 def load() -> list[float]:
@@ -103,6 +102,7 @@ def sweep(args, overrides: dict) -> None:
     import ray
 
     from engine.labs import get_lab
+    from engine.runtime.ray_launcher import node_id_prefix
 
     base = get_lab("meta_rl").space.resolve(args.preset, overrides)
     head = cluster(1)
@@ -114,11 +114,13 @@ def sweep(args, overrides: dict) -> None:
                 before = load()
                 started = time.perf_counter()
                 # one batch of seeds through the scheduler: what submit_sweep queues, without its finished base run
-                ids = jobs._queue("meta_rl", [{**base, "seed": seed} for seed in range(1, args.jobs + 1)], OPERATOR)
+                ids = jobs.submit_batch(
+                    "meta_rl", [{**base, "seed": seed} for seed in range(1, args.jobs + 1)], by=OPERATOR
+                )
                 statuses = [jobs.wait(run_id) for run_id in ids]
                 seconds = time.perf_counter() - started
                 assert statuses == ["done"] * len(ids)
-                spread = sorted({jobs.store.get_run(i).node.split()[3] for i in ids})
+                spread = sorted({node_id_prefix(jobs.store.get_run(i).node) for i in ids})
                 jobs.shutdown()
                 print(
                     json.dumps(
@@ -145,6 +147,7 @@ def tau(args, overrides: dict) -> None:
     import ray
 
     from engine.labs import get_lab
+    from engine.runtime.ray_launcher import node_id_prefix
 
     config = get_lab("world_models").space.resolve(args.preset, overrides)
     head = cluster(1)
@@ -170,7 +173,7 @@ def tau(args, overrides: dict) -> None:
                 statuses = [jobs.wait(run_id) for run_id in ids]
                 seconds = time.perf_counter() - started
                 assert statuses == ["done"] * len(ids), [jobs.store.get_run(i).error[-300:] for i in ids]
-                spread = sorted({jobs.store.get_run(i).node.split()[3] for i in ids})
+                spread = sorted({node_id_prefix(jobs.store.get_run(i).node) for i in ids})
                 print(
                     json.dumps(
                         {
@@ -195,6 +198,7 @@ def kill(args, overrides: dict) -> None:
     import ray
 
     from engine.labs import get_lab
+    from engine.runtime.ray_launcher import node_id_prefix
 
     config = get_lab("meta_rl").space.resolve(args.preset, {**overrides, **LONG})
     head = cluster(2)
@@ -205,7 +209,7 @@ def kill(args, overrides: dict) -> None:
                 run_id = jobs.submit("meta_rl", config, by=OPERATOR)
                 while "loss" not in jobs.store.metrics(run_id):
                     time.sleep(0.05)
-                prefix = jobs.store.get_run(run_id).node.split()[3]
+                prefix = node_id_prefix(jobs.store.get_run(run_id).node)
                 node = next(n for n in head.worker_nodes if n.node_id.startswith(prefix))
                 before = load()
                 started = time.perf_counter()
@@ -236,7 +240,8 @@ def kill(args, overrides: dict) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m engine.runtime.ray_bench", description=__doc__.split("\n")[0])
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # read when ray is imported: every address on 127.0.0.1
+    parser = argparse.ArgumentParser(prog="python -m tools.ray_bench", description=__doc__.split("\n")[0])
     parser.add_argument("what", choices=("single", "sweep", "tau", "kill"))
     parser.add_argument("--preset", help="default: quick (meta-RL), tutorial (World Models, for tau)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
