@@ -12,7 +12,8 @@ from pathlib import Path
 import streamlit as st
 
 from engine.params import ConfigError
-from ui.engine import engine_status, job_manager, remember_visitor, visitor
+from ui.engine import job_manager, remember_visitor, visitor
+from ui.live import engine_status
 
 
 @asynccontextmanager

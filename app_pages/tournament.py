@@ -6,7 +6,7 @@ import streamlit as st
 
 from engine.labs import get_lab
 from engine.labs.tournament.config import WINNER_RULES
-from engine.labs.tournament.data import parse_mechanisms
+from engine.labs.tournament.mechanisms import parse_mechanisms
 from engine.runtime.store import Run
 from ui import live
 from ui.figures import Prebuilt, metric_chart

@@ -80,7 +80,7 @@ def _follow(manager, run_id: int, args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     import torch
 
-    from engine.runtime.context import LocalContext
+    from engine.context import LocalContext
 
     torch.set_num_threads(1)
     lab = get_lab(args.lab)

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
+from engine.context import LocalContext
 from engine.labs.meta_rl.agent import ActorCritic, play
 from engine.labs.meta_rl.bandits import observations, pull
 from engine.labs.meta_rl.config import SPACE
 from engine.labs.meta_rl.train import bench, leave_one_out, train
 from engine.params import ConfigError
-from engine.runtime.context import LocalContext
 
 TINY = {"updates": 4, "batch": 8, "hidden": 8, "pulls": 10, "eval_every": 2, "eval_episodes": 50}
 METHODS = ("agent", "bayes", "thompson", "ucb1", "greedy", "random")

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
+from engine.context import LocalContext, ResumePoint
 from engine.labs import get_lab
 from engine.params import ConfigError
 from engine.runtime.access import OPERATOR, NotAllowed, Visitor
-from engine.runtime.context import LocalContext, ResumePoint
 from engine.runtime.jobs import MAX_RECOVERIES, RESTART_GRACE, JobManager
 from engine.runtime.launchers import is_worker
 from engine.runtime.store import Store

@@ -8,10 +8,10 @@ import time
 import pytest
 import torch
 
+from engine.context import LocalContext
 from engine.params import ConfigError
 from engine.runtime.access import OPERATOR
 from engine.runtime.checkpoints import load_checkpoint
-from engine.runtime.context import LocalContext
 from engine.runtime.jobs import JobManager
 from tests.conftest import LONG_META_RL, TINY_META_RL, local_settings
 

@@ -5,13 +5,13 @@ import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
 
+from engine.context import LocalContext
 from engine.labs.tdm import evaluate, reachability, tdm, train
 from engine.labs.tdm.buffer import TrajectoryBuffer
 from engine.labs.tdm.config import SPACE
 from engine.labs.tdm.envs import LAYOUTS, PointMassEnv, move
 from engine.labs.tdm.networks import Actor, Critic
 from engine.runtime.access import OPERATOR
-from engine.runtime.context import LocalContext
 from tests.helpers import chart_titles, open_page, poll, titled
 
 TINY_TDM = {

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import torch
 
+from engine.context import LocalContext
 from engine.labs.tournament import data, evaluate
 from engine.labs.tournament.config import SPACE
+from engine.labs.tournament.mechanisms import MECHANISMS, TRANSLATIONS, parse_classes, parse_mechanisms
 from engine.labs.tournament.train import Tournament, assign_winners, bench, draw_batch, from_checkpoint, train
 from engine.params import ConfigError
 from engine.runtime.access import OPERATOR
-from engine.runtime.context import LocalContext
 from tests.helpers import chart_titles, open_page, plotly_count, poll, titled
 
 # a tournament that runs through every stage in a few seconds
@@ -46,12 +47,12 @@ def centre_of_mass(images: torch.Tensor) -> np.ndarray:
     ).numpy()
 
 
-@pytest.mark.parametrize("direction", list(data.TRANSLATIONS))
+@pytest.mark.parametrize("direction", list(TRANSLATIONS))
 def test_a_shift_moves_the_centre_of_mass_its_way(direction):
     shift = 3
     images = data.load(shift, 0, (8, 9)).test[:20]
     moved = data.apply_mechanism(direction, images, shift, 0.3, torch.Generator())
-    expected = shift * np.array(data.TRANSLATIONS[direction], dtype=float)
+    expected = shift * np.array(TRANSLATIONS[direction], dtype=float)
     assert np.allclose(centre_of_mass(moved) - centre_of_mass(images), expected, atol=1e-4)
     assert torch.isclose(moved.sum(), images.sum())  # the margin is wide enough: nothing leaves the frame
 
@@ -66,7 +67,7 @@ def test_inversion_twice_is_the_identity_and_noise_stays_an_image():
 
 
 def test_canonical_transformed_and_test_digits_are_disjoint_and_held_out_classes_unseen():
-    digits = data.load(2, 0, data.parse_classes("3,7"))
+    digits = data.load(2, 0, parse_classes("3,7"))
     flat = [part.flatten(1) for part in (digits.canonical, digits.source, digits.test)]
     for a in range(3):
         for b in range(a + 1, 3):
@@ -115,7 +116,7 @@ def test_config_rejects_unknown_mechanisms_and_experts_that_cannot_reach_the_shi
     for classes in ("8,8", "eight", "10", "0,1,2,3,4,5,6,7,8", ""):
         with pytest.raises(ConfigError, match="held_out_classes"):
             SPACE.resolve("quick", {"held_out_classes": classes})
-    assert data.parse_mechanisms("all") == list(data.MECHANISMS)
+    assert parse_mechanisms("all") == list(MECHANISMS)
 
 
 def test_ownership_counts_distinct_experts_once():

@@ -8,14 +8,15 @@ import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
 
+from engine.context import LocalContext
 from engine.labs.world_models.config import SPACE
 from engine.labs.world_models.dream import DreamSession, DreamState, build_world, dream_returns, step
-from engine.labs.world_models.envs import GAMES, TIME_LIMIT, DoomTakeCover, TakeCoverEnv, make_env, vizdoom_home
+from engine.labs.world_models.envs import DoomTakeCover, TakeCoverEnv, make_env, vizdoom_home
+from engine.labs.world_models.facts import GAMES, TIME_LIMIT
 from engine.labs.world_models.mdn_rnn import MDNRNN, Prediction, death_labels, mdn_loss, sample_mdn
 from engine.labs.world_models.train import bench, load_world, train
 from engine.labs.world_models.vae import ConvVAE, salience, vae_loss
 from engine.params import ConfigError
-from engine.runtime.context import LocalContext
 
 # a Doom run through every stage in seconds
 TINY = {
@@ -399,7 +400,7 @@ class CountingContext(LocalContext):
 def test_a_run_resumed_in_c_ends_exactly_as_if_never_interrupted(doom_run, world_run):
     """Stopped partway through CMA-ES and resumed from a checkpoint taken before: V and M are not trained again,
     the search continues (replayed from its fitnesses), and the figures and charts match the uninterrupted run."""
-    from engine.runtime.context import ResumePoint
+    from engine.context import ResumePoint
 
     config = SPACE.resolve("quick", TINY | {"cma_generations": 5, "world_run": world_run})
     runs = {7: doom_run[1].checkpoints[-1]}

@@ -6,7 +6,8 @@ import torch
 import vizdoom as vzd
 
 from engine.labs.world_models.dream import build_world
-from engine.labs.world_models.envs import GAMES, DoomTakeCover, make_env
+from engine.labs.world_models.envs import DoomTakeCover, make_env
+from engine.labs.world_models.facts import GAMES
 from engine.labs.world_models.probe import ProbeStates, dreamt_odds, pair_order, probe_states, real_outcomes
 from engine.labs.world_models.rollouts import Episode
 

@@ -65,13 +65,3 @@ def remember_visitor() -> None:
             "</script>",
             unsafe_allow_javascript=True,
         )
-
-
-@st.fragment(run_every=5)
-def engine_status() -> None:
-    """Every five seconds, from one store read a second shared by every session: each visitor's sidebar redraw costs
-    the server a script run, and an idle visitor's budget is 1 % of a core."""
-    from ui.live import engine_lines
-
-    for line in engine_lines():
-        st.caption(line)

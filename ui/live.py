@@ -6,6 +6,7 @@
 - `shared(kind, key, build)`: `build()` once per key for the whole server (bounded: a few hundred entries, ten
   minutes), e.g. `shared("meta_rl.curve", (run.id, version(run)), lambda: Prebuilt(metric_chart(...)))`.
 - `metrics`, `events`, `snapshot`: the store's reads, once per version for every session.
+- `engine_status()`: the sidebar's engine line, from one store read a second for every session.
 
 Pages hand `Prebuilt` figures (ui.figures) to st.plotly_chart: re-sending one costs one json.dumps.
 """
@@ -18,7 +19,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from engine.runtime.store import Run
-from ui.engine import store
+from ui.engine import job_manager, store
 
 T = TypeVar("T")
 FIGURES_EVERY = 3.0  # seconds between redraws of a live run's figures (its progress bar moves every second)
@@ -76,8 +77,6 @@ def events(run: Run, seconds: float = FIGURES_EVERY) -> list[dict]:
 @st.cache_data(ttl=1, show_spinner=False)
 def engine_lines() -> list[str]:
     """The sidebar's engine status as lines of text, read from the store once a second for every session."""
-    from ui.engine import job_manager
-
     manager = job_manager()
     running = manager.store.list_runs(statuses=("running", "paused"))
     queued = manager.store.list_runs(statuses=("queued",))
@@ -85,3 +84,11 @@ def engine_lines() -> list[str]:
         f"Engine: {len(running)}/{manager.max_jobs} jobs running · {len(queued)} queued",
         *(f"#{run.id} {run.lab} · {run.stage or run.status} {run.progress:.0%}" for run in running),
     ]
+
+
+@st.fragment(run_every=5)
+def engine_status() -> None:
+    """Every five seconds, from one store read a second shared by every session: each visitor's sidebar redraw costs
+    the server a script run, and an idle visitor's budget is 1 % of a core."""
+    for line in engine_lines():
+        st.caption(line)

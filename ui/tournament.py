@@ -10,6 +10,7 @@ import streamlit as st
 
 from engine.labs.tournament import data, evaluate, train
 from engine.labs.tournament.config import WINNER_RULES
+from engine.labs.tournament.mechanisms import parse_classes, parse_mechanisms
 from engine.runtime.checkpoints import load_checkpoint
 from ui.figures import animation_controls
 
@@ -167,7 +168,7 @@ def transfer_chart(
     test: dict[str, np.ndarray], transfer: dict[str, np.ndarray], mechanisms: list[str], held_out_classes: str
 ) -> go.Figure:
     """Per mechanism: the winners' error on trained classes, on classes never seen, and doing nothing."""
-    held = "/".join(map(str, data.parse_classes(held_out_classes)))
+    held = "/".join(map(str, parse_classes(held_out_classes)))
     figure = go.Figure()
     figure.add_bar(x=mechanisms, y=test["winner_error"], name="winner, trained classes (test digits)")
     figure.add_bar(x=mechanisms, y=transfer["winner_error"], name=f"winner, held-out classes {held}")
@@ -203,5 +204,5 @@ def bundled_preview(rule: str) -> dict[str, dict]:
     state = load_checkpoint(BUNDLED[rule])
     tournament = train.from_checkpoint(state)
     config = state["config"]
-    results = train.evaluation(tournament, data.digits_of(config), data.parse_mechanisms(config["mechanisms"]))
+    results = train.evaluation(tournament, data.digits_of(config), parse_mechanisms(config["mechanisms"]))
     return results | {"wins": {name: tensor.numpy() for name, tensor in state["wins"].items()}, "config": config}

@@ -10,16 +10,16 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from engine.labs.world_models import train
+from engine.labs.world_models import BUNDLED_WORLD, train
 from engine.labs.world_models.dream import DreamSession, World
-from engine.labs.world_models.envs import GAMES
+from engine.labs.world_models.facts import GAMES
 from engine.labs.world_models.probe import probe_summary
 from engine.labs.world_models.viewer import decode
 from engine.runtime.checkpoints import load_checkpoint
 from engine.runtime.store import Run
 from ui.figures import PALETTE
 
-BUNDLED = Path(train.__file__).with_name("bundled_world.pt")  # a Doom quick-preset world, its viewer and τ table
+BUNDLED = BUNDLED_WORLD  # a Doom quick-preset world, its viewer and τ table
 
 # Ha & Schmidhuber 2018, Table 2 (DoomTakeCover): τ → (dream mean, dream std, real mean, real std)
 PAPER_TAU_TABLE = {
@@ -244,7 +244,7 @@ def bundled_picture() -> np.ndarray:
 
 
 def dream_buttons(env: str) -> dict[str, Any]:
-    """What a visitor can press in a dream: the game's own actions (envs.GAMES), arrows on the sides."""
+    """What a visitor can press in a dream: the game's own actions (facts.GAMES), arrows on the sides."""
 
     def label(name: str) -> str:
         return f"◀ {name}" if "left" in name else f"{name} ▶" if "right" in name else name

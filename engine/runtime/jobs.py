@@ -29,10 +29,10 @@ import threading
 import time
 from typing import Any
 
+from engine.context import ResumePoint
 from engine.labs import get_lab
 from engine.params import ConfigError
 from engine.runtime.access import Busy, Visitor
-from engine.runtime.context import ResumePoint
 from engine.runtime.launchers import Launcher, LocalLauncher
 from engine.runtime.settings import Settings
 from engine.runtime.store import Run, Store, params_now

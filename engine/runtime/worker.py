@@ -16,9 +16,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from engine.context import Context, ResumePoint
 from engine.labs import get_lab
 from engine.params import ConfigError, ParamSpace
-from engine.runtime.context import Context, ResumePoint
 from engine.runtime.store import Run, Store, params_now
 
 HEARTBEAT_SECONDS = 0.5

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from engine.context import random_state, restore_random_state
 from engine.labs.meta_rl import agent, evaluate
 from engine.labs.meta_rl.bandits import TASKS, check_arms, instant_regret, sample_probs
 from engine.params import ConfigError
-from engine.runtime.context import random_state, restore_random_state
 
 if TYPE_CHECKING:
-    from engine.runtime.context import Context
+    from engine.context import Context
 
 TRAIN_SHARE = 0.9  # of the progress bar; the final evaluation takes the rest
 

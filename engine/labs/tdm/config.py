@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from engine.labs.tdm.envs import LAYOUTS
-from engine.labs.tdm.networks import HEADS
 from engine.params import ConfigError, Param, ParamSpace
+
+HEADS = ("vector", "scalar", "ddpg")  # the critic's heads (networks.py): the last is the DDPG baseline's
 
 
 def bench_layouts(config: dict) -> list[str]:

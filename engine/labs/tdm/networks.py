@@ -17,7 +17,6 @@ from torch import nn
 
 STATE, GOAL, ACTION = 2, 2, 2
 INPUTS = STATE + GOAL + GOAL  # s, g and g - s
-HEADS = ("vector", "scalar", "ddpg")
 
 
 def mlp(inputs: int, hidden: int, outputs: int, layers: int) -> nn.Sequential:

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from engine.context import random_state, restore_random_state
 from engine.labs.tdm import evaluate
 from engine.labs.tdm.agent import Learner
 from engine.labs.tdm.buffer import TrajectoryBuffer
 from engine.labs.tdm.config import bench_layouts
 from engine.labs.tdm.envs import LAYOUTS, PointMassEnv
-from engine.runtime.context import random_state, restore_random_state
 
 if TYPE_CHECKING:
-    from engine.runtime.context import Context
+    from engine.context import Context
 
 
 @dataclass

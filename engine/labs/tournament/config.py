@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from engine.labs.tournament.data import DIGIT_SIZE, parse_classes, parse_mechanisms
-from engine.labs.tournament.models import receptive_radius
+from engine.labs.tournament.mechanisms import DIGIT_SIZE, parse_classes, parse_mechanisms
 from engine.params import ConfigError, Param, ParamSpace
 
 WINNER_RULES = ("argmax", "balanced")
+
+
+def receptive_radius(depth: int) -> int:
+    """Pixels an expert's output can see away from its own position, along each axis (models.Expert: `depth`
+    3x3 convolutions)."""
+    return depth
 
 
 def check(config: dict) -> None:

@@ -30,11 +30,6 @@ class Expert(nn.Module):
         return self.net(images)
 
 
-def receptive_radius(depth: int) -> int:
-    """Pixels an expert's output can see away from its own position, along each axis."""
-    return depth
-
-
 class Discriminator(nn.Module):
     def __init__(self, width: int, size: int):
         super().__init__()

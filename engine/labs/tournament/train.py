@@ -31,12 +31,13 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from engine.context import random_state, restore_random_state
 from engine.labs.tournament import data, evaluate
+from engine.labs.tournament.mechanisms import DIGIT_SIZE, parse_mechanisms
 from engine.labs.tournament.models import Discriminator, Expert
-from engine.runtime.context import random_state, restore_random_state
 
 if TYPE_CHECKING:
-    from engine.runtime.context import Context
+    from engine.context import Context
 
 PRETRAIN_SHARE = 0.1  # of the progress bar
 
@@ -188,7 +189,7 @@ class Tournament:
 
 def from_checkpoint(state: dict[str, Any]) -> Tournament:
     config = state["config"]
-    tournament = Tournament(config, data.DIGIT_SIZE + 2 * config["shift"])
+    tournament = Tournament(config, DIGIT_SIZE + 2 * config["shift"])
     for expert, weights in zip(tournament.experts, state["experts"], strict=True):
         expert.load_state_dict(weights)
     tournament.discriminator.load_state_dict(state["discriminator"])
@@ -211,7 +212,7 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
     started = time.perf_counter()
     torch.manual_seed(config["seed"])
     generator = torch.Generator().manual_seed(config["seed"])
-    mechanisms = data.parse_mechanisms(config["mechanisms"])
+    mechanisms = parse_mechanisms(config["mechanisms"])
     digits = data.digits_of(config)
     tournament = Tournament(config, digits.canonical.shape[-1])
     rounds, done, results = config["rounds"], 0, {}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+BUNDLED_WORLD = Path(__file__).with_name("bundled_world.pt")  # the world a first visit dreams in (made by tools/)
 
 
 class Stopped(Exception):

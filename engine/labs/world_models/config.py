@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.labs.world_models.dream import DEATH_RULES
-from engine.labs.world_models.envs import DOOM_SKILLS, ENVS, GAMES
-from engine.labs.world_models.mdn_rnn import DEATH_TARGETS
+from engine.labs.world_models.facts import DEATH_RULES, DEATH_TARGETS, DOOM_SKILLS, ENVS, GAMES
 from engine.params import ConfigError, Param, ParamSpace
 
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 3.0

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 from engine.labs.world_models import keep_going
 
 if TYPE_CHECKING:
-    from engine.runtime.context import Context
+    from engine.context import Context
 
 with warnings.catch_warnings():  # pycma warns at import that matplotlib (for its plots) is missing
     warnings.simplefilter("ignore")

@@ -19,8 +19,6 @@ from engine.labs.world_models.controller import LinearController
 from engine.labs.world_models.mdn_rnn import MDNRNN, LSTMState, sample_mdn
 from engine.labs.world_models.vae import ConvVAE, to_uint8
 
-DEATH_RULES = ("sample", "threshold")
-
 
 @dataclass
 class World:

@@ -21,10 +21,9 @@ from torch.nn import functional as F
 from engine.labs.world_models import keep_going
 
 if TYPE_CHECKING:
-    from engine.runtime.context import Context
+    from engine.context import Context
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
-DEATH_TARGETS = ("death", "hit")
 LOGS_PER_STAGE = 20  # M's losses reach the charts this many times while it trains
 
 

@@ -23,11 +23,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from engine.context import random_state, restore_random_state
 from engine.labs.world_models import Stopped, keep_going
 from engine.labs.world_models.config import parse_taus
 from engine.labs.world_models.controller import train_controller
 from engine.labs.world_models.dream import World, build_world, dream_fitness, dream_returns, world_from_state
-from engine.labs.world_models.envs import GAMES, env_spaces, make_env
+from engine.labs.world_models.envs import env_spaces, make_env
+from engine.labs.world_models.facts import GAMES
 from engine.labs.world_models.mdn_rnn import Sequences, death_labels, train_rnn
 from engine.labs.world_models.probe import Probe, make_probe, probe_summary
 from engine.labs.world_models.rollouts import (
@@ -41,10 +43,9 @@ from engine.labs.world_models.rollouts import (
 from engine.labs.world_models.vae import Frames, to_tensor, to_uint8, train_vae
 from engine.labs.world_models.viewer import viewer_due, viewer_episode, viewer_snapshot
 from engine.params import ConfigError
-from engine.runtime.context import random_state, restore_random_state
 
 if TYPE_CHECKING:  # labs sit below the runtime: the context's interface is only needed for type hints
-    from engine.runtime.context import Context
+    from engine.context import Context
 
 STAGES = {"collect": 0.15, "V": 0.25, "M": 0.25, "C": 0.2, "evaluate": 0.15}  # shares of a round's progress bar
 RECON_FRAMES = 8

@@ -24,7 +24,7 @@ from torch.nn import functional as F
 from engine.labs.world_models import keep_going
 
 if TYPE_CHECKING:
-    from engine.runtime.context import Context
+    from engine.context import Context
 
 
 def scaled(channels: int, width: float) -> int:

@@ -1,4 +1,4 @@
-"""Regenerate bundled_world.pt, the world a first visit dreams in: `python -m engine.labs.world_models.bundle`.
+"""Regenerate bundled_world.pt, the world a first visit dreams in: `python -m tools.world_models_bundle`.
 
 It runs `bench` on the quick preset (the whole pipeline and the τ table) and keeps its world (V, M, the dream
 starts), the dream viewer's snapshot, the probe's figures and the τ table with the random policy's score, so that the
@@ -15,13 +15,12 @@ from typing import Any
 
 import torch
 
+from engine.context import LocalContext
+from engine.labs.world_models import BUNDLED_WORLD
 from engine.labs.world_models.config import SPACE
 from engine.labs.world_models.train import bench
 from engine.params import parse_assignments
 from engine.runtime.checkpoints import save_checkpoint
-from engine.runtime.context import LocalContext
-
-BUNDLED = Path(__file__).with_name("bundled_world.pt")
 
 
 def half(state: Any) -> Any:
@@ -51,7 +50,7 @@ def bundle(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", action="append", default=[], help="name=value, as for python -m engine")
-    parser.add_argument("--out", type=Path, default=BUNDLED)
+    parser.add_argument("--out", type=Path, default=BUNDLED_WORLD)
     args = parser.parse_args()
     torch.set_num_threads(1)
     state, figures = bundle(SPACE.resolve("quick", parse_assignments(args.set)))
