@@ -11,6 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from engine.labs import LABS
 from engine.params import ConfigError
 from ui.engine import job_manager, remember_visitor, visitor
 from ui.live import engine_status
@@ -33,17 +34,7 @@ def main() -> None:
     )
     pages = [
         st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page(
-            "app_pages/meta_rl.py",
-            title="Learning to reinforcement learn",
-            icon=":material/casino:",
-            url_path="meta_rl",
-        ),
-        st.Page("app_pages/world_models.py", title="World Models", icon=":material/cloud:", url_path="world_models"),
-        st.Page("app_pages/tdm.py", title="Temporal Difference Models", icon=":material/radar:", url_path="tdm"),
-        st.Page(
-            "app_pages/tournament.py", title="Expert tournament", icon=":material/emoji_events:", url_path="tournament"
-        ),
+        *(st.Page(lab.page, title=lab.title, icon=lab.icon, url_path=lab.url) for lab in LABS.values()),
         st.Page("app_pages/runs.py", title="Runs", icon=":material/list_alt:", url_path="runs"),
     ]
     navigation = st.navigation(pages)

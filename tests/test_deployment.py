@@ -128,3 +128,13 @@ def test_the_spaces_card_serves_the_images_port():
     fields = dict(line.split(": ", 1) for line in card.splitlines() if ": " in line and not line.startswith("#"))
     assert fields["sdk"] == "docker"
     assert f"PORT={fields['app_port']}" in ROOT.joinpath("Dockerfile").read_text()
+
+
+def test_the_hosted_queue_holds_three_runs_per_slot_unless_set(monkeypatch):
+    monkeypatch.setenv("DREAMLAB_MODE", "demo")
+    monkeypatch.setenv("DREAMLAB_MAX_JOBS", "2")
+    monkeypatch.delenv("DREAMLAB_QUEUE_LIMIT", raising=False)
+    assert settings.Settings.from_env().queue_limit == 6 == settings.queue_limit_for(2)
+    assert settings.queue_limit_for(5) == 15  # what a Ray cluster of 5 CPUs queues
+    monkeypatch.setenv("DREAMLAB_QUEUE_LIMIT", "4")
+    assert settings.Settings.from_env().queue_limit == 4 == settings.queue_limit_for(5)

@@ -29,7 +29,7 @@ from urllib.parse import urlencode, urlparse
 from engine.labs import LABS
 from engine.runtime.access import VISITOR_COOKIE  # the app keeps a visitor in it; each simulated browser has its own
 
-LAB_PAGES = tuple(sorted(LABS))  # each lab's page is at its name
+LAB_PAGES = tuple(sorted(lab.url for lab in LABS.values()))
 TRAIN_LABEL = "Train"
 TRAIN_TIMEOUT = 30.0  # seconds a Train press has to show a run, a queue position or the busy message
 GRACE = 60.0  # past the watch period, how long a visitor still waits for its first page or its Train's answer

@@ -19,7 +19,18 @@ class Lab:
     idea: str
     config_module: str
     trainer_module: str
+    icon: str  # the app's navigation icon (a Material Symbols name)
     sweep_link: str = ""  # the parameter through which a sweep's jobs refer to the run they start from
+
+    @property
+    def page(self) -> str:
+        """The lab's Streamlit page, relative to the repository root."""
+        return f"app_pages/{self.name}.py"
+
+    @property
+    def url(self) -> str:
+        """The page's url path: the lab's name."""
+        return self.name
 
     @property
     def space(self) -> ParamSpace:
@@ -48,6 +59,7 @@ LABS: dict[str, Lab] = {
             "its activations now run an exploration algorithm of their own.",
             config_module="engine.labs.meta_rl.config",
             trainer_module="engine.labs.meta_rl.train",
+            icon=":material/casino:",
         ),
         Lab(
             name="world_models",
@@ -56,6 +68,7 @@ LABS: dict[str, Lab] = {
             "dream, with a temperature that keeps it from exploiting the dream's mistakes.",
             config_module="engine.labs.world_models.config",
             trainer_module="engine.labs.world_models.train",
+            icon=":material/cloud:",
             sweep_link="world_run",
         ),
         Lab(
@@ -65,6 +78,7 @@ LABS: dict[str, Lab] = {
             "in τ steps: watch its reachability heatmaps grow around the walls, checked against the exact answer.",
             config_module="engine.labs.tdm.config",
             trainer_module="engine.labs.tdm.train",
+            icon=":material/radar:",
         ),
         Lab(
             name="tournament",
@@ -73,6 +87,7 @@ LABS: dict[str, Lab] = {
             "winner learns, so each expert becomes the inverse of one independent mechanism.",
             config_module="engine.labs.tournament.config",
             trainer_module="engine.labs.tournament.train",
+            icon=":material/emoji_events:",
         ),
     ]
 }

@@ -35,7 +35,19 @@ from engine.params import ConfigError
 from engine.runtime.access import Busy, Visitor
 from engine.runtime.launchers import Launcher, LocalLauncher
 from engine.runtime.settings import Settings
-from engine.runtime.store import Run, Store, params_now
+from engine.runtime.store import (
+    ACTIVE,
+    DONE,
+    FAILED,
+    PAUSED,
+    QUEUED,
+    RUNNING,
+    STOPPED,
+    TRAINING,
+    Run,
+    Store,
+    params_now,
+)
 
 TYPICAL_RUN_SECONDS = 120.0  # a wait estimate's guess before any run of the lab has finished
 MAX_RECOVERIES = 3  # automatic resumes of a run (restarts, lost nodes) with no progress between: then it fails
@@ -99,7 +111,7 @@ class JobManager:
         one submission for the visitor's quota."""
         base = self._run(base_run_id)
         by.check(base, "sweep")
-        if base.status != "done":
+        if base.status != DONE:
             raise ConfigError(f"run {base_run_id} is {base.status}: a sweep starts from a finished run")
         lab = get_lab(base.lab)
         link = {lab.sweep_link: base_run_id} if lab.sweep_link else {}
@@ -113,7 +125,7 @@ class JobManager:
 
     def pause(self, run_id: int, *, by: Visitor) -> None:
         run = self._controllable(run_id, by, "pause")
-        if run.status == "queued":
+        if run.status == QUEUED:
             raise ConfigError(f"run {run_id} is queued: it can be stopped, not paused")
         self.store.send_control(run_id, {"op": "pause"})
 
@@ -122,11 +134,11 @@ class JobManager:
         failed run (Stop, a time limit, a worker lost for good) is queued to continue from its checkpoint."""
         run = self._run(run_id)
         by.check(run, "resume")
-        if run.status == "paused":
+        if run.status == PAUSED:
             self.store.want_resume(run_id)
-        elif run.status in ("queued", "running"):
+        elif run.status in (QUEUED, RUNNING):
             raise ConfigError(f"run {run_id} is {run.status}: there is nothing to resume")
-        elif run.status == "done":
+        elif run.status == DONE:
             raise ConfigError(f"run {run_id} is done: branch it to train it further")
         else:
             self._resume_point(run)
@@ -170,10 +182,8 @@ class JobManager:
 
     def queue_position(self, run_id: int) -> tuple[int, float] | None:
         """(1-based place in the dispatch order, estimated seconds until it starts) for a queued run."""
-        queued = self.store.list_runs(statuses=("queued",))
-        order = [
-            r.id for r in fair_order(queued, self.store.list_runs(statuses=("running",)), self.store.last_served())
-        ]
+        queued = self.store.list_runs(statuses=(QUEUED,))
+        order = [r.id for r in fair_order(queued, self.store.list_runs(statuses=(RUNNING,)), self.store.last_served())]
         if run_id not in order:
             return None
         place = order.index(run_id) + 1
@@ -192,7 +202,7 @@ class JobManager:
     def shutdown(self, stop_runs: bool = False) -> None:
         """Stop supervising. Workers keep running unless asked to stop (a restarted app re-attaches)."""
         if stop_runs:
-            for run in self.store.list_runs(statuses=("queued", "running", "paused")):
+            for run in self.store.list_runs(statuses=ACTIVE):
                 self._stop(run)
         self._closed.set()
         self._supervisor.join()
@@ -213,7 +223,7 @@ class JobManager:
         return run
 
     def _stop(self, run: Run, note: str = "") -> None:
-        if run.status == "queued" and self.store.finish(run.id, "stopped", note=note):
+        if run.status == QUEUED and self.store.finish(run.id, STOPPED, note=note):
             return
         self.store.request_stop(run.id, note)
         self.store.send_control(run.id, {"op": "stop"})
@@ -248,9 +258,9 @@ class JobManager:
     def _recover(self, run: Run, why: str) -> None:
         """A run whose worker was lost: queued to resume, at most MAX_RECOVERIES times without progress; a paused
         one is stopped (it was not training), for its owner to resume."""
-        if run.status == "paused":
+        if run.status == PAUSED:
             self.store.finish(
-                run.id, "stopped", note=f"{why} at step {self._step_of(run)} while paused; Resume continues it"
+                run.id, STOPPED, note=f"{why} at step {self._step_of(run)} while paused; Resume continues it"
             )
         elif run.recoveries >= MAX_RECOVERIES:
             self._fail(
@@ -272,7 +282,7 @@ class JobManager:
         limits = self.settings
         if not by.admin:
             if limits.runs_per_visitor:
-                mine = self.store.list_runs(statuses=("queued", "running", "paused"), owner=by.id)
+                mine = self.store.list_runs(statuses=ACTIVE, owner=by.id)
                 submissions = {run.batch or run.id for run in mine}
                 if len(submissions) >= limits.runs_per_visitor:
                     raise Busy(
@@ -280,7 +290,7 @@ class JobManager:
                         f"allows {limits.runs_per_visitor} per visitor: stop one or wait for it to finish"
                     )
             if limits.queue_limit:
-                waiting = len(self.store.list_runs(statuses=("queued",)))
+                waiting = len(self.store.list_runs(statuses=(QUEUED,)))
                 if waiting + len(configs) > limits.queue_limit:
                     raise Busy(
                         f"the demo is busy: {waiting} runs are waiting for {limits.slots} slots. "
@@ -295,8 +305,8 @@ class JobManager:
                 )
 
     def _wait_estimate(self, place: int) -> float:
-        running = self.store.list_runs(statuses=("running",))
-        finished = [r.updated - r.started for r in self.store.list_runs(statuses=("done", "stopped"))[:20] if r.started]
+        running = self.store.list_runs(statuses=(RUNNING,))
+        finished = [r.updated - r.started for r in self.store.list_runs(statuses=(DONE, STOPPED))[:20] if r.started]
         typical = statistics.median(finished) if finished else TYPICAL_RUN_SECONDS
         free = self.settings.slots - len(running)
         if place <= free:
@@ -320,34 +330,34 @@ class JobManager:
     def _fail(self, run: Run, reason: str) -> None:
         """A failed run never leaves its worker behind."""
         self.launcher.end(run)
-        self.store.finish(run.id, "failed", error=reason)
+        self.store.finish(run.id, FAILED, error=reason)
 
     def _reap(self) -> None:
         for run_id, ended in self.launcher.exited().items():
             run = self.store.get_run(run_id)
-            if ended.lost and run is not None and run.status in ("running", "paused"):
+            if ended.lost and run is not None and run.status in TRAINING:
                 self._recover(run, ended.reason)
             else:
-                self.store.finish(run_id, "failed", error=ended.reason)  # a no-op when the worker finished it itself
+                self.store.finish(run_id, FAILED, error=ended.reason)  # a no-op when the worker finished it itself
         now = time.time()
-        for run in self.store.list_runs(statuses=("running", "paused")):
+        for run in self.store.list_runs(statuses=TRAINING):
             if run.heartbeat is None:
                 continue
             if run.heartbeat < self.started and now - run.heartbeat > RESTART_GRACE and not self.launcher.alive(run):
                 self._recover(run, "interrupted by a restart")  # its worker died with an earlier server
             elif now - run.heartbeat > self.heartbeat_timeout and not self.launcher.alive(run):
                 self.store.finish(
-                    run.id, "failed", error=f"worker stopped responding (no heartbeat for {now - run.heartbeat:.0f} s)"
+                    run.id, FAILED, error=f"worker stopped responding (no heartbeat for {now - run.heartbeat:.0f} s)"
                 )
 
     def _enforce_limits(self) -> None:
         limits, now = self.settings, time.time()
-        for run in self.store.list_runs(statuses=("running", "paused")):
+        for run in self.store.list_runs(statuses=TRAINING):
             if run.stop_requested and now - run.stop_requested > limits.stop_grace_seconds:
                 self.launcher.end(run)
                 ended = f"its worker was ended {limits.stop_grace_seconds:.0f} s after the stop"
-                self.store.finish(run.id, "stopped", note=f"{run.note}; {ended}" if run.note else ended)
-            elif run.status == "running" and run.polled and now - run.polled > limits.stall_seconds:
+                self.store.finish(run.id, STOPPED, note=f"{run.note}; {ended}" if run.note else ended)
+            elif run.status == RUNNING and run.polled and now - run.polled > limits.stall_seconds:
                 self._fail(run, f"its trainer made no progress for {now - run.polled:.0f} s")
             elif limits.memory_mb and (used := self.launcher.memory_mb(run)) and used > limits.memory_mb:
                 self._fail(run, f"it used {used:,.0f} MB, over the {limits.memory_mb:,.0f} MB per run")
@@ -357,23 +367,23 @@ class JobManager:
                 self._stop(run, f"stopped at the {limits.run_seconds / 60:g}-minute limit; Resume continues it")
             elif (
                 limits.pause_seconds
-                and run.status == "paused"
+                and run.status == PAUSED
                 and run.paused_at
                 and now - run.paused_at > limits.pause_seconds
             ):
                 self._stop(run, f"stopped after {limits.pause_seconds / 60:g} minutes paused; Resume continues it")
 
     def _dispatch(self) -> None:
-        running = self.store.list_runs(statuses=("running",))
+        running = self.store.list_runs(statuses=(RUNNING,))
         free = self.settings.slots - len(running)
         waiting = sorted(
-            (r for r in self.store.list_runs(statuses=("paused",)) if r.resume_wanted), key=lambda r: r.resume_wanted
+            (r for r in self.store.list_runs(statuses=(PAUSED,)) if r.resume_wanted), key=lambda r: r.resume_wanted
         )
         for run in waiting[: max(free, 0)]:
             if self.store.set_paused(run.id, False):  # the slot is taken now; the worker follows the control
                 self.store.send_control(run.id, {"op": "resume"})
                 free -= 1
-        for run in fair_order(self.store.list_runs(statuses=("queued",)), running, self.store.last_served()):
+        for run in fair_order(self.store.list_runs(statuses=(QUEUED,)), running, self.store.last_served()):
             if free <= 0:
                 return
             if not self.store.claim(run.id, pid=0):

@@ -32,7 +32,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from engine.params import ConfigError
 from engine.runtime.launchers import PROJECT_ROOT, Exit, describe_exit
 from engine.runtime.ray_store import NAMESPACE, LogStream, RemoteStore, StoreActor, store_actor_name
-from engine.runtime.settings import Settings
+from engine.runtime.settings import Settings, queue_limit_for
 from engine.runtime.store import Run, Store
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach the cluster's GCS before giving up with a message
@@ -94,10 +94,9 @@ def cluster_settings(settings: Settings) -> Settings:
     if os.environ.get("DREAMLAB_MAX_JOBS", "").strip():
         return settings
     slots = max(1, int(ray.cluster_resources().get("CPU", 0)))
-    queue_limit = settings.queue_limit
-    if settings.hosted and not os.environ.get("DREAMLAB_QUEUE_LIMIT", "").strip():
-        queue_limit = 3 * slots
-    return replace(settings, slots=slots, queue_limit=queue_limit)
+    return replace(
+        settings, slots=slots, queue_limit=queue_limit_for(slots) if settings.hosted else settings.queue_limit
+    )
 
 
 WAITING = ("DEPENDENCIES_UNREADY", "PENDING_CREATION", "RESTARTING")  # an actor not placed yet is not a dead one
@@ -214,9 +213,6 @@ class RayLauncher:
             ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
         except ValueError:
             pass
-
-    def cluster_cpus(self) -> int:
-        return int(ray.cluster_resources().get("CPU", 0))
 
     def start(self, run: Run) -> None:
         self._kill_named(self._name(run.id))  # a leftover of a deleted store's run with the same id

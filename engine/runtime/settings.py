@@ -28,6 +28,9 @@ LOCAL_FUSE = {"fuse.fuse-overlayfs"}  # a container's own root filesystem under 
 SERVER_MB = 1024  # the server beside its workers: Streamlit, torch, a few sessions' state
 
 
+QUEUE_PER_SLOT = 3  # the hosted queue's default: this many runs may wait for each slot
+
+
 def _cgroup(controller: str, name: str) -> str | None:
     """One setting of this process's cgroup: `controller` "" is cgroup v2 (one hierarchy), else a cgroup v1
     controller (cpu, memory). The process's own group first (a host), then the hierarchy's root (a container,
@@ -81,6 +84,11 @@ def _number(name: str, default: float) -> float:
     return value
 
 
+def queue_limit_for(slots: int) -> int:
+    """The hosted queue's length for this many slots: DREAMLAB_QUEUE_LIMIT, else QUEUE_PER_SLOT runs per slot."""
+    return int(_number("DREAMLAB_QUEUE_LIMIT", QUEUE_PER_SLOT * slots))
+
+
 def run_memory_mb(slots: int) -> float:
     """The hosted profile's memory per run: 4 GB, or less where the machine (or container) cannot hold that for every
     slot beside the server itself."""
@@ -113,7 +121,7 @@ class Settings:
             admin_token=os.environ.get("DREAMLAB_ADMIN_TOKEN", ""),
             slots=slots,
             runs_per_visitor=int(_number("DREAMLAB_RUNS_PER_VISITOR", 1)) if hosted else 0,
-            queue_limit=int(_number("DREAMLAB_QUEUE_LIMIT", 3 * slots)) if hosted else 0,
+            queue_limit=queue_limit_for(slots) if hosted else 0,
             run_seconds=_number("DREAMLAB_RUN_SECONDS", 20 * 60 if hosted else 0),
             pause_seconds=_number("DREAMLAB_PAUSE_SECONDS", 10 * 60 if hosted else 0),
             memory_mb=_number("DREAMLAB_RUN_MEMORY_MB", run_memory_mb(slots) if hosted else 0),

@@ -17,9 +17,13 @@ from typing import Any
 
 import numpy as np
 
-ACTIVE = ("queued", "running", "paused")
+# a run's status: each spelled here once
+QUEUED, RUNNING, PAUSED = "queued", "running", "paused"
+DONE, STOPPED, FAILED = "done", "stopped", "failed"
+ACTIVE = (QUEUED, RUNNING, PAUSED)
+TRAINING = (RUNNING, PAUSED)  # a worker holds the run
+FINISHED = (DONE, STOPPED, FAILED)
 HISTORY = ("resumed", "branched")  # the events that say what happened to a run: a detail with a "message"
-FINISHED = ("done", "stopped", "failed")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
