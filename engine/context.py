@@ -1,4 +1,7 @@
-"""The one small object a lab's `train(config, ctx)` talks to.
+"""The one small object a lab's `train(config, ctx)` talks to: the ground floor, beside engine.params.
+
+Labs, the runtime and tests import it; it imports only engine.params. The runtime's store-backed context
+(runtime/worker.py) subclasses `Context`.
 
 A lab never sees the store or the job manager; it logs, snapshots, checkpoints, reports progress
 and polls for controls through this interface. `LocalContext` keeps everything in memory so tests

@@ -1,5 +1,12 @@
-"""The lab registry. Each lab: a ParamSpace (engine/labs/<lab>/config.py) and a trainer module with
-`train(config, ctx) -> dict` and `bench(config, ctx) -> dict`, imported lazily (torch is heavy)."""
+"""The labs, one package each, and this registry: the one list of labs (name, title, icon, page, url).
+
+Each lab: a ParamSpace (engine/labs/<lab>/config.py, torch-free) and a trainer module with
+`train(config, ctx) -> dict` and `bench(config, ctx) -> dict`, imported lazily (torch is heavy): reading a lab's
+`space` imports no torch (tests/test_labs.py).
+
+A lab imports only engine.params, engine.context and its own package (numpy, torch, gymnasium); never the
+runtime, ui/ or tools/. The runtime, ui/, engine.cli, tools/ and app.py import the labs.
+"""
 
 from __future__ import annotations
 
