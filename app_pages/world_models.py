@@ -6,11 +6,12 @@ import numpy as np
 import streamlit as st
 
 from engine.labs import get_lab
-from engine.labs.world_models.viewer import VIEW_TAUS, viewer_due
+from engine.labs.world_models.viewer import VIEW_TAUS
 from engine.params import ConfigError
 from engine.runtime.access import Busy
 from engine.runtime.store import Run
-from ui.engine import job_manager, store, visitor
+from ui import live
+from ui.engine import job_manager, visitor
 from ui.figures import frames_animation, metric_chart
 from ui.run_panel import lab_header, live_controls, live_panel
 from ui.world_models import (
@@ -24,13 +25,19 @@ from ui.world_models import (
     dream_session,
     fitness_chart,
     frame_strip,
+    latest_snapshot,
     probe_chart,
     random_score,
+    sweep,
     sweep_results,
+    sweep_version,
     table_frame,
     tau_rows,
     tau_table_chart,
+    viewer_version,
+    world_checkpoint,
     world_of,
+    world_run,
 )
 
 LAB = get_lab("world_models")
@@ -50,12 +57,12 @@ preset, overrides, run = lab_header(
 
 
 def draw(latest: Run) -> None:
-    metrics = store().metrics(latest.id)
-    events = store().events(latest.id)
+    metrics = live.metrics(latest)
+    events = live.events(latest)
     v_column, m_column, c_column = st.columns(3)
     with v_column:
         st.markdown("**V** — real frames (top) and their reconstructions")
-        recon = store().snapshot(latest.id, "recon")
+        recon = live.snapshot(latest, "recon")
         if recon:
             st.image(
                 frame_strip([recon[1]["frames"], recon[1]["reconstructions"]]),
@@ -126,27 +133,13 @@ def step_through(checkpoint: Path, env: str, temperature: float) -> None:
             status.warning("M says a fireball got you here. Restart to dream again.")
 
 
-def viewer_version(run_id: int) -> tuple[str, int]:
-    """Changes exactly when the worker writes a new viewer snapshot (a cheap query, no snapshot read)."""
-    latest = store().get_run(run_id)
-    steps = store().metrics(run_id, ["mdn_loss"]).get("mdn_loss", ([], []))[0]
-    updates = latest.config["rnn_updates"]
-    return latest.status, sum(viewer_due((int(s) - 1) % updates + 1, updates) for s in steps)
-
-
-def base_run(run: Run) -> Run | None:
-    """The run whose world (V and M) this run dreams in: a τ-table job's base run, else itself."""
-    world_run = run.config.get("world_run", 0)
-    return store().get_run(world_run) if world_run else run
-
-
 def run_dream_viewer(run: Run) -> None:
     if run.active:
-        watch(lambda: viewer_version(run.id), "wm.viewer_version")
-    base = base_run(run)
-    checkpoint = store().checkpoint_path(base.id) if base else None
-    snapshot = store().snapshot(base.id, "viewer") if base else None
-    if checkpoint is None or not checkpoint.exists() or snapshot is None:
+        live.watch(lambda: viewer_version(run), "wm.viewer_version")
+    base = world_run(run)
+    checkpoint = world_checkpoint(base) if base else None
+    snapshot = latest_snapshot(base, "viewer") if base else None
+    if checkpoint is None or snapshot is None:
         st.caption("**The bundled world**, until this run's own V is trained and its M has dreamt a first time.")
         bundled_viewer()
         return
@@ -156,8 +149,8 @@ def run_dream_viewer(run: Run) -> None:
 
 
 def run_probe(run: Run) -> None:
-    base = base_run(run)
-    snapshot = store().snapshot(base.id, "probe") if base else None
+    base = world_run(run)
+    snapshot = latest_snapshot(base, "probe") if base else None
     if snapshot is None:
         st.caption("**The bundled world's probe**, until this run's M has finished training.")
         bundled_probe()
@@ -168,8 +161,8 @@ def run_probe(run: Run) -> None:
 
 def tau_table(run: Run) -> None:
     """One C-only job per τ in this run's world (its V and M, shared, referred to by run id)."""
-    sweep = [r for r in reversed(store().list_runs(lab=LAB.name)) if r.config.get("world_run") == run.id]
-    missing = [tau for tau in SWEEP_TAUS if tau not in {r.config["temperature"] for r in sweep}]
+    jobs = sweep(run)
+    missing = [tau for tau in SWEEP_TAUS if tau not in {r.config["temperature"] for r in jobs}]
     if run.config.get("world_run"):
         st.caption(f"This run is one row of run #{run.config['world_run']}'s τ table: open that run to see it all.")
         return
@@ -188,7 +181,7 @@ def tau_table(run: Run) -> None:
             st.warning(f"Not started: {error}")
         else:
             st.rerun()
-    rows = tau_rows(sweep_results(sweep))
+    rows = tau_rows(sweep_results(jobs))
     st.dataframe(table_frame(rows), hide_index=True, key="wm.tau_table")
     st.plotly_chart(tau_table_chart(rows, random_score(run)), key="wm.tau_chart")
     st.caption(
@@ -196,26 +189,8 @@ def tau_table(run: Run) -> None:
         f"every τ and the random policy) and as many dreams. Paper: DoomTakeCover, Table 2, mean ± std; its "
         f"random policy {PAPER_RANDOM[0]} ± {PAPER_RANDOM[1]}."
     )
-    if any(r.active for r in sweep):
-        watch(lambda: sweep_version(run.id), "wm.sweep_version")
-
-
-def sweep_version(run_id: int) -> tuple:
-    """Changes when a τ job starts or finishes (not with its progress): then the table is redrawn."""
-    return tuple((r.id, r.status) for r in store().list_runs(lab=LAB.name) if r.config.get("world_run") == run_id)
-
-
-def watch(version, key: str) -> None:
-    """Every 3 s a cheap query and nothing drawn; the page reruns only when `version()` changed, so each figure is
-    sent again only when it has something new to show (the hosted demo's budget: ≤ 5 % of a core per viewer)."""
-    st.session_state[key] = version()
-
-    @st.fragment(run_every=3)
-    def check() -> None:
-        if version() != st.session_state[key]:
-            st.rerun()
-
-    check()
+    if any(r.active for r in jobs):
+        live.watch(lambda: sweep_version(run), "wm.sweep_version")
 
 
 PROBE_CAPTION = (

@@ -5,6 +5,7 @@ import os
 import signal
 import time
 
+import numpy as np
 import pytest
 import torch
 
@@ -128,3 +129,20 @@ def test_a_local_checkpoint_keeps_the_weights_as_they_were_at_the_call():
     with torch.no_grad():
         layer.weight.add_(1.0)
     assert torch.equal(ctx.checkpoints[0]["model"]["weight"], before)
+
+
+def test_a_snapshots_step_reads_without_the_snapshot_and_a_sweep_is_its_base_runs_jobs(data_dir):
+    manager = JobManager(data_dir, settings=local_settings(slots=0))  # no slot: the runs below stay queued
+    store = manager.store
+    base, other = store.create_runs("world_models", [{"world_run": 0}, {"world_run": 0}])
+    jobs = store.create_runs("world_models", [{"world_run": base, "temperature": tau} for tau in (0.5, 1.0)])
+    store.create_runs("world_models", [{"world_run": other}])
+    assert [run.id for run in manager.sweep_of(base)] == jobs  # oldest first, only this base's
+    assert manager.sweep_of(jobs[0]) == []
+    meta_rl = store.create_runs("meta_rl", [{}])[0]
+    assert manager.sweep_of(meta_rl) == []  # a lab without sweep_link has no sweeps
+    assert store.snapshot_step(base, "viewer") is None
+    store.put_snapshot(base, "viewer", 40, {"x": np.zeros(3)})
+    store.put_snapshot(base, "viewer", 80, {"x": np.ones(3)})
+    assert store.snapshot_step(base, "viewer") == 80 == store.snapshot(base, "viewer")[0]
+    manager.shutdown()

@@ -7,6 +7,7 @@
   minutes), e.g. `shared("meta_rl.curve", (run.id, version(run)), lambda: Prebuilt(metric_chart(...)))`.
 - `metrics`, `events`, `snapshot`: the store's reads, once per version for every session.
 - `engine_status()`: the sidebar's engine line, from one store read a second for every session.
+- `watch(version, key)`: rerun the page when `version()` changes (a cheap query every few seconds).
 
 Pages hand `Prebuilt` figures (ui.figures) to st.plotly_chart: re-sending one costs one json.dumps.
 """
@@ -92,3 +93,17 @@ def engine_status() -> None:
     the server a script run, and an idle visitor's budget is 1 % of a core."""
     for line in engine_lines():
         st.caption(line)
+
+
+def watch(version: Callable[[], Any], key: str, every: float = FIGURES_EVERY) -> None:
+    """Every `every` seconds a cheap query and nothing drawn; the page reruns only when `version()` changed, so each
+    figure is sent again only when it has something new to show (the hosted demo's budget: ≤ 5 % of a core per
+    viewer)."""
+    st.session_state[key] = version()
+
+    @st.fragment(run_every=every)
+    def check() -> None:
+        if version() != st.session_state[key]:
+            st.rerun()
+
+    check()

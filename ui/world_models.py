@@ -17,7 +17,9 @@ from engine.labs.world_models.probe import probe_summary
 from engine.labs.world_models.viewer import decode
 from engine.runtime.checkpoints import load_checkpoint
 from engine.runtime.store import Run
+from ui.engine import job_manager, store
 from ui.figures import PALETTE
+from ui.live import run_now, shared
 
 BUNDLED = BUNDLED_WORLD  # a Doom quick-preset world, its viewer and τ table
 
@@ -328,3 +330,38 @@ def table_frame(rows: list[dict[str, Any]]):
             for r in rows
         ]
     )
+
+
+def world_run(run: Run) -> Run | None:
+    """The run whose world (V and M) this run dreams in: a τ-table job's base run, else itself."""
+    base = run.config.get("world_run", 0)
+    return store().get_run(base) if base else run
+
+
+def latest_snapshot(run: Run, name: str) -> tuple[int, dict[str, Any]] | None:
+    """The run's `name` snapshot (step, arrays): "viewer" (M's dreams as it learns), "probe" (once M has trained).
+    Read once per new step (of this start of the run: a resumed run may write a step again) for every session."""
+    key = (run.id, run.created, run.started, store().snapshot_step(run.id, name))
+    return shared(f"world_models.{name}", key, lambda: store().snapshot(run.id, name))
+
+
+def viewer_version(run: Run) -> tuple[str, int | None]:
+    """Changes exactly when the worker writes a new viewer snapshot, or the run's status changes (no snapshot read)."""
+    latest = run_now(run.id)
+    return (latest.status if latest else ""), store().snapshot_step(run.id, "viewer")
+
+
+def world_checkpoint(run: Run) -> Path | None:
+    """The run's checkpoint file, once there is one (its V and M after their first stage)."""
+    path = store().checkpoint_path(run.id)
+    return path if path.exists() else None
+
+
+def sweep(run: Run) -> list[Run]:
+    """The τ-table jobs in this run's world, oldest first."""
+    return job_manager().sweep_of(run.id)
+
+
+def sweep_version(run: Run) -> tuple:
+    """Changes when a τ job starts or finishes (not with its progress): then the table is redrawn."""
+    return tuple((r.id, r.status) for r in sweep(run))

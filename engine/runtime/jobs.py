@@ -123,6 +123,14 @@ class JobManager:
         space = get_lab(lab).space
         return self._queue(lab, [space.validate(config) for config in configs], by)
 
+    def sweep_of(self, run_id: int) -> list[Run]:
+        """The jobs of the sweeps started from `run_id` (their lab's `sweep_link` names it), oldest first."""
+        run = self.store.get_run(run_id)
+        link = get_lab(run.lab).sweep_link if run else ""
+        if not link:
+            return []
+        return [r for r in reversed(self.store.list_runs(lab=run.lab)) if r.config.get(link) == run_id]
+
     def pause(self, run_id: int, *, by: Visitor) -> None:
         run = self._controllable(run_id, by, "pause")
         if run.status == QUEUED:

@@ -397,6 +397,11 @@ class Store:
         row = self.db.execute("SELECT step, blob FROM snapshots WHERE run=? AND name=?", (run_id, name)).fetchone()
         return (row[0], unpack_arrays(row[1])) if row else None
 
+    def snapshot_step(self, run_id: int, name: str) -> int | None:
+        """The step of the run's `name` snapshot, without reading the snapshot (None: there is none yet)."""
+        row = self.db.execute("SELECT step FROM snapshots WHERE run=? AND name=?", (run_id, name)).fetchone()
+        return row[0] if row else None
+
     def add_event(self, run_id: int, step: int, kind: str, detail: dict[str, Any]) -> None:
         self.db.execute(
             "INSERT INTO events (run, step, time, kind, detail) VALUES (?, ?, ?, ?, ?)",
