@@ -27,5 +27,5 @@ for lab in LABS.values():
             picture.image(str(image))
         text.subheader(lab.title)
         text.write(lab.idea)
-        text.page_link(f"app_pages/{lab.name}.py", label=f"Open the {lab.title} lab", icon=":material/play_arrow:")
+        text.page_link(lab.page, label=f"Open the {lab.title} lab", icon=":material/play_arrow:")
 st.caption("All four labs of the seed notes are here; each also runs from the command line (`python -m engine`).")

@@ -17,7 +17,6 @@ LAB = get_lab("meta_rl")
 
 preset, overrides, run = lab_header(
     LAB,
-    ":material/casino:",
     "An LSTM actor-critic sees only its **last action and last reward**. Trained across thousands of random "
     "bandits and then **frozen**, it still gets better within each new bandit: the learning now happens in its "
     "activations, so the network has learned an exploration algorithm of its own (Wang et al. 2016).",

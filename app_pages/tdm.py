@@ -137,7 +137,6 @@ def curve_charts(success: dict, distance: dict, events=()) -> tuple[Prebuilt, Pr
 
 preset, overrides, run = lab_header(
     LAB,
-    ":material/radar:",
     "A **Temporal Difference Model** is a goal-conditioned Q-function with a horizon: Q(s, a, g, τ) is minus the "
     "distance to the goal g that the agent will be left with after τ more steps. Trained off-policy on every "
     "horizon at once, it is a model of what the dynamics can reach — it plans like a model and learns like "

@@ -29,7 +29,6 @@ HEAVY_EVERY = (
 
 preset, overrides, run = lab_header(
     LAB,
-    ":material/emoji_events:",
     "Digits are transformed by **hidden mechanisms** — eight shifts, contrast inversion, noise. A set of experts "
     "competes for every transformed digit: a discriminator judges whose output looks most like a clean digit, and "
     "**only the winner learns** from it. Round by round each expert becomes the inverse of one mechanism, without "

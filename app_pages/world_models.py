@@ -44,7 +44,6 @@ LAB = get_lab("world_models")
 
 preset, overrides, run = lab_header(
     LAB,
-    ":material/cloud:",
     "**V**, a variational autoencoder, compresses each 64×64 Doom frame to a small code z; **M**, an LSTM with a "
     "mixture-density head, learns to predict the next z and whether a fireball hits you — it becomes a *dream* of "
     "the game. The controller **C** is trained by CMA-ES entirely inside that dream, then plays the real game "

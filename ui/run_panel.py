@@ -191,9 +191,9 @@ def branch_form(lab: Lab, run: Run) -> None:
                 st.rerun()
 
 
-def lab_header(lab: Lab, icon: str, idea: str, equation: str) -> tuple[str, dict[str, Any], Run | None]:
+def lab_header(lab: Lab, idea: str, equation: str) -> tuple[str, dict[str, Any], Run | None]:
     """The top of every lab page: the idea, its equation, the hyperparameters, the run, Train/Pause/Stop, Branch."""
-    st.title(f"{icon} {lab.title}")
+    st.title(f"{lab.icon} {lab.title}")
     st.markdown(idea)
     st.latex(equation)
     with st.expander("Hyperparameters", expanded=False):
