@@ -39,12 +39,16 @@ class Exit:
     lost: bool = False
 
 
-def worker_env() -> dict[str, str]:
+def worker_env_vars() -> dict[str, str]:
+    """What every launcher adds to a worker's environment: torch on one thread, the project on its path."""
     return {
-        **os.environ,
         "OMP_NUM_THREADS": "1",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
     }
+
+
+def worker_env() -> dict[str, str]:
+    return {**os.environ, **worker_env_vars()}
 
 
 class Launcher(Protocol):
@@ -105,7 +109,7 @@ class LocalLauncher:
     def memory_mb(self, run: Run) -> float | None:
         if not run.pid or not self.alive(run):
             return None
-        return sum(_rss_kb(pid) for pid in _group_members(run.pid)) / 1024
+        return sum(rss_kb(pid) for pid in _group_members(run.pid)) / 1024
 
     def end(self, run: Run) -> None:
         if run.pid and self.alive(run):
@@ -140,7 +144,8 @@ def _group_members(group: int) -> list[int]:
     return members
 
 
-def _rss_kb(pid: int) -> int:
+def rss_kb(pid: int) -> int:
+    """A process's resident memory in kB, from /proc (0 once it is gone)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):

@@ -30,7 +30,7 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from engine.params import ConfigError
-from engine.runtime.launchers import PROJECT_ROOT, Exit, describe_exit
+from engine.runtime.launchers import Exit, describe_exit, worker_env_vars
 from engine.runtime.ray_store import NAMESPACE, LogStream, RemoteStore, StoreActor, store_actor_name
 from engine.runtime.settings import Settings, queue_limit_for
 from engine.runtime.store import Run, Store
@@ -185,8 +185,7 @@ class RayLauncher:
 
     @staticmethod
     def _env() -> dict[str, Any]:
-        path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
-        return {"env_vars": {"PYTHONPATH": path, "OMP_NUM_THREADS": "1"}}
+        return {"env_vars": worker_env_vars()}
 
     def _name(self, run_id: int) -> str:
         return f"dreamlab-run-{self.key}-{run_id}"

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import ray
 
+from engine.runtime.launchers import rss_kb
 from engine.runtime.store import Run, Store
 
 NAMESPACE = "dreamlab"
@@ -138,8 +139,6 @@ def store_actor_name(node_id: str) -> str:
 
 def process_tree_mb(pid: int | None = None) -> float:
     """Resident memory of a process and its descendants (ViZDoom's engine is a child), from /proc."""
-    from engine.runtime.launchers import _rss_kb
-
     root = pid or os.getpid()
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -152,7 +151,7 @@ def process_tree_mb(pid: int | None = None) -> float:
     total, todo = 0, [root]
     while todo:
         current = todo.pop()
-        total += _rss_kb(current)
+        total += rss_kb(current)
         todo += children.get(current, [])
     return total / 1024
 
