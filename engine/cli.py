@@ -155,7 +155,10 @@ def cmd_params(args: argparse.Namespace) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from tools.load import run_load, run_watch  # a tool the app never runs: the command is its thin entry
+    try:  # a tool the app never runs: this command is its thin entry
+        from tools.load import run_load, run_watch
+    except ModuleNotFoundError as error:
+        raise ConfigError(f"the load client is in tools/, not here ({error}): run it from a checkout") from None
 
     if args.watch:
         result = run_watch(args.url, args.watch, args.run, args.seconds, args.server_pid, warmup=args.warmup)

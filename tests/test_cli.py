@@ -69,3 +69,11 @@ def test_ctrl_c_stops_a_cli_run_cleanly(data_dir):
     assert process.returncode == 0, stderr
     assert json.loads(stdout)["status"] == "stopped"
     assert "Traceback" not in stderr
+
+
+def test_load_without_the_tools_folder_says_where_the_client_is(monkeypatch, capsys):
+    from engine.cli import main
+
+    monkeypatch.setitem(sys.modules, "tools.load", None)  # as in the Docker image, which leaves tools/ out
+    assert main(["load", "http://127.0.0.1:1"]) == 2
+    assert "the load client is in tools/" in capsys.readouterr().err
