@@ -9,7 +9,7 @@ from engine.labs.world_models.dream import build_world
 from engine.labs.world_models.envs import DoomTakeCover, make_env
 from engine.labs.world_models.facts import GAMES
 from engine.labs.world_models.probe import ProbeStates, dreamt_odds, pair_order, probe_states, real_outcomes
-from engine.labs.world_models.rollouts import Episode
+from engine.labs.world_models.rollouts import Episode, mirrored
 
 
 def test_doom_left_and_right_move_the_player_to_its_left_and_right():
@@ -100,3 +100,21 @@ def test_an_m_that_ignores_actions_orders_pairs_at_chance_and_one_that_reads_the
         assert share == 1.0 and odds[:, names.index("still")].min() > 0.9 and odds[:, moving].max() < 0.1
     else:
         assert share == 0.5 and np.ptp(odds) == 0  # every behaviour alike: each pair a tie
+
+
+@pytest.mark.parametrize("env", ["doom", "take_cover", "cartpole"])
+def test_a_mirrored_episode_flips_its_frames_and_swaps_left_and_right(env):
+    game = GAMES[env]
+    names = {action: name for name, action in game.actions.items()}
+    for name, action in game.actions.items():  # left <-> right, still stays, and twice is the identity
+        assert names[game.mirrored[action]] == name.replace("left", "?").replace("right", "left").replace("?", "right")
+        assert game.mirrored[game.mirrored[action]] == action
+    frames = np.random.default_rng(0).integers(0, 255, (4, 64, 64, game.channels), dtype=np.uint8)
+    actions = np.array(list(game.actions.values()) * 2)[:3]
+    episode = Episode(frames, actions, np.ones(3, np.float32), True, np.array([0, 5, 0], np.float32))
+    mirror = mirrored(episode, game.mirrored)
+    assert np.array_equal(mirror.frames[:, :, 0], frames[:, :, -1]) and np.array_equal(
+        mirror.frames[:, :, ::-1], frames
+    )
+    assert [names[a] for a in mirror.actions] == [names[game.mirrored[a]] for a in actions]
+    assert mirror.terminated and mirror.damage.tolist() == [0, 5, 0]

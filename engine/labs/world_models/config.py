@@ -140,6 +140,14 @@ SPACE = ParamSpace(
             high=1_000_000,
         ),
         Param("rnn_window", 64, "Steps in each of M's training windows", low=2, high=2100),
+        Param(
+            "mirror",
+            0,
+            "1: M also learns every episode in a mirror, frames flipped and left and right swapped (the game's room "
+            "is symmetric: as many hits again, and no side safer than the other); 0: as collected",
+            low=0,
+            high=1,
+        ),
         Param("rnn_batch", 16, "Windows per M update", low=1, high=1024),
         Param(
             "rnn_posterior",

@@ -31,6 +31,18 @@ class Episode:
         return len(self.rewards)
 
 
+def mirrored(episode: Episode, actions: tuple[int, ...]) -> Episode:
+    """The episode in a mirror, for a left-right symmetric game: every frame flipped, each action by its mirror image
+    (`actions[a]`); the same rewards and hits."""
+    return Episode(
+        episode.frames[:, :, ::-1],
+        np.asarray(actions)[episode.actions],
+        episode.rewards,
+        episode.terminated,
+        episode.damage,
+    )
+
+
 class Policy(Protocol):
     def act(self, frames: np.ndarray, fresh: np.ndarray) -> list:
         """Actions for every slot's current frame (S, 64, 64, C); `fresh` (S,) marks slots whose episode just

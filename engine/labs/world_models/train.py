@@ -37,6 +37,7 @@ from engine.labs.world_models.rollouts import (
     Episode,
     RandomPolicy,
     mean_and_error,
+    mirrored,
     play,
     scores,
 )
@@ -146,8 +147,12 @@ def fit_vision(
 def fit_memory(
     world: World, episodes: list[Episode], ctx: Context, generator: torch.Generator, round_: int, progress: Progress
 ) -> dict[str, float]:
-    """M on every episode seen through V; the dreams will start from V's codes of the real first frames."""
+    """M on every episode seen through V (and, `mirror` on in a symmetric game, in a mirror too: as many hits again,
+    and no side of the room safer than the other); the dreams will start from V's codes of the real first frames."""
     p = ctx.params
+    shown, mirror = viewer_episode(episodes), GAMES[p["env"]].mirrored
+    if p["mirror"] and mirror:
+        episodes = episodes + [mirrored(episode, mirror) for episode in episodes]
     with torch.no_grad():
         latents = [world.vae.encode(to_tensor(episode.frames)) for episode in episodes]
     world.start_mu = torch.stack([mu[0] for mu, _ in latents])
@@ -161,7 +166,7 @@ def fit_memory(
         [torch.as_tensor(e.rewards) for e in episodes],
         deaths,
     )
-    offset, shown = (round_ - 1) * p["rnn_updates"], viewer_episode(episodes)
+    offset = (round_ - 1) * p["rnn_updates"]
 
     def show_dreams(update: int) -> None:  # the viewer follows M as it learns
         if viewer_due(update, p["rnn_updates"]):

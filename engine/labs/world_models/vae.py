@@ -101,7 +101,7 @@ def vae_loss(
 
 def to_tensor(frames) -> torch.Tensor:
     """uint8 frames (..., 64, 64, C) as a float (..., C, 64, 64) tensor in [0, 1]."""
-    return torch.as_tensor(frames).movedim(-1, -3).float().div(255)
+    return torch.as_tensor(np.ascontiguousarray(frames)).movedim(-1, -3).float().div(255)
 
 
 def to_uint8(frames: torch.Tensor) -> torch.Tensor:
