@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from engine.labs import get_lab
+from engine.labs.world_models.facts import PAPER_RANDOM, TABLE_TAUS
 from engine.labs.world_models.viewer import VIEW_TAUS
 from engine.params import ConfigError
 from engine.runtime.access import Busy
@@ -16,8 +17,6 @@ from ui.figures import frames_animation, metric_chart
 from ui.run_panel import lab_header, live_controls, live_panel
 from ui.world_models import (
     BUNDLED,
-    PAPER_RANDOM,
-    SWEEP_TAUS,
     bundled_results,
     death_chart,
     dream_buttons,
@@ -161,7 +160,7 @@ def run_probe(run: Run) -> None:
 def tau_table(run: Run) -> None:
     """One C-only job per τ in this run's world (its V and M, shared, referred to by run id)."""
     jobs = sweep(run)
-    missing = [tau for tau in SWEEP_TAUS if tau not in {r.config["temperature"] for r in jobs}]
+    missing = [tau for tau in TABLE_TAUS if tau not in {r.config["temperature"] for r in jobs}]
     if run.config.get("world_run"):
         st.caption(f"This run is one row of run #{run.config['world_run']}'s τ table: open that run to see it all.")
         return

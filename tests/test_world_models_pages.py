@@ -84,8 +84,8 @@ def test_the_page_keeps_the_bundled_world_labelled_while_a_run_trains(fresh_app)
 
 
 def test_a_run_shows_every_stage_then_fills_its_tau_table_by_one_engine_sweep(fresh_app):
+    from engine.labs.world_models.facts import TABLE_TAUS
     from ui.engine import job_manager
-    from ui.world_models import SWEEP_TAUS
 
     run_id = finished_doom_run()
     app = open_page("world_models", run=str(run_id))
@@ -109,14 +109,14 @@ def test_a_run_shows_every_stage_then_fills_its_tau_table_by_one_engine_sweep(fr
 
     app.button(key="wm.sweep").click().run()  # the τ table: one engine call, one job per τ
     sweep = [r for r in job_manager().store.list_runs() if r.id != run_id]
-    assert sorted(r.config["temperature"] for r in sweep) == sorted(SWEEP_TAUS)
+    assert sorted(r.config["temperature"] for r in sweep) == sorted(TABLE_TAUS)
     assert {r.config["world_run"] for r in sweep} == {run_id}  # one shared world, by run id
     for job in sweep:
         assert job_manager().wait(job.id, timeout=240) == "done", job_manager().store.get_run(job.id).error
     app = open_page("world_models", run=str(run_id))
     assert not app.exception
     ours = traces(chart(app, "The τ table"))["ours: in the real game"]
-    assert values(ours["x"]) == list(SWEEP_TAUS) and len(values(ours["error_y"]["array"])) == 5
+    assert values(ours["x"]) == list(TABLE_TAUS) and len(values(ours["error_y"]["array"])) == 5
     assert app.dataframe[0].value["real (ours)"].notna().all()
 
 

@@ -19,12 +19,12 @@ import tempfile
 import time
 from dataclasses import replace
 
+from engine.labs.world_models.facts import TABLE_TAUS
 from engine.params import parse_assignments
 from engine.runtime.access import OPERATOR
 from engine.runtime.settings import Settings
 
 LONG = {"updates": 100_000, "eval_every": 100_000}
-TAUS = [0.1, 0.5, 1.0, 1.15, 1.3]  # the τ table's five controllers
 
 
 def load() -> list[float]:
@@ -169,7 +169,7 @@ def tau(args, overrides: dict) -> None:
                 jobs = manager(data, nodes, head.address)
                 before = load()
                 started = time.perf_counter()
-                ids = jobs.submit_sweep(world, "temperature", TAUS, by=OPERATOR)
+                ids = jobs.submit_sweep(world, "temperature", list(TABLE_TAUS), by=OPERATOR)
                 statuses = [jobs.wait(run_id) for run_id in ids]
                 seconds = time.perf_counter() - started
                 assert statuses == ["done"] * len(ids), [jobs.store.get_run(i).error[-300:] for i in ids]

@@ -12,7 +12,7 @@ import streamlit as st
 
 from engine.labs.world_models import BUNDLED_WORLD, train
 from engine.labs.world_models.dream import DreamSession, World
-from engine.labs.world_models.facts import GAMES
+from engine.labs.world_models.facts import GAMES, PAPER_TAU_TABLE
 from engine.labs.world_models.probe import probe_summary
 from engine.labs.world_models.viewer import decode
 from engine.runtime.checkpoints import load_checkpoint
@@ -22,17 +22,6 @@ from ui.figures import PALETTE
 from ui.live import run_now, shared
 
 BUNDLED = BUNDLED_WORLD  # a Doom quick-preset world, its viewer and τ table
-
-# Ha & Schmidhuber 2018, Table 2 (DoomTakeCover): τ → (dream mean, dream std, real mean, real std)
-PAPER_TAU_TABLE = {
-    0.10: (2086, 140, 193, 58),
-    0.50: (2060, 277, 196, 50),
-    1.00: (1145, 690, 868, 511),
-    1.15: (918, 546, 1092, 556),
-    1.30: (732, 269, 753, 139),
-}
-PAPER_RANDOM = (210, 108)
-SWEEP_TAUS = tuple(PAPER_TAU_TABLE)
 
 
 def frame_strip(rows: list[np.ndarray]) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.labs.world_models.facts import DEATH_RULES, DEATH_TARGETS, DOOM_SKILLS, ENVS, GAMES
+from engine.labs.world_models.facts import DEATH_RULES, DEATH_TARGETS, DOOM_SKILLS, ENVS, GAMES, TABLE_TAUS
 from engine.params import ConfigError, Param, ParamSpace
 
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 3.0
@@ -282,7 +282,7 @@ SPACE = ParamSpace(
         ),
         Param(
             "taus",
-            "0.1,0.5,1.0,1.15,1.3",
+            ",".join(f"{tau:g}" for tau in TABLE_TAUS),
             "Comma-separated temperatures that `bench` trains a controller at, "
             "each scored in its dream and in the real game",
             in_ui=False,

@@ -13,6 +13,17 @@ DEATH_TARGETS = ("death", "hit")  # what M learns to predict as its death signal
 DOOM_SKILLS = (1, 5)  # ViZDoom's difficulty levels
 TIME_LIMIT = 2100  # the paper's DoomTakeCover episode length: surviving it is the best score
 
+# Ha & Schmidhuber 2018, Table 2 (DoomTakeCover): τ → (dream mean, dream std, real mean, real std); its random policy
+PAPER_TAU_TABLE = {
+    0.10: (2086, 140, 193, 58),
+    0.50: (2060, 277, 196, 50),
+    1.00: (1145, 690, 868, 511),
+    1.15: (918, 546, 1092, 556),
+    1.30: (732, 269, 753, 139),
+}
+PAPER_RANDOM = (210, 108)
+TABLE_TAUS = tuple(PAPER_TAU_TABLE)  # the τ table's temperatures: one controller each, in one shared world
+
 
 @dataclass(frozen=True)
 class Game:
