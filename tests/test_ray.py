@@ -143,6 +143,8 @@ def test_live_controls_reach_a_remote_worker(remote):
 def test_a_sweep_spreads_across_nodes(cluster, remote):
     base = remote.submit("meta_rl", TINY_META_RL, by=OPERATOR)
     assert remote.wait(base, timeout=180) == "done"
+    # an earlier test's worker may still be leaving its node (slow on a loaded machine): start with both CPUs free
+    wait_for(lambda: ray.available_resources().get("CPU", 0) >= 2, timeout=120)
     sweep = remote.submit_sweep(base, "seed", [1, 2, 3, 4], by=OPERATOR)
     for run_id in sweep:
         assert remote.wait(run_id, timeout=300) == "done", remote.store.get_run(run_id).error
