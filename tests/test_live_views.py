@@ -6,6 +6,8 @@ import numpy as np
 import plotly.io as pio
 import pytest
 
+from tests.conftest import TINY_META_RL
+from tests.test_tdm import TINY_TDM
 from ui.figures import Prebuilt, metric_chart
 
 
@@ -83,19 +85,9 @@ def test_a_stale_preview_is_not_used(tmp_path):
     assert read_preview(tmp_path / "missing.npz") is None
 
 
-TINY = {
-    "meta_rl": {"updates": 3, "batch": 8, "hidden": 8, "pulls": 10, "eval_every": 2, "eval_episodes": 20},
-    "tdm": {
-        "env_steps": 60,
-        "warmup": 20,
-        "eval_every": 30,
-        "batch": 16,
-        "hidden": 8,
-        "eval_pairs": 10,
-        "episode_steps": 20,
-        "buffer_episodes": 10,
-        "tau_max": 5,
-    },
+TINY = {  # a run of each lab in seconds: the same tiny configs as the labs' own tests (TDM without its baseline)
+    "meta_rl": TINY_META_RL,
+    "tdm": {name: value for name, value in TINY_TDM.items() if name != "baseline"},
 }
 
 
