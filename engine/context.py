@@ -73,6 +73,11 @@ def restore_random_state(state: dict[str, Any], *generators: np.random.Generator
             generator.set_state(saved)
 
 
+class Stopped(Exception):
+    """Stop was pressed: `Context.keep_going` raises it between a trainer's steps, and it unwinds the trainer's loops,
+    however deep, to its `train`, which keeps what was learnt (a checkpoint to resume from) and returns."""
+
+
 class Context:
     """Interface. `params` holds the current values of every hyperparameter, live changes applied; `resume` the
     checkpoint to continue from (None: start from scratch)."""
@@ -116,8 +121,15 @@ class Context:
         raise NotImplementedError
 
     def poll(self) -> bool:
-        """Apply pending controls (blocking while paused); False means: stop now, cleanly."""
+        """Apply pending controls (blocking while paused); False means: stop now, cleanly. Trainers call
+        keep_going, which asks this."""
         raise NotImplementedError
+
+    def keep_going(self) -> None:
+        """How every trainer stops: called between steps, it applies pending controls (a pause blocks here) and
+        raises Stopped when Stop was pressed."""
+        if not self.poll():
+            raise Stopped
 
     def load_run_checkpoint(self, run_id: int) -> dict[str, Any]:
         """Another run's last checkpoint (a sweep's jobs start from their base run's models)."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from engine.context import random_state, restore_random_state
+from engine.context import Stopped, random_state, restore_random_state
 from engine.labs.meta_rl import agent, evaluate
 from engine.labs.meta_rl.bandits import TASKS, check_arms, instant_regret, sample_probs
 from engine.params import ConfigError
@@ -177,25 +177,27 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, float]:
         ctx.checkpoint(checkpoint_state(model, optimizer, config, rng, generator), step=done, stage="training")
 
     updates = config["updates"]
-    for update in range(done + 1, updates + 1):
-        if not ctx.poll():
-            break
-        # Linear decay to zero of both the step size (a noisy policy gradient only settles with a shrinking
-        # step) and the entropy bonus (explore early, commit late); the live sliders set the starting heights.
-        remaining = 1 - (update - 1) / updates
-        lr = ctx.params["lr"] * remaining
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        entropy_coef = ctx.params["entropy_coef"] * remaining
-        rollout, stats = collect(model, config, rng, generator)
-        ctx.log(update, lr=lr, **stats, **ppo_update(model, optimizer, rollout, config, entropy_coef, generator))
-        ctx.progress(TRAIN_SHARE * update / updates, "training")
-        done = update
-        if update % config["eval_every"] == 0 and update < updates:
-            report_evaluation(ctx, update, model, config, live_episodes, live_baselines)
-            save()
-        elif ctx.checkpoint_due():
-            save()
+    try:
+        for update in range(done + 1, updates + 1):
+            ctx.keep_going()
+            # Linear decay to zero of both the step size (a noisy policy gradient only settles with a shrinking
+            # step) and the entropy bonus (explore early, commit late); the live sliders set the starting heights.
+            remaining = 1 - (update - 1) / updates
+            lr = ctx.params["lr"] * remaining
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            entropy_coef = ctx.params["entropy_coef"] * remaining
+            rollout, stats = collect(model, config, rng, generator)
+            ctx.log(update, lr=lr, **stats, **ppo_update(model, optimizer, rollout, config, entropy_coef, generator))
+            ctx.progress(TRAIN_SHARE * update / updates, "training")
+            done = update
+            if update % config["eval_every"] == 0 and update < updates:
+                report_evaluation(ctx, update, model, config, live_episodes, live_baselines)
+                save()
+            elif ctx.checkpoint_due():
+                save()
+    except Stopped:
+        pass  # stopped: done < updates, kept below
     train_seconds = time.perf_counter() - started
 
     summary = {"updates_done": float(done), "train_seconds": train_seconds}

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from engine.context import random_state, restore_random_state
+from engine.context import Stopped, random_state, restore_random_state
 from engine.labs.tdm import evaluate
 from engine.labs.tdm.agent import Learner
 from engine.labs.tdm.buffer import TrajectoryBuffer
@@ -152,24 +152,26 @@ def run(config: dict[str, Any], ctx: Context) -> tuple[dict[str, Player], int, f
     def save() -> None:
         ctx.checkpoint(checkpoint_state(players, config, rng), step=done, stage="training")
 
-    for step in range(done + 1, config["env_steps"] + 1):
-        if not ctx.poll():
-            break
-        params = ctx.params
-        losses = {}
-        for method, player in players.items():
-            player.play_one_step(config, params, rng, explore_only=step <= config["warmup"])
-            if step > config["warmup"] and player.buffer.transitions >= config["batch"]:
-                losses |= {f"{method}_{k}": v for k, v in player.learn(config, params, rng).items()}
-        done = step
-        if losses and step % 100 == 0:
-            ctx.log(step, **losses)
-        ctx.progress(step / config["env_steps"], "training")
-        if step % config["eval_every"] == 0 or step == config["env_steps"]:
-            report(ctx, step, players, config)
-            save()
-        elif ctx.checkpoint_due():
-            save()
+    try:
+        for step in range(done + 1, config["env_steps"] + 1):
+            ctx.keep_going()
+            params = ctx.params
+            losses = {}
+            for method, player in players.items():
+                player.play_one_step(config, params, rng, explore_only=step <= config["warmup"])
+                if step > config["warmup"] and player.buffer.transitions >= config["batch"]:
+                    losses |= {f"{method}_{k}": v for k, v in player.learn(config, params, rng).items()}
+            done = step
+            if losses and step % 100 == 0:
+                ctx.log(step, **losses)
+            ctx.progress(step / config["env_steps"], "training")
+            if step % config["eval_every"] == 0 or step == config["env_steps"]:
+                report(ctx, step, players, config)
+                save()
+            elif ctx.checkpoint_due():
+                save()
+    except Stopped:
+        pass  # stopped: done < env_steps, kept below
     if done < config["env_steps"]:  # stopped: keep everything to resume from
         save()
     return players, done, time.perf_counter() - started

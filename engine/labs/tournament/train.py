@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from engine.context import random_state, restore_random_state
+from engine.context import Stopped, random_state, restore_random_state
 from engine.labs.tournament import data, evaluate
 from engine.labs.tournament.mechanisms import DIGIT_SIZE, parse_mechanisms
 from engine.labs.tournament.models import Discriminator, Expert
@@ -96,13 +96,12 @@ def pretrain_identity(
     config: dict[str, Any],
     generator: torch.Generator,
     ctx: Context,
-) -> bool:
+) -> None:
     """Every expert towards E(x') = x' on transformed data (mean squared error), so that the tournament starts
-    from N near-identities and none is won by accident of its initialisation. False if stopped."""
+    from N near-identities and none is won by accident of its initialisation."""
     optimizers = [torch.optim.Adam(expert.parameters(), lr=ctx.params["lr_expert"]) for expert in experts]
     for step in range(config["pretrain_steps"]):
-        if not ctx.poll():
-            return False
+        ctx.keep_going()
         transformed, _ = draw_batch(source, mechanisms, config, generator)
         for expert, optimizer in zip(experts, optimizers, strict=True):
             loss = F.mse_loss(expert(transformed), transformed)
@@ -110,7 +109,6 @@ def pretrain_identity(
             loss.backward()
             optimizer.step()
         ctx.progress(PRETRAIN_SHARE * (step + 1) / config["pretrain_steps"], "pre-training to identity")
-    return True
 
 
 def draw_batch(
@@ -227,43 +225,48 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
         wins = {k: v.numpy().copy() for k, v in ctx.resume.state["wins"].items()}
         frames, frame_rounds = list(wins.get("shares", [])), [int(r) for r in wins.get("rounds", [])]
         done = ctx.resume.step
-    elif not pretrain_identity(tournament.experts, digits.source, mechanisms, config, generator, ctx):
-        return {"rounds_done": 0, "stopped": 1.0, "train_seconds": time.perf_counter() - started}
+    else:
+        try:
+            pretrain_identity(tournament.experts, digits.source, mechanisms, config, generator, ctx)
+        except Stopped:  # nothing to resume from yet
+            return {"rounds_done": 0, "stopped": 1.0, "train_seconds": time.perf_counter() - started}
 
     def save() -> None:
         state = tournament.state(wins) | {"window": torch.from_numpy(window), "random": random_state(generator)}
         ctx.checkpoint(state, step=done, stage="tournament")
 
-    for round_ in range(done + 1, rounds + 1):
-        if not ctx.poll():
-            break
-        tournament.set_learning_rates(ctx.params["lr_expert"], ctx.params["lr_discriminator"])
-        transformed, mechanism_ids = draw_batch(digits.source, mechanisms, config, generator)
-        canonical = digits.canonical[torch.randint(len(digits.canonical), (config["batch"],), generator=generator)]
-        winners, stats = tournament.play_round(transformed, canonical)
-        np.add.at(window, (mechanism_ids.numpy(), winners.numpy()), 1)
-        ctx.log(round_, **stats)
-        ctx.progress(PRETRAIN_SHARE + (1 - PRETRAIN_SHARE) * round_ / rounds, "tournament")
-        done = round_
-        if round_ % config["report_every"] == 0 or round_ == rounds:
-            frames.append(evaluate.win_shares(window))
-            frame_rounds.append(round_)
-            wins = {"counts": window, "rounds": np.array(frame_rounds), "shares": np.stack(frames)}
-            ctx.snapshot("wins", round_, wins)
-            ctx.log(round_, owned_in_training=evaluate.ownership(window, config["owned_share"])["distinct_owners"])
-            window = np.zeros_like(window)
-        if round_ % config["eval_every"] == 0 or round_ == rounds:
-            results = evaluation(tournament, digits, mechanisms)
-            for name, result in results.items():
-                ctx.snapshot(name, round_, result)
-            ctx.log(
-                round_,
-                owned=evaluate.ownership(results["test"]["wins"], config["owned_share"])["distinct_owners"],
-                winner_error=float(results["test"]["winner_error"].mean()),
-            )
-            save()
-        elif ctx.checkpoint_due():
-            save()
+    try:
+        for round_ in range(done + 1, rounds + 1):
+            ctx.keep_going()
+            tournament.set_learning_rates(ctx.params["lr_expert"], ctx.params["lr_discriminator"])
+            transformed, mechanism_ids = draw_batch(digits.source, mechanisms, config, generator)
+            canonical = digits.canonical[torch.randint(len(digits.canonical), (config["batch"],), generator=generator)]
+            winners, stats = tournament.play_round(transformed, canonical)
+            np.add.at(window, (mechanism_ids.numpy(), winners.numpy()), 1)
+            ctx.log(round_, **stats)
+            ctx.progress(PRETRAIN_SHARE + (1 - PRETRAIN_SHARE) * round_ / rounds, "tournament")
+            done = round_
+            if round_ % config["report_every"] == 0 or round_ == rounds:
+                frames.append(evaluate.win_shares(window))
+                frame_rounds.append(round_)
+                wins = {"counts": window, "rounds": np.array(frame_rounds), "shares": np.stack(frames)}
+                ctx.snapshot("wins", round_, wins)
+                ctx.log(round_, owned_in_training=evaluate.ownership(window, config["owned_share"])["distinct_owners"])
+                window = np.zeros_like(window)
+            if round_ % config["eval_every"] == 0 or round_ == rounds:
+                results = evaluation(tournament, digits, mechanisms)
+                for name, result in results.items():
+                    ctx.snapshot(name, round_, result)
+                ctx.log(
+                    round_,
+                    owned=evaluate.ownership(results["test"]["wins"], config["owned_share"])["distinct_owners"],
+                    winner_error=float(results["test"]["winner_error"].mean()),
+                )
+                save()
+            elif ctx.checkpoint_due():
+                save()
+    except Stopped:
+        pass  # stopped: done < rounds, kept below
     train_seconds = time.perf_counter() - started
 
     summary: dict[str, Any] = {"rounds_done": done, "train_seconds": train_seconds, "stopped": float(done < rounds)}

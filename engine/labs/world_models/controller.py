@@ -17,8 +17,6 @@ import torch
 from gymnasium import spaces
 from torch.nn import functional as F
 
-from engine.labs.world_models import keep_going
-
 if TYPE_CHECKING:
     from engine.context import Context
 
@@ -109,7 +107,7 @@ def train_controller(
     )
     generations = len(fitness_so_far) if at_ceiling == 2 else p["cma_generations"]  # a finished search stays so
     for generation in range(len(fitness_so_far) + 1, generations + 1):
-        keep_going(ctx)
+        ctx.keep_going()
         tau = ctx.params["temperature"] if temperature is None else temperature
         candidates = strategy.ask()
         scores = fitness(torch.as_tensor(np.stack(candidates), dtype=torch.float32), tau).numpy()

@@ -18,8 +18,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from engine.labs.world_models import keep_going
-
 if TYPE_CHECKING:
     from engine.context import Context
 
@@ -231,7 +229,7 @@ def train_rnn(
     totals: dict[str, float] = {}
     steps = 0.0
     for update in range(1, updates + 1):
-        keep_going(ctx)
+        ctx.keep_going()
         for group in optimizer.param_groups:
             group["lr"] = decayed_lr(ctx.params["rnn_lr"], p["rnn_lr_final"], update / updates)
         batch = sample_windows(data, p["rnn_batch"], p["rnn_window"], generator).to(device)

@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from engine.context import random_state, restore_random_state
-from engine.labs.world_models import Stopped, keep_going
+from engine.context import Stopped, random_state, restore_random_state
 from engine.labs.world_models.config import parse_taus
 from engine.labs.world_models.controller import train_controller
 from engine.labs.world_models.dream import World, build_world, dream_fitness, dream_returns, world_from_state
@@ -121,7 +120,7 @@ def collect(
         policy,
         config["rollouts"],
         seed,
-        lambda: keep_going(ctx),
+        ctx.keep_going,
         config["envs_at_once"],
         config["rollout_steps"],
         progress,
@@ -190,7 +189,7 @@ def new_probe(world: World, config: dict[str, Any], ctx: Context) -> Probe | Non
         seed_of(config, PROBE_STREAM, 0),
         config["probe_horizon"],
         config["probe_lead"],
-        lambda: keep_going(ctx),
+        ctx.keep_going,
         config["envs_at_once"],
     )
 
@@ -271,7 +270,7 @@ def evaluate(
     the random policy on the same real episodes when asked; C from the probe's states, real and dreamt."""
     n, seed = config["real_eval_episodes"], seed_of(config, EVAL_STREAM, 0)  # every C plays the same episodes
     action_space = world.controller.space
-    poll, slots = lambda: keep_going(ctx), config["envs_at_once"]
+    poll, slots = ctx.keep_going, config["envs_at_once"]
     real = mean_and_error(
         scores(
             play(

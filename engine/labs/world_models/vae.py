@@ -21,8 +21,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from engine.labs.world_models import keep_going
-
 if TYPE_CHECKING:
     from engine.context import Context
 
@@ -148,7 +146,7 @@ def train_vae(
         order = torch.randperm(len(frames), generator=generator)[: p["vae_frames"]].numpy()
         starts = range(0, len(order), batch)
         for i, start in enumerate(starts):
-            keep_going(ctx)
+            ctx.keep_going()
             for group in optimizer.param_groups:
                 group["lr"] = ctx.params["vae_lr"]
             x = to_tensor(frames[order[start : start + batch]]).to(device)
