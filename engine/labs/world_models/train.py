@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -371,6 +372,32 @@ class Outcome:
     probe_view: dict[str, np.ndarray] | None  # the last probe_memory snapshot
 
 
+def resume_point(
+    ctx: Context,
+    world: World,
+    config: dict[str, Any],
+    round_: int,
+    start: torch.Tensor | None,
+    generator: torch.Generator,
+    summary: dict[str, float],
+    seconds: dict[str, float],
+    searched: dict[str, Any],
+    search: dict[str, Any] | None,
+    controller: torch.Tensor | None = None,
+) -> None:
+    """A checkpoint the last round continues from, in its C stage: V and M, C's start, the search so far (None: not
+    begun; `searched` keeps the latest, for the run's final checkpoint) and, once C is trained, C itself."""
+    searched["search"] = search
+    state = checkpoint_state(world, start if controller is None else controller, config, round_) | {
+        "start": start,
+        "random": random_state(generator),
+        "summary": summary,
+        "seconds": seconds,
+    }
+    step = (round_ - 1) * config["cma_generations"] + (search or {}).get("generation", 0)
+    ctx.checkpoint(state | ({"search": search} if search else {}), step=step, stage="C")
+
+
 def run_rounds(config: dict[str, Any], ctx: Context, last_controller: bool = True) -> Outcome:
     """Section 5's loop. last_controller False: stop after the last round's M (the bench's τ table trains C).
 
@@ -414,32 +441,9 @@ def run_rounds(config: dict[str, Any], ctx: Context, last_controller: bool = Tru
         offset = (round_ - 1) * config["cma_generations"]
 
         searched: dict[str, Any] = {}
-
-        def resume_point(
-            search: dict[str, Any] | None,
-            controller: torch.Tensor | None = None,
-            round_: int = round_,
-            offset: int = offset,
-            start: torch.Tensor | None = params,
-            searched: dict[str, Any] = searched,
-            summary: dict[str, float] = summary,
-        ) -> None:
-            """The last round from C on: V and M, C's start, and the search so far (None: not begun)."""
-            searched["search"] = search
-            state = checkpoint_state(world, start if controller is None else controller, config, round_) | {
-                "start": start,
-                "random": random_state(generator),
-                "summary": summary,
-                "seconds": seconds,
-            }
-            ctx.checkpoint(
-                state | ({"search": search} if search else {}),
-                step=offset + (search or {}).get("generation", 0),
-                stage="C",
-            )
-
+        save = partial(resume_point, ctx, world, config, round_, params, generator, summary, seconds, searched)
         if last and search is None:
-            resume_point(None)  # V and M done: a restart continues from here
+            save(None)  # V and M done: a restart continues from here
         started = progress.enter("C")
         params, held_out = learn_controller(
             world,
@@ -450,7 +454,7 @@ def run_rounds(config: dict[str, Any], ctx: Context, last_controller: bool = Tru
             start=params,
             generation_offset=offset,
             resumed=search,
-            save=resume_point if last else None,
+            save=save if last else None,
         )
         search = None
         seconds["C"] += time.perf_counter() - started
@@ -459,7 +463,7 @@ def run_rounds(config: dict[str, Any], ctx: Context, last_controller: bool = Tru
             world, params, config, ctx, ctx.params["temperature"], round_, with_random=last, probe=probe
         ) | {"held_out": held_out, "rounds_done": round_}
         if last:  # done, and still a point to continue from: a branch searches on, or scores C anew
-            resume_point(searched["search"], controller=params)
+            save(searched["search"], controller=params)
         else:
             ctx.checkpoint(checkpoint_state(world, params, config, round_))
         seconds["evaluate"] += time.perf_counter() - started
