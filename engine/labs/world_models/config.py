@@ -273,6 +273,14 @@ SPACE = ParamSpace(
         ),
         Param("probe_lead", 20, "The probe's near-hit states come this many steps before a real hit", low=1, high=500),
         Param(
+            "pictures_steps",
+            25,
+            "The second probe (does the dream show where you went?): steps left and right are each held, in the game "
+            "and in the dream, from a real start after 20 steps of each held-out episode",
+            low=1,
+            high=500,
+        ),
+        Param(
             "probe_dreams",
             16,
             "Dreams per probe state, behaviour and τ: M's odds are their mean",
