@@ -73,7 +73,10 @@ def run_one(command: list[str], cores: int) -> dict[str, Any]:
     if process.returncode != 0:
         lines = [line for line in stderr.splitlines() if line.strip()]
         return record | {"error": lines[-1].removeprefix("error: ") if lines else f"exit status {process.returncode}"}
-    figures = json.loads(stdout)
+    try:
+        figures = json.loads(stdout)
+    except json.JSONDecodeError:
+        return record | {"error": f"no JSON figures in its output: {stdout[-200:]!r}"}
     return record | {key: figures.pop(key) for key in RUN_KEYS if key in figures} | {"figures": figures}
 
 
