@@ -3,7 +3,8 @@
 It runs `bench` on the quick preset (the whole pipeline and the τ table) and keeps its world (V, M, the dream
 starts), the dream viewer's snapshot, the probe's figures and the τ table with the random policy's score, so that the
 page shows them all within seconds and never plays the real game itself. `--set name=value` changes the config as for
-the CLI.
+the CLI. `--viewer-only` keeps the file's world, probe and τ table and computes only the viewer's snapshot anew, from a
+few fresh real episodes (when the viewer's format changes: a minute, not the bench's twenty).
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import torch
 from engine.context import LocalContext
 from engine.labs.world_models import BUNDLED_WORLD
 from engine.labs.world_models.config import SPACE
-from engine.labs.world_models.train import bench
+from engine.labs.world_models.rollouts import RandomPolicy, play
+from engine.labs.world_models.train import COLLECT_STREAM, DREAM_STREAM, bench, env_maker, load_world, seed_of
+from engine.labs.world_models.viewer import viewer_episode, viewer_snapshot
 from engine.params import parse_assignments
-from engine.runtime.checkpoints import save_checkpoint
+from engine.runtime.checkpoints import load_checkpoint, save_checkpoint
 
 
 def half(state: Any) -> Any:
@@ -28,6 +31,29 @@ def half(state: Any) -> Any:
     if isinstance(state, dict):
         return {name: half(value) for name, value in state.items()}
     return state.half() if isinstance(state, torch.Tensor) and state.is_floating_point() else state
+
+
+def packed_viewer(snapshot: dict[str, Any]) -> dict[str, torch.Tensor]:
+    return half({name: torch.as_tensor(array) for name, array in snapshot.items()})
+
+
+def new_viewer(state: dict[str, Any], episodes: int = 8) -> dict[str, torch.Tensor]:
+    """The viewer's snapshot for a bundled world, from `episodes` real episodes of the random policy (seeded by its
+    config, as round 1's collection is)."""
+    config = state["config"]
+    world, _ = load_world(state)
+    seed = seed_of(config, COLLECT_STREAM, 1)
+    space = world.controller.space
+    played = play(
+        env_maker(config),
+        RandomPolicy(space, config["action_repeat"], seed),
+        episodes,
+        seed,
+        lambda: None,
+        min(episodes, config["envs_at_once"]),
+        config["rollout_steps"],
+    )
+    return packed_viewer(viewer_snapshot(world, viewer_episode(played), seed_of(config, DREAM_STREAM, 0)))
 
 
 def bundle(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -39,7 +65,7 @@ def bundle(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         "world": half(world["world"]),
         "config": world["config"],
         "round": world["round"],
-        "viewer": half({name: torch.as_tensor(array) for name, array in ctx.snapshots["viewer"][1].items()}),
+        "viewer": packed_viewer(ctx.snapshots["viewer"][1]),
         "tau_table": figures["taus"],
         "probe": figures["probe"],
         "random": [figures["random"]["random_score"], figures["random"]["random_score_se"]],
@@ -51,8 +77,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", action="append", default=[], help="name=value, as for python -m engine")
     parser.add_argument("--out", type=Path, default=BUNDLED_WORLD)
+    parser.add_argument("--viewer-only", action="store_true", help="recompute only the viewer's snapshot of --out")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.viewer_only:
+        state = load_checkpoint(args.out)
+        save_checkpoint(state | {"viewer": new_viewer(state)}, args.out)
+        return
     state, figures = bundle(SPACE.resolve("quick", parse_assignments(args.set)))
     save_checkpoint(state, args.out)
     print(json.dumps(figures))
