@@ -115,7 +115,7 @@ def dream_viewer(path: Path, step: int, viewer: dict[str, np.ndarray], env: str,
         "**Play inside the dream** — your actions, M's imagination: ← ↓ → on your keyboard (hold to repeat) or "
         f"the buttons, {STEPS_PER_PRESS} dream steps a press"
     )
-    dream_play(path, env, temperature)
+    dream_play(path, step, viewer, env, temperature)
 
 
 def run_dream_viewer(run: Run) -> None:

@@ -17,7 +17,7 @@ from engine.labs.world_models import BUNDLED_WORLD, train
 from engine.labs.world_models.dream import DreamSession, World
 from engine.labs.world_models.facts import GAMES, PAPER_TAU_TABLE
 from engine.labs.world_models.probe import probe_summary
-from engine.labs.world_models.viewer import decode, share_at_rate
+from engine.labs.world_models.viewer import decode, real_start, share_at_rate, start_step
 from engine.runtime.checkpoints import load_checkpoint
 from engine.runtime.store import Run
 from ui.engine import job_manager, store
@@ -81,7 +81,7 @@ def death_chart(death: np.ndarray, lengths: np.ndarray, real_end: int | None) ->
     if real_end is not None:
         figure.add_vline(x=real_end, line={"dash": "dash", "color": "black"}, annotation_text="the real hit")
     figure.update_layout(
-        title="M's predicted probability that the dream ends here, per dream step (× where M ended it)",
+        title="M's probability that the dream ends here, per dream step",
         height=240,
         xaxis_title="dream step",
         yaxis={"range": [0, 1], "title": "P(end)"},
@@ -110,7 +110,7 @@ def ends_chart(viewer: dict[str, np.ndarray]) -> go.Figure:
         x=taus, y=viewer["ended"], mode="lines+markers", line={"color": PALETTE[1], "width": 3}, name="dreams"
     )
     figure.update_layout(
-        title=f"Dreams M ends before the real one ended (step {steps}), per τ",
+        title=f"Dreams ended before the real hit (step {steps})",
         height=260,
         xaxis_title="τ",
         yaxis={"range": [0, 1], "tickformat": ".0%", "title": "of the dreams"},
@@ -147,10 +147,10 @@ def timeline_chart(
     figure = frames_animation(
         timeline_frames(real, dreams, lengths, real_end),
         f"The real game (left) and {len(dreams)} of M's dreams of it at τ = {temperature:g} (same start, same actions)",
-        height=340,
+        height=420,
     )
-    labels = ["the real game" + (f": hit at step {real_end}" if real_end else "")] + [
-        f"dream {d + 1}: " + (f"ends at step {length}" if length < steps else f"lives past step {steps}")
+    labels = ["<b>the real game</b><br>" + (f"hit at step {real_end}" if real_end else f"lives past step {steps}")] + [
+        f"<b>dream {d + 1}</b><br>" + (f"ends at step {length}" if length < steps else f"lives past step {steps}")
         for d, length in enumerate(lengths)
     ]
     for i, label in enumerate(labels):
@@ -224,7 +224,7 @@ def probe_chart(probe: dict[str, Any]) -> go.Figure:
     near = (
         f"{summary['near_hit']} of them {summary['lead']} steps before a hit"
         if summary["near_hit"]
-        else f"none of them near a hit: no real hit came within {summary['lead']} steps of any"
+        else f"none of them {summary['lead']} steps before a hit: its episodes gave none"
     )
     figure.update_layout(
         title=f"Does the dream know what moving does? ({summary['states']} real states, {near})",
@@ -440,18 +440,19 @@ class Play:
     hit: int | None = None  # the step at which M ended the dream
 
 
-def play_of(path: Path, temperature: float, restart: bool) -> Play | None:
-    """The dream this session plays in the world at `path` (a run's checkpoint or the bundled world), kept per world:
-    another run, a new checkpoint or Restart (from the next real first frame) starts a fresh one. None: the world has
-    no real first frames to start from yet."""
+def play_of(path: Path, step: int, viewer: dict[str, np.ndarray], temperature: float, restart: bool) -> Play | None:
+    """The dream this session plays in the world at `path` (a run's checkpoint or the bundled world), kept per world
+    and viewer snapshot (`step`): another run, a new checkpoint or Restart (from the next real start) begins a fresh
+    one. None: the world's M has not trained yet (its checkpoint after V alone has no dream starts)."""
     world = world_of(path)[0]
     if not len(world.start_mu):
         return None
-    key = (str(path), path.stat().st_mtime)
+    key = (str(path), path.stat().st_mtime, step)
     play = st.session_state.get("world_models.play")
     if restart or play is None or play.key != key:
         start = play.start + 1 if restart and play is not None and play.key == key else 0
-        play = Play(key, DreamSession(world, temperature, seed=start, start=start), start)
+        session = DreamSession(world, temperature, seed=start, state=real_start(world, viewer, start))
+        play = Play(key, session, start)
         st.session_state["world_models.play"] = play
     play.session.temperature = temperature
     return play
@@ -483,7 +484,7 @@ def play_trace(play: Play) -> go.Figure:
             name="M's hit",
         )
     figure.update_layout(
-        title="P(the dream ends here), by M, at each step you dreamt",
+        title="P(the dream ends here), by M",
         height=260,
         xaxis={"title": "dream step", "range": [0, max(40, len(play.deaths) + 2)]},
         yaxis={"range": [0, 1], "title": "P(end)"},
@@ -499,13 +500,13 @@ def big(frame: np.ndarray, scale: int = 6) -> np.ndarray:
 
 
 @st.fragment
-def dream_play(path: Path, env: str, temperature: float) -> None:
+def dream_play(path: Path, step: int, viewer: dict[str, np.ndarray], env: str, temperature: float) -> None:
     """Play inside the dream: the arrow keys or the buttons act, each press STEPS_PER_PRESS steps; a press reruns
     this fragment alone."""
     actions = dream_buttons(env)
     buttons = st.columns(len(actions) + 1)
-    restart = buttons[-1].button("Restart", key="wm.restart", help="A fresh dream from another real first frame")
-    play = play_of(path, temperature, restart)
+    restart = buttons[-1].button("Restart", key="wm.restart", help="A fresh dream from a later step of the real game")
+    play = play_of(path, step, viewer, temperature, restart)
     if play is None:
         st.info("Nothing to play yet: this run's M has not dreamt a first time (its world has no real starts yet).")
         return
@@ -518,9 +519,12 @@ def dream_play(path: Path, env: str, temperature: float) -> None:
     by_key = {key: action for key, action in actions.values() if key}
     if pressed.key in by_key:
         advance(play, by_key[pressed.key])
-    image, trace = st.columns([3, 2])
-    caption = f"dream step {len(play.deaths)} at τ = {temperature:g}, from real start #{play.start + 1}"
-    image.image(big(play.session.frame()), caption=caption, width="stretch", clamp=True)
+    image, trace = st.columns([2, 3])
+    caption = (
+        f"dream step {len(play.deaths)} at τ = {temperature:g}, "
+        f"from step {start_step(viewer, play.start)} of the real game above"
+    )
+    image.image(big(play.session.frame()), caption=caption, width=384, clamp=True)
     trace.plotly_chart(play_trace(play), key="wm.play_trace")
     if play.hit is not None:
         trace.error(f"M dreamt a hit at step {play.hit}: the dream is over. Restart to dream from another start.")

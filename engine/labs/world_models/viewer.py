@@ -3,7 +3,8 @@
 Every dream starts from the same code of the real first frame (one draw from V's posterior) and follows the real
 episode's actions, so each frame can be compared with the real one and the dreams of one τ differ only by the noise τ
 lets in. Per τ, `COUNTED_DREAMS` dreams measure how often M ends a dream before the real episode ended; the first
-`SHOWN_DREAMS` are kept as latents (small) and decoded by V in the app, once per (run, step, τ).
+`SHOWN_DREAMS` are kept as latents (small) and decoded by V in the app, once per (run, step, τ). The episode's frames
+and actions are also where a visitor's dreams start (real_start).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import torch
 
 from engine.labs.world_models.dream import DreamState, World, step
 from engine.labs.world_models.mdn_rnn import LOGS_PER_STAGE
+from engine.labs.world_models.probe import real_memory
 from engine.labs.world_models.rollouts import Episode
 from engine.labs.world_models.vae import to_tensor, to_uint8
 
@@ -81,21 +83,43 @@ def share_at_rate(rate: float, steps: int) -> float:
 
 @torch.no_grad()
 def viewer_snapshot(world: World, episode: Episode, seed: int) -> dict[str, np.ndarray]:
-    """real: uint8 (T+1, 64, 64, C); taus (K,); the first SHOWN_DREAMS of each τ's dreams: latents float32
-    (K, D, T+1, z), death float32 (K, D, T), lengths (K, D); over COUNTED_DREAMS dreams per τ: ended (K,) the share
-    M ends before the real episode's end, end_rate (K,) its ends per dreamt step; real_rate (): the real episode's
-    (one end in its T steps, or none)."""
+    """real: uint8 (T+1, 64, 64, C) and actions (T[, A]) between them; taus (K,); the first SHOWN_DREAMS of each
+    τ's dreams: latents float32 (K, D, T+1, z), death float32 (K, D, T), lengths (K, D); over COUNTED_DREAMS dreams
+    per τ: ended (K,) the share M ends before the real episode's end, end_rate (K,) its ends per dreamt step;
+    real_rate (): the real episode's (one end in its T steps, or none)."""
     steps = min(len(episode), VIEW_STEPS)
     counted = dreams_of(world, episode, seed, COUNTED_DREAMS)
     really_ended = episode.terminated and len(episode) <= VIEW_STEPS
     return {
         "real": episode.frames[: steps + 1],
+        "actions": episode.actions[:steps],
         "taus": np.array(VIEW_TAUS, np.float32),
         **{name: array[:, :SHOWN_DREAMS] for name, array in counted.items()},
         "ended": ended_early(counted["lengths"], steps).astype(np.float32),
         "end_rate": end_rates(counted["lengths"], steps).astype(np.float32),
         "real_rate": np.array(really_ended / steps, np.float32),
     }
+
+
+START_EVERY = 10  # a visitor's dreams start at every 10th step of the viewer's real episode
+
+
+def start_step(viewer: dict[str, np.ndarray], start: int) -> int:
+    """The step of the viewer's real episode where a visitor's dream number `start` begins (0, 10, 20, …, cycling)."""
+    return START_EVERY * start % len(viewer["actions"])
+
+
+@torch.no_grad()
+def real_start(world: World, viewer: dict[str, np.ndarray], start: int) -> DreamState:
+    """A visitor's dream number `start` begins at start_step of the viewer's real episode: z = V's mean of that real
+    frame, M's memory of the real steps before it (probe.real_memory)."""
+    at = start_step(viewer, start)
+    if at == 0:
+        return DreamState.start(world, world.vae.encode(to_tensor(viewer["real"][:1]))[0])
+    silent = np.zeros(len(viewer["actions"]), np.float32)
+    episode = Episode(viewer["real"], viewer["actions"], silent, False, silent)
+    z, lstm, hidden = real_memory(world, episode, at)
+    return DreamState(z, lstm, hidden, torch.ones(1, dtype=torch.bool), torch.zeros(1))
 
 
 @torch.no_grad()
