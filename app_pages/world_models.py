@@ -7,32 +7,37 @@ import streamlit as st
 
 from engine.labs import get_lab
 from engine.labs.world_models.facts import PAPER_RANDOM, TABLE_TAUS
-from engine.labs.world_models.viewer import VIEW_TAUS
+from engine.labs.world_models.viewer import COUNTED_DREAMS, VIEW_TAUS
 from engine.params import ConfigError
 from engine.runtime.access import Busy
 from engine.runtime.store import Run
 from ui import live
 from ui.engine import job_manager, visitor
-from ui.figures import frames_animation, metric_chart
+from ui.figures import metric_chart
 from ui.run_panel import lab_header, live_controls, live_panel
 from ui.world_models import (
     BUNDLED,
+    STEPS_PER_PRESS,
     bundled_results,
+    bundled_viewer_snapshot,
     death_chart,
-    dream_buttons,
-    dream_frames,
-    dream_session,
+    dream_play,
+    ends_chart,
     fitness_chart,
     frame_strip,
     latest_snapshot,
     probe_chart,
     random_score,
+    real_end,
+    stage_events,
+    stage_series,
     sweep,
     sweep_results,
     sweep_version,
     table_frame,
     tau_rows,
     tau_table_chart,
+    viewer_timeline,
     viewer_version,
     world_checkpoint,
     world_of,
@@ -56,7 +61,7 @@ preset, overrides, run = lab_header(
 
 def draw(latest: Run) -> None:
     metrics = live.metrics(latest)
-    events = live.events(latest)
+    events = stage_events(live.events(latest), metrics, latest.config)
     v_column, m_column, c_column = st.columns(3)
     with v_column:
         st.markdown("**V** — real frames (top) and their reconstructions")
@@ -67,28 +72,28 @@ def draw(latest: Run) -> None:
                 width="stretch",
                 caption=f"after V epoch {recon[0]}",
             )
-        v_losses = {k: metrics[k] for k in ("recon_loss", "kl") if k in metrics}
-        if v_losses:
-            st.plotly_chart(metric_chart(v_losses, "V's losses", events, height=240, x_title="V epoch"), key="wm.v")
-    with m_column:
-        m_losses = {k: metrics[k] for k in ("mdn_loss", "done_loss", "reward_loss") if k in metrics}
-        if m_losses:
+        if v_losses := stage_series(metrics, "V"):
             st.plotly_chart(
-                metric_chart(m_losses, "M's losses", events, y_title="per step", height=300, x_title="M epoch"),
+                metric_chart(v_losses, "V's losses", events["V"], height=240, x_title="V epoch"), key="wm.v"
+            )
+    with m_column:
+        if m_losses := stage_series(metrics, "M"):
+            st.plotly_chart(
+                metric_chart(m_losses, "M's losses", events["M"], y_title="per step", height=300, x_title="M update"),
                 key="wm.m",
             )
         else:
             st.caption("M trains after V.")
     with c_column:
-        fitness = {k: metrics[k] for k in ("fitness_best", "fitness_mean", "fitness_worst", "held_out") if k in metrics}
-        if fitness:
+        if fitness := stage_series(metrics, "C"):
             st.plotly_chart(fitness_chart(fitness), key="wm.c")
         else:
             st.caption("C trains in the dream after M.")
 
 
-def dream_viewer(checkpoint: Path, viewer: dict[str, np.ndarray], env: str, source: str) -> None:
-    """A real episode beside M's dream of it (same first frame, same actions) at the τ of the slider; then play."""
+def dream_viewer(path: Path, step: int, viewer: dict[str, np.ndarray], env: str, source: str) -> None:
+    """The real episode and M's dreams of it (same first frame, same actions) at the τ of the slider, on one
+    timeline; how often each τ's dreams end early; then play."""
     temperature = st.select_slider(
         "Dream temperature τ",
         VIEW_TAUS,
@@ -97,38 +102,20 @@ def dream_viewer(checkpoint: Path, viewer: dict[str, np.ndarray], env: str, sour
         help="The same real start and actions, dreamt at another temperature",
     )
     k = VIEW_TAUS.index(temperature)
-    length = int(viewer["lengths"][k])
-    frames = dream_frames(str(checkpoint), checkpoint.stat().st_mtime, viewer["latents"][k][: length + 1])
-    left, right = st.columns(2)
-    left.plotly_chart(
-        frames_animation(viewer["real"], f"The real game ({len(viewer['real']) - 1} steps)"), key="wm.real"
+    st.plotly_chart(viewer_timeline(path, step, viewer, k), key="wm.timeline")
+    deaths, ends = st.columns([3, 2])
+    deaths.plotly_chart(death_chart(viewer["death"][k], viewer["lengths"][k], real_end(viewer)), key="wm.death")
+    ends.plotly_chart(ends_chart(viewer), key="wm.ends")
+    st.caption(
+        f"{source} Every dream starts from V's code of the real first frame and is fed the real actions; the "
+        f"dreams of one τ differ only by the noise τ lets in. Right: of {COUNTED_DREAMS} dreams per τ, the share M "
+        "ends before the real episode's hit — a faithful M ends them about as often as the game did (the band)."
     )
-    ended = " — M says you died" if length < len(viewer["real"]) - 1 else ""
-    right.plotly_chart(
-        frames_animation(frames, f"The dream at τ = {temperature:g} ({length} steps{ended})"), key="wm.dream"
+    st.markdown(
+        "**Play inside the dream** — your actions, M's imagination: ← ↓ → on your keyboard (hold to repeat) or "
+        f"the buttons, {STEPS_PER_PRESS} dream steps a press"
     )
-    st.plotly_chart(death_chart(viewer["death"][k], length), key="wm.death")
-    st.caption(f"{source} The dream starts from V's code of the real first frame and is fed the real actions.")
-    step_through(checkpoint, env, temperature)
-
-
-def step_through(checkpoint: Path, env: str, temperature: float) -> None:
-    st.markdown("**Play inside the dream** — your actions, M's imagination")
-    actions = dream_buttons(env)
-    buttons = st.columns(len(actions) + 1)
-    restart = buttons[-1].button("Restart", key="wm.restart")
-    session = dream_session(checkpoint, temperature, restart)
-    log = st.session_state["world_models.session_log"]
-    for column, (label, action) in zip(buttons, actions.items(), strict=False):
-        if column.button(label, key=f"wm.act.{label}", disabled=bool(log and log[-1]["over"])):
-            _, reward, death, over = session.step(action)
-            log.append({"reward": reward, "P(end)": death, "over": over})
-    image, status = st.columns([1, 2])
-    image.image(session.frame(), width=256, clamp=True, caption=f"dream step {len(log)} at τ = {temperature:g}")
-    if log:
-        status.metric("P(the dream ends) by M", f"{log[-1]['P(end)']:.2f}")
-        if log[-1]["over"]:
-            status.warning("M says a fireball got you here. Restart to dream again.")
+    dream_play(path, step, viewer, env, temperature)
 
 
 def run_dream_viewer(run: Run) -> None:
@@ -142,7 +129,11 @@ def run_dream_viewer(run: Run) -> None:
         bundled_viewer()
         return
     dream_viewer(
-        checkpoint, snapshot[1], base.config["env"], f"Run #{base.id}, dreams from M after step {snapshot[0]}."
+        checkpoint,
+        snapshot[0],
+        snapshot[1],
+        base.config["env"],
+        f"Run #{base.id}, dreams from M after step {snapshot[0]}.",
     )
 
 
@@ -200,9 +191,7 @@ PROBE_CAPTION = (
 
 
 def bundled_viewer() -> None:
-    _, _, checkpoint = world_of(BUNDLED)
-    viewer = {name: tensor.numpy() for name, tensor in checkpoint["viewer"].items()}
-    dream_viewer(BUNDLED, viewer, checkpoint["config"]["env"], "The bundled world.")
+    dream_viewer(BUNDLED, 0, bundled_viewer_snapshot(), world_of(BUNDLED)[2]["config"]["env"], "The bundled world.")
 
 
 def bundled_probe() -> None:

@@ -10,12 +10,13 @@ from gymnasium.utils.env_checker import check_env
 
 from engine.context import LocalContext
 from engine.labs.world_models.config import SPACE
-from engine.labs.world_models.dream import DreamSession, DreamState, build_world, dream_returns, step
+from engine.labs.world_models.dream import DreamSession, DreamState, World, build_world, dream_returns, step
 from engine.labs.world_models.envs import DoomTakeCover, TakeCoverEnv, make_env, vizdoom_home
 from engine.labs.world_models.facts import GAMES, TIME_LIMIT
 from engine.labs.world_models.mdn_rnn import MDNRNN, Prediction, death_labels, mdn_loss, sample_mdn
 from engine.labs.world_models.train import bench, load_world, train
 from engine.labs.world_models.vae import ConvVAE, salience, vae_loss
+from engine.labs.world_models.viewer import SHOWN_DREAMS, real_start
 from engine.params import ConfigError
 
 # a Doom run through every stage in seconds
@@ -134,8 +135,10 @@ def test_doom_end_to_end_through_every_stage_with_documented_formats(doom_run):
     step_, viewer = ctx.snapshots["viewer"]
     taus, steps = len(viewer["taus"]), len(viewer["real"]) - 1
     assert step_ == 4 and viewer["real"].shape[1:] == (64, 64, 3)
-    assert viewer["latents"].shape == (taus, steps + 1, 4) and viewer["death"].shape == (taus, steps)
+    assert viewer["latents"].shape == (taus, SHOWN_DREAMS, steps + 1, 4)
+    assert viewer["death"].shape == (taus, SHOWN_DREAMS, steps)
     assert np.all((viewer["lengths"] >= 1) & (viewer["lengths"] <= steps))
+    assert viewer["ended"].shape == viewer["end_rate"].shape == (taus,) and viewer["real_rate"].shape == ()
 
     buffer = io.BytesIO()
     torch.save(ctx.checkpoints[-1], buffer)
@@ -146,6 +149,9 @@ def test_doom_end_to_end_through_every_stage_with_documented_formats(doom_run):
     session = DreamSession(world, temperature=1.0)
     frame, reward, death, over = session.step(2)
     assert frame.shape == (64, 64, 3) and reward == 1.0 and 0 <= death <= 1 and isinstance(over, bool)
+    starts = [real_start(world, viewer, start) for start in range(3)]  # Restart: the next real start
+    assert torch.equal(starts[0].hidden, torch.zeros(1, 8)) and not torch.equal(starts[1].hidden, starts[2].hidden)
+    assert DreamSession(world, 1.0, state=starts[2]).step(0)[0].shape == (64, 64, 3)
 
 
 def test_a_tau_table_job_trains_only_c_in_the_world_of_another_run(doom_run):
@@ -290,6 +296,43 @@ def test_the_doom_controller_is_one_output_read_at_plus_minus_a_third():
     assert controller.n_params == 3 and controller.action_size == 3
     bias = torch.tensor([[0.0, 0.0, -1.0], [0.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # tanh(b) = -0.76, 0, 0.76
     assert controller.act(bias, torch.zeros(3, 1, 2))[:, 0].tolist() == list(axis)
+
+
+def a_world_whose_dreams_end_where_z_strays() -> World:
+    """M dreams z ~ N(0, τ) whatever it remembers, and calls a step deadly the further z lies from 0: its memory
+    forgets all but tanh(z) (input and output gates open, forget gate shut), read by the death head."""
+    world = build_world(1, 4, 0.125, 8, 5, TakeCoverEnv().action_space)
+    rnn, hidden = world.rnn, world.rnn.hidden
+    with torch.no_grad():
+        for parameter in rnn.parameters():
+            parameter.zero_()
+        rnn.lstm.bias_ih_l0[:hidden] = 20  # the input gate open
+        rnn.lstm.bias_ih_l0[hidden : 2 * hidden] = -20  # the forget gate shut
+        rnn.lstm.bias_ih_l0[3 * hidden :] = 20  # the output gate open
+        rnn.lstm.weight_ih_l0[2 * hidden : 2 * hidden + 4, :4] = torch.eye(4)  # h_i = tanh(tanh(z_i))
+        rnn.head.weight[-1, :4] = torch.tensor([6.0, -6.0, 6.0, -6.0])
+        rnn.head.bias[-1] = -8.0
+    return world
+
+
+def test_at_high_tau_the_dreams_of_one_real_start_end_earlier_than_at_low_tau():
+    from engine.labs.world_models.rollouts import Episode
+    from engine.labs.world_models.viewer import COUNTED_DREAMS, VIEW_TAUS, share_at_rate, viewer_snapshot
+
+    steps = 40
+    episode = Episode(
+        np.zeros((steps + 1, 64, 64, 1), np.uint8),
+        np.ones(steps, np.int64),
+        np.ones(steps, np.float32),
+        True,
+        np.zeros(steps, np.float32),
+    )
+    viewer = viewer_snapshot(a_world_whose_dreams_end_where_z_strays(), episode, seed=0)
+    low, high = VIEW_TAUS.index(0.1), VIEW_TAUS.index(2.0)
+    assert viewer["ended"][high] > viewer["ended"][low] and viewer["end_rate"][high] > 2 * viewer["end_rate"][low]
+    assert np.allclose(viewer["ended"], (viewer["lengths"] < steps).mean(1), atol=0.5)  # 4 shown of 32 counted
+    assert viewer["real_rate"] == pytest.approx(1 / steps) and COUNTED_DREAMS >= 32
+    assert 0 < share_at_rate(1 / steps, steps) < share_at_rate(2 / steps, steps) < 1
 
 
 def test_cma_candidates_dream_on_common_noise():

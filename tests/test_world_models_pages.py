@@ -1,5 +1,5 @@
 """The World Models page under AppTest and in a real browser: the bundled Doom world, a run, the τ table as one
-engine sweep, the τ slider over Doom frames."""
+engine sweep, the τ slider over Doom frames (the real game and M's dreams of it on one timeline)."""
 
 import base64
 import json
@@ -44,9 +44,9 @@ def test_a_first_visit_dreams_in_the_bundled_doom_world_with_its_tau_table(fresh
     app = open_page("world_models")
     assert not app.exception and any("No run yet" in i.value for i in app.info)
     titles = chart_titles(app)
-    assert titled(titles, "The dream at τ = 1 ") and titled(titles, "The real game")
-    real = chart(app, "The real game")
-    assert real["layout"]["sliders"] and len(real["frames"]) > 1  # an animation of real Doom frames
+    assert titled(titles, "dreams of it at τ = 1 (") and titled(titles, "Dreams ended before the real hit")
+    timeline = chart(app, "The real game (left)")
+    assert timeline["layout"]["sliders"] and len(timeline["frames"]) > 1  # one animation: real and dreamt frames
     table = traces(chart(app, "The τ table"))
     assert values(table["paper: real"]["y"]) == [193, 196, 868, 1092, 753]
     ours = table["ours: in the real game"]
@@ -75,7 +75,7 @@ def test_the_page_keeps_the_bundled_world_labelled_while_a_run_trains(fresh_app)
         app = open_page("world_models", run=str(run_id))
         assert not app.exception and not app.error
         titles = chart_titles(app)
-        assert titled(titles, "The dream at τ = 1 ") and titled(titles, "Does the dream know what moving does?")
+        assert titled(titles, "dreams of it at τ = 1 (") and titled(titles, "Does the dream know what moving does?")
         captions = " ".join(c.value for c in app.caption)
         assert "The bundled world" in captions and "bundled world's probe" in captions
         assert titled(titles, "V's losses")  # the run's own V, live, above the bundled dream
@@ -86,6 +86,7 @@ def test_the_page_keeps_the_bundled_world_labelled_while_a_run_trains(fresh_app)
 def test_a_run_shows_every_stage_then_fills_its_tau_table_by_one_engine_sweep(fresh_app):
     from engine.labs.world_models.facts import TABLE_TAUS
     from ui.engine import job_manager
+    from ui.world_models import STEPS_PER_PRESS
 
     run_id = finished_doom_run()
     app = open_page("world_models", run=str(run_id))
@@ -95,17 +96,17 @@ def test_a_run_shows_every_stage_then_fills_its_tau_table_by_one_engine_sweep(fr
         "V's losses",
         "M's losses",
         "CMA-ES fitness",
-        "The dream at",
-        "The real game",
+        "The real game (left)",
+        "Dreams ended before the real hit",
         "probability that the dream ends",
     ):
         assert titled(titles, title), (title, titles)
     app.select_slider(key="wm.viewer_tau").set_value(0.1).run()
-    assert titled(chart_titles(app), "The dream at τ = 0.1 ")
-    app.button(key="wm.act.◀ left").click().run()
-    app.button(key="wm.act.right ▶").click().run()
+    assert titled(chart_titles(app), "dreams of it at τ = 0.1 (")
+    app.button(key="wm.act.left").click().run()
     assert not app.exception
-    assert len(app.session_state["world_models.session_log"]) == 2  # two steps taken inside the dream
+    play = app.session_state["world_models.play"]  # one press: several steps, or fewer if M dreamt a hit
+    assert len(play.deaths) == (play.hit or STEPS_PER_PRESS)
 
     app.button(key="wm.sweep").click().run()  # the τ table: one engine call, one job per τ
     sweep = [r for r in job_manager().store.list_runs() if r.id != run_id]
@@ -133,24 +134,24 @@ def test_the_tau_slider_moves_the_dream_over_doom_frames(app_server, page):
     title = """() => {
       for (const chart of document.querySelectorAll('.js-plotly-plot')) {
         const title = (chart.layout && chart.layout.title && chart.layout.title.text) || '';
-        if (title.includes('The dream at')) return title;
+        if (title.includes('dreams of it at')) return title;
       }
       return '';
     }"""
     last_frame = """() => {
       for (const chart of document.querySelectorAll('.js-plotly-plot')) {
-        if (!(chart.layout.title.text || '').includes('The dream at')) continue;
+        if (!(chart.layout.title.text || '').includes('dreams of it at')) continue;
         const frames = chart._transitionData._frames;
         return chart.layout.title.text + '|' + frames[frames.length - 1].data[0].source;
       }
       return '';
     }"""
-    poll(page, title, lambda t: "τ = 1 " in t, timeout=90)
-    before = poll(page, last_frame, lambda v: "τ = 1 " in v, timeout=30).split("|")[1]
+    poll(page, title, lambda t: "τ = 1 (" in t, timeout=90)
+    before = poll(page, last_frame, lambda v: "τ = 1 (" in v, timeout=30).split("|")[1]
     slider = page.get_by_role("slider", name="Dream temperature τ")
     slider.focus()
     page.keyboard.press("ArrowLeft")
-    after = poll(page, last_frame, lambda v: "τ = 0.75 " in v, timeout=60).split("|")[1]
+    after = poll(page, last_frame, lambda v: "τ = 0.75 (" in v, timeout=60).split("|")[1]
     # the dream of the same real start at the new τ: other Doom frames, drawn as PNG images
     assert before.startswith("data:image/png;base64,") and after.startswith("data:image/png;base64,")
     assert after != before

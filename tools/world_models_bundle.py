@@ -5,7 +5,9 @@ starts), the dream viewer's snapshot, the probe's figures and the τ table with 
 page shows them all within seconds and never plays the real game itself. `--set name=value` changes the config as for
 the CLI. `--seeds N` then runs the same bench for seeds 1 to N-1 (one process each, spread over the cores:
 engine/runtime/seeds.py) and keeps the τ table over all N seeds, each seed's and their mean ± standard error, for the
-page's chart; the world stays seed 0's.
+page's chart; the world stays seed 0's. `--viewer-only` keeps the file's world, probe and τ table and computes only
+the viewer's snapshot anew, from a few fresh real episodes (when the viewer's format changes: a minute, not the
+bench's twenty).
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import torch
 from engine.context import LocalContext
 from engine.labs.world_models import BUNDLED_WORLD
 from engine.labs.world_models.config import SPACE
-from engine.labs.world_models.train import bench
+from engine.labs.world_models.rollouts import RandomPolicy, play
+from engine.labs.world_models.train import COLLECT_STREAM, DREAM_STREAM, bench, env_maker, load_world, seed_of
+from engine.labs.world_models.viewer import viewer_episode, viewer_snapshot
 from engine.params import parse_assignments
-from engine.runtime.checkpoints import save_checkpoint
+from engine.runtime.checkpoints import load_checkpoint, save_checkpoint
 from engine.runtime.seeds import run_seeds, statistics
 
 SEED_FIGURES = ("taus", "random", "probe", "pictures", "stage_seconds")  # what the page reads of each seed
@@ -35,6 +39,29 @@ def half(state: Any) -> Any:
     return state.half() if isinstance(state, torch.Tensor) and state.is_floating_point() else state
 
 
+def packed_viewer(snapshot: dict[str, Any]) -> dict[str, torch.Tensor]:
+    return half({name: torch.as_tensor(array) for name, array in snapshot.items()})
+
+
+def new_viewer(state: dict[str, Any], episodes: int = 8) -> dict[str, torch.Tensor]:
+    """The viewer's snapshot for a bundled world, from `episodes` real episodes of the random policy (seeded by its
+    config, as round 1's collection is)."""
+    config = state["config"]
+    world, _ = load_world(state)
+    seed = seed_of(config, COLLECT_STREAM, 1)
+    space = world.controller.space
+    played = play(
+        env_maker(config),
+        RandomPolicy(space, config["action_repeat"], seed),
+        episodes,
+        seed,
+        lambda: None,
+        min(episodes, config["envs_at_once"]),
+        config["rollout_steps"],
+    )
+    return packed_viewer(viewer_snapshot(world, viewer_episode(played), seed_of(config, DREAM_STREAM, 0)))
+
+
 def bundle(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the bundled state, the bench's figures)."""
     ctx = LocalContext(config, quiet=False)
@@ -44,7 +71,7 @@ def bundle(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         "world": half(world["world"]),
         "config": world["config"],
         "round": world["round"],
-        "viewer": half({name: torch.as_tensor(array) for name, array in ctx.snapshots["viewer"][1].items()}),
+        "viewer": packed_viewer(ctx.snapshots["viewer"][1]),
         "tau_table": figures["taus"],
         "probe": figures["probe"],
         "pictures": half({name: torch.as_tensor(array) for name, array in ctx.snapshots["pictures"][1].items()}),
@@ -73,8 +100,13 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="name=value, as for python -m engine")
     parser.add_argument("--out", type=Path, default=BUNDLED_WORLD)
     parser.add_argument("--seeds", type=int, default=1, help="bench this many seeds in all; the world is the first's")
+    parser.add_argument("--viewer-only", action="store_true", help="recompute only the viewer's snapshot of --out")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.viewer_only:
+        state = load_checkpoint(args.out)
+        save_checkpoint(state | {"viewer": new_viewer(state)}, args.out)
+        return
     config = SPACE.resolve("quick", parse_assignments(args.set))
     state, figures = bundle(config)
     save_checkpoint(state, args.out)

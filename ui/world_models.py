@@ -3,6 +3,9 @@ come from the worker's snapshots (or the bundled checkpoint), dreams are decoded
 
 from __future__ import annotations
 
+import math
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +17,11 @@ from engine.labs.world_models import BUNDLED_WORLD, train
 from engine.labs.world_models.dream import DreamSession, World
 from engine.labs.world_models.facts import GAMES, PAPER_TAU_TABLE
 from engine.labs.world_models.probe import probe_summary
-from engine.labs.world_models.viewer import decode
+from engine.labs.world_models.viewer import decode, real_start, share_at_rate, start_step
 from engine.runtime.checkpoints import load_checkpoint
 from engine.runtime.store import Run
 from ui.engine import job_manager, store
-from ui.figures import PALETTE
+from ui.figures import PALETTE, Prebuilt, frames_animation
 from ui.live import run_now, shared
 
 BUNDLED = BUNDLED_WORLD  # a Doom quick-preset world, its viewer and τ table
@@ -58,19 +61,109 @@ def fitness_chart(series: dict[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure
     return figure
 
 
-def death_chart(death: np.ndarray, length: int) -> go.Figure:
-    figure = go.Figure(
-        go.Scatter(
-            x=np.arange(1, length + 1), y=death[:length], mode="lines", line={"color": PALETTE[1]}, name="P(end)"
+def death_chart(death: np.ndarray, lengths: np.ndarray, real_end: int | None) -> go.Figure:
+    """M's P(the dream ends) per step of each dream (D, T) up to its end, a cross where M ended it; the real hit."""
+    figure = go.Figure()
+    for d, (odds, length) in enumerate(zip(death, lengths, strict=True)):
+        color = PALETTE[d % len(PALETTE)]
+        figure.add_scatter(
+            x=np.arange(1, length + 1), y=odds[:length], mode="lines", line={"color": color}, name=f"dream {d + 1}"
         )
-    )
+        if length < death.shape[1]:
+            figure.add_scatter(
+                x=[length],
+                y=[odds[length - 1]],
+                mode="markers",
+                marker={"symbol": "x", "size": 11, "color": color},
+                name=f"dream {d + 1} ends",
+                showlegend=False,
+            )
+    if real_end is not None:
+        figure.add_vline(x=real_end, line={"dash": "dash", "color": "black"}, annotation_text="the real hit")
     figure.update_layout(
-        title="M's predicted probability that the dream ends here, per dream step",
-        height=220,
+        title="M's probability that the dream ends here, per dream step",
+        height=240,
         xaxis_title="dream step",
         yaxis={"range": [0, 1], "title": "P(end)"},
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": -0.3},
     )
+    return figure
+
+
+def ends_chart(viewer: dict[str, np.ndarray]) -> go.Figure:
+    """Per τ, the share of its dreams that M ends before the real episode ended, beside the share a game ending at
+    the real episode's rate would end (its band: half to twice that rate)."""
+    steps, rate = len(viewer["real"]) - 1, float(viewer["real_rate"])
+    taus = viewer["taus"].astype(float).round(2)
+    figure = go.Figure()
+    if rate > 0:
+        low, high = share_at_rate(rate / 2, steps), share_at_rate(2 * rate, steps)
+        figure.add_hrect(y0=low, y1=high, fillcolor=PALETTE[2], opacity=0.15, line_width=0)
+        figure.add_hline(
+            y=share_at_rate(rate, steps),
+            line={"dash": "dot", "color": PALETTE[2]},
+            annotation_text="at the real game's rate (band: ½–2×)",
+            annotation_position="top left",
+        )
+    figure.add_scatter(
+        x=taus, y=viewer["ended"], mode="lines+markers", line={"color": PALETTE[1], "width": 3}, name="dreams"
+    )
+    figure.update_layout(
+        title=f"Dreams ended before the real hit (step {steps})",
+        height=260,
+        xaxis_title="τ",
+        yaxis={"range": [0, 1], "tickformat": ".0%", "title": "of the dreams"},
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        showlegend=False,
+    )
+    return figure
+
+
+GUTTER, ENDED = 2, (220, 40, 40)  # px between the timeline's pictures; the border of a picture whose game ended
+
+
+def timeline_frames(real: np.ndarray, dreams: np.ndarray, lengths: np.ndarray, real_end: int | None) -> np.ndarray:
+    """The real frames (T+1, H, W, C) and D dreams' (D, T+1, H, W, C) side by side, RGB (T+1, H, W', 3): a dream
+    that ended keeps its last picture, framed red, as does the real game at its hit."""
+    pictures = np.concatenate([real[None], dreams])  # (D+1, T+1, H, W, C)
+    pictures = np.repeat(pictures, 3, -1) if pictures.shape[-1] == 1 else pictures.copy()
+    steps = pictures.shape[1] - 1
+    ends = [real_end or steps + 1, *[length if length < steps else steps + 1 for length in lengths]]
+    for picture, end in zip(pictures, ends, strict=True):
+        if end <= steps:
+            picture[end + 1 :] = picture[end]
+            for frame in picture[end:]:
+                frame[:2], frame[-2:], frame[:, :2], frame[:, -2:] = ENDED, ENDED, ENDED, ENDED
+    padded = np.pad(pictures, ((0, 0), (0, 0), (0, 0), (0, GUTTER), (0, 0)), constant_values=255)
+    return np.concatenate(list(padded), axis=2)[:, :, :-GUTTER]
+
+
+def timeline_chart(
+    real: np.ndarray, dreams: np.ndarray, lengths: np.ndarray, real_end: int | None, temperature: float
+) -> go.Figure:
+    """One animation, one slider: the real game and M's dreams of it at one τ, step by step."""
+    steps, width = len(real) - 1, real.shape[2] + GUTTER
+    figure = frames_animation(
+        timeline_frames(real, dreams, lengths, real_end),
+        f"The real game (left) and {len(dreams)} of M's dreams of it at τ = {temperature:g} (same start, same actions)",
+        height=420,
+    )
+    labels = ["<b>the real game</b><br>" + (f"hit at step {real_end}" if real_end else f"lives past step {steps}")] + [
+        f"<b>dream {d + 1}</b><br>" + (f"ends at step {length}" if length < steps else f"lives past step {steps}")
+        for d, length in enumerate(lengths)
+    ]
+    for i, label in enumerate(labels):
+        figure.add_annotation(
+            x=i * width + real.shape[2] / 2,
+            y=1.0,
+            xref="x",
+            yref="paper",
+            yanchor="bottom",
+            text=label,
+            showarrow=False,
+        )
+    figure.update_layout(margin={"l": 0, "r": 0, "t": 70, "b": 0})
     return figure
 
 
@@ -80,7 +173,9 @@ def probe_chart(probe: dict[str, Any]) -> go.Figure:
     share of behaviour pairs the dream orders as the game does."""
     from plotly.subplots import make_subplots
 
-    summary = probe if "ceiling" in probe else probe_summary(probe)
+    with warnings.catch_warnings():  # a probe with no near-hit states: their means are empty (and not drawn here)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        summary = probe if "ceiling" in probe else probe_summary(probe)
     horizon, names = summary["horizon"], list(summary["real"])
     figure = make_subplots(
         1,
@@ -126,9 +221,13 @@ def probe_chart(probe: dict[str, Any]) -> go.Figure:
     figure.update_yaxes(range=[0, 1], row=1, col=1)
     figure.update_yaxes(range=[0.3, 1], tickformat=".0%", row=1, col=2)
     figure.update_xaxes(title_text="τ", row=1, col=2)
+    near = (
+        f"{summary['near_hit']} of them {summary['lead']} steps before a hit"
+        if summary["near_hit"]
+        else f"none of them {summary['lead']} steps before a hit: its episodes gave none"
+    )
     figure.update_layout(
-        title=f"Does the dream know what moving does? ({summary['states']} real states, "
-        f"{summary['near_hit']} of them {summary['lead']} steps before a hit)",
+        title=f"Does the dream know what moving does? ({summary['states']} real states, {near})",
         height=360,
         barmode="group",
         margin={"l": 10, "r": 10, "t": 60, "b": 10},
@@ -202,6 +301,36 @@ def tau_table_chart(rows: list[dict[str, Any]], random: tuple[float, float] | No
     return figure
 
 
+# ---------------------------------------------------------------------------------------------- the stages' charts
+
+STAGES = {  # each stage's chart: its series, and the config entry that counts its steps per round
+    "V": (("recon_loss", "kl"), "vae_epochs"),
+    "M": (("mdn_loss", "done_loss", "reward_loss"), "rnn_updates"),
+    "C": (("fitness_best", "fitness_mean", "fitness_worst", "held_out"), "cma_generations"),
+}
+
+
+def stage_series(metrics: dict[str, Any], stage: str) -> dict[str, Any]:
+    return {name: metrics[name] for name in STAGES[stage][0] if name in metrics}
+
+
+def stage_events(events: list[dict[str, Any]], metrics: dict[str, Any], config: dict[str, Any]) -> dict[str, list]:
+    """Each event (a live change, a stop, …) on the chart of the stage it happened in, or on none. The worker stamps
+    an event with the step of the trainer's last log, and V, M and C log on axes of their own (epochs, updates,
+    generations): an event belongs to a stage whose series holds its step; when several do, to the latest of them in
+    the run's order (round by round, V then M then C)."""
+    placed: dict[str, list] = {stage: [] for stage in STAGES}
+    for event in events:
+        holders = [
+            (math.ceil(event["step"] / max(1, config[per_round])), order, stage)
+            for order, (stage, (names, per_round)) in enumerate(STAGES.items())
+            if any(event["step"] in metrics[name][0] for name in names if name in metrics)
+        ]
+        if holders:
+            placed[max(holders)[2]].append(event)
+    return placed
+
+
 # ---------------------------------------------------------------------------------------------- worlds, cached
 
 
@@ -224,38 +353,183 @@ def dream_frames(path: str, mtime: float, latents: np.ndarray) -> np.ndarray:
     return decode(world, latents)
 
 
+def bundled_viewer_snapshot() -> dict[str, np.ndarray]:
+    """The bundled world's viewer snapshot (viewer.viewer_snapshot's arrays)."""
+    return {name: tensor.numpy() for name, tensor in world_of(BUNDLED)[2]["viewer"].items()}
+
+
 def bundled_picture() -> np.ndarray:
     """The home page's picture: every 10th frame of the bundled world's real episode above M's dream of it at τ 1."""
-    _, _, checkpoint = world_of(BUNDLED)
-    viewer = {name: tensor.numpy() for name, tensor in checkpoint["viewer"].items()}
+    viewer = bundled_viewer_snapshot()
     k = list(viewer["taus"].round(2)).index(1.0)
-    dream = dream_frames(str(BUNDLED), BUNDLED.stat().st_mtime, viewer["latents"][k][: viewer["lengths"][k] + 1])
+    length = viewer["lengths"][k, 0]
+    dream = dream_frames(str(BUNDLED), BUNDLED.stat().st_mtime, viewer["latents"][k, 0, : length + 1])
     shown = min(len(dream), len(viewer["real"]), 60)
     return frame_strip([viewer["real"][:shown:10], dream[:shown:10]])
 
 
-def dream_buttons(env: str) -> dict[str, Any]:
-    """What a visitor can press in a dream: the game's own actions (facts.GAMES), arrows on the sides."""
+def real_end(viewer: dict[str, np.ndarray]) -> int | None:
+    """The step of the viewer's real episode's hit (None: it lived through the clip)."""
+    return len(viewer["real"]) - 1 if viewer["real_rate"] > 0 else None
 
-    def label(name: str) -> str:
-        return f"◀ {name}" if "left" in name else f"{name} ▶" if "right" in name else name
+
+def viewer_timeline(path: Path, step: int, viewer: dict[str, np.ndarray], k: int) -> Prebuilt:
+    """The timeline of the viewer's τ number k, built once per (world file, snapshot step, τ) for every session."""
+    mtime = path.stat().st_mtime
+
+    def build() -> Prebuilt:
+        dreams = dream_frames(str(path), mtime, viewer["latents"][k])
+        temperature = float(viewer["taus"][k])
+        return Prebuilt(timeline_chart(viewer["real"], dreams, viewer["lengths"][k], real_end(viewer), temperature))
+
+    return shared("world_models.timeline", (str(path), mtime, step, k), build, heavy=True)
+
+
+# ---------------------------------------------------------------------------------------------- play in the dream
+
+STEPS_PER_PRESS = 4  # dream steps per press of a key or a button
+KEYS = {"ArrowLeft": "left", "ArrowDown": "still", "ArrowRight": "right", "ArrowUp": "gas"}  # key → action name part
+ARROWS = {"ArrowLeft": "←", "ArrowDown": "↓", "ArrowRight": "→", "ArrowUp": "↑"}
+
+# Streamlit has no key events: this component listens to the page's arrow keys (not while a text field or a slider
+# has the focus) and sends each press, at most ~7 a second while a key is held, as a trigger value.
+arrow_keys = st.components.v2.component(
+    "dreamlab.arrow_keys",
+    js="""
+export default function ({ setTriggerValue, data }) {
+  let last = 0;
+  const press = (event) => {
+    const target = event.target;
+    const typing = target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName)
+      || target.closest?.('[role="slider"]'));
+    if (typing || !data.keys.includes(event.key)) return;
+    event.preventDefault();
+    if (Date.now() - last < 150) return;
+    last = Date.now();
+    setTriggerValue("key", event.key);
+  };
+  document.addEventListener("keydown", press);
+  return () => document.removeEventListener("keydown", press);
+}
+""",
+)
+
+
+def dream_buttons(env: str) -> dict[str, tuple[str, Any]]:
+    """What a visitor can press in a dream: the game's own actions (facts.GAMES), in order, each as (its arrow key
+    or "", the action): ← and → the actions named left and right, ↓ still (or brake), ↑ gas."""
+    actions = GAMES[env].actions
+
+    def key(name: str) -> str:
+        return next((k for k, part in KEYS.items() if part in name), "ArrowDown" if "brake" in name else "")
 
     return {
-        label(name): np.asarray(action, np.float32) if isinstance(action, tuple) else action
-        for name, action in GAMES[env].actions.items()
+        name: (key(name), np.asarray(action, np.float32) if isinstance(action, tuple) else action)
+        for name, action in actions.items()
     }
 
 
-def dream_session(path: Path, temperature: float, restart: bool) -> DreamSession:
-    """A dream the visitor steps through, kept in the session; a new checkpoint or Restart starts a fresh one."""
-    key = ("world_models.session", str(path), path.stat().st_mtime)
-    if restart or st.session_state.get("world_models.session_key") != key:
-        st.session_state["world_models.session_key"] = key
-        st.session_state["world_models.session"] = DreamSession(world_of(path)[0], temperature)
-        st.session_state["world_models.session_log"] = []
-    session = st.session_state["world_models.session"]
-    session.temperature = temperature
-    return session
+@dataclass
+class Play:
+    """A visitor's dream: the session, what M said at each step, and which real start it began from."""
+
+    key: tuple
+    session: DreamSession
+    start: int
+    deaths: list[float] = field(default_factory=list)  # M's P(the dream ends) at each step
+    hit: int | None = None  # the step at which M ended the dream
+
+
+def play_of(path: Path, step: int, viewer: dict[str, np.ndarray], temperature: float, restart: bool) -> Play | None:
+    """The dream this session plays in the world at `path` (a run's checkpoint or the bundled world), kept per world
+    and viewer snapshot (`step`): another run, a new checkpoint or Restart (from the next real start) begins a fresh
+    one. None: the world's M has not trained yet (its checkpoint after V alone has no dream starts)."""
+    world = world_of(path)[0]
+    if not len(world.start_mu):
+        return None
+    key = (str(path), path.stat().st_mtime, step)
+    play = st.session_state.get("world_models.play")
+    if restart or play is None or play.key != key:
+        start = play.start + 1 if restart and play is not None and play.key == key else 0
+        session = DreamSession(world, temperature, seed=start, state=real_start(world, viewer, start))
+        play = Play(key, session, start)
+        st.session_state["world_models.play"] = play
+    play.session.temperature = temperature
+    return play
+
+
+def advance(play: Play, action: Any) -> None:
+    """STEPS_PER_PRESS dream steps under the action, until M ends the dream."""
+    for _ in range(STEPS_PER_PRESS):
+        if play.hit is not None:
+            return
+        _, _, death, over = play.session.step(action)
+        play.deaths.append(death)
+        if over:
+            play.hit = len(play.deaths)
+
+
+def play_trace(play: Play) -> go.Figure:
+    """M's P(the dream ends) at each step of the visitor's dream, the hit marked."""
+    steps = np.arange(1, len(play.deaths) + 1)
+    figure = go.Figure(go.Scatter(x=steps, y=play.deaths, mode="lines", line={"color": PALETTE[1]}, name="P(end)"))
+    if play.hit is not None:
+        figure.add_scatter(
+            x=[play.hit],
+            y=[play.deaths[-1]],
+            mode="markers+text",
+            marker={"symbol": "x", "size": 14, "color": "red"},
+            text=["hit"],
+            textposition="top center",
+            name="M's hit",
+        )
+    figure.update_layout(
+        title="P(the dream ends here), by M",
+        height=260,
+        xaxis={"title": "dream step", "range": [0, max(40, len(play.deaths) + 2)]},
+        yaxis={"range": [0, 1], "title": "P(end)"},
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        showlegend=False,
+    )
+    return figure
+
+
+def big(frame: np.ndarray, scale: int = 6) -> np.ndarray:
+    """A 64×64 dream frame scaled up by whole pixels (sharp, not blurred)."""
+    return frame.repeat(scale, 0).repeat(scale, 1)
+
+
+@st.fragment
+def dream_play(path: Path, step: int, viewer: dict[str, np.ndarray], env: str, temperature: float) -> None:
+    """Play inside the dream: the arrow keys or the buttons act, each press STEPS_PER_PRESS steps; a press reruns
+    this fragment alone."""
+    actions = dream_buttons(env)
+    buttons = st.columns(len(actions) + 1)
+    restart = buttons[-1].button("Restart", key="wm.restart", help="A fresh dream from a later step of the real game")
+    play = play_of(path, step, viewer, temperature, restart)
+    if play is None:
+        st.info("Nothing to play yet: this run's M has not dreamt a first time (its world has no real starts yet).")
+        return
+    keys = [key for key, _ in actions.values() if key]
+    pressed = arrow_keys(key="wm.keys", data={"keys": keys}, height=0, on_key_change=lambda: None)
+    for column, (name, (key, action)) in zip(buttons, actions.items(), strict=False):
+        label = f"{ARROWS.get(key, '')} {name}".strip()
+        if column.button(label, key=f"wm.act.{name}", disabled=play.hit is not None, width="stretch"):
+            advance(play, action)
+    by_key = {key: action for key, action in actions.values() if key}
+    if pressed.key in by_key:
+        advance(play, by_key[pressed.key])
+    image, trace = st.columns([2, 3])
+    caption = (
+        f"dream step {len(play.deaths)} at τ = {temperature:g}, "
+        f"from step {start_step(viewer, play.start)} of the real game above"
+    )
+    image.image(big(play.session.frame()), caption=caption, width=384, clamp=True)
+    trace.plotly_chart(play_trace(play), key="wm.play_trace")
+    if play.hit is not None:
+        trace.error(f"M dreamt a hit at step {play.hit}: the dream is over. Restart to dream from another start.")
+    elif play.deaths:
+        trace.metric("P(the dream ends) now, by M", f"{play.deaths[-1]:.2f}")
 
 
 # ---------------------------------------------------------------------------------------------- the τ table

@@ -46,7 +46,10 @@ class World:
         return uniform < self.death_probability(done_logit)
 
     def start_latents(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        """n codes of randomly chosen real first frames, each sampled from V's posterior as in training M."""
+        """n codes of randomly chosen real first frames, each sampled from V's posterior as in training M. A world has
+        them once its M has trained (its checkpoint after V alone has none)."""
+        if not len(self.start_mu):
+            raise ValueError("this world has no real first frames to dream from yet: its M has not trained")
         index = torch.randint(len(self.start_mu), (n,), generator=generator)
         noise = torch.randn((n, self.start_mu.shape[1]), generator=generator)
         return self.start_mu[index] + noise * (0.5 * self.start_logvar[index]).exp()
@@ -234,13 +237,14 @@ def dream_fitness(
 
 
 class DreamSession:
-    """A visitor steps through a dream with actions of their own choosing (one dream, N = 1)."""
+    """A visitor steps through a dream with actions of their own choosing (one dream, N = 1), from `state` (say a real
+    frame with M's memory of the steps before it) or else from a randomly chosen real first frame."""
 
-    def __init__(self, world: World, temperature: float, seed: int = 0):
+    def __init__(self, world: World, temperature: float, seed: int = 0, state: DreamState | None = None):
         self.world = world
         self.temperature = temperature  # may be changed between steps
         self.generator = torch.Generator().manual_seed(seed)
-        self.state = DreamState.start(self.world, self.world.start_latents(1, self.generator))
+        self.state = state if state is not None else DreamState.start(world, world.start_latents(1, self.generator))
 
     @torch.no_grad()
     def frame(self) -> np.ndarray:
