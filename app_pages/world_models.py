@@ -26,6 +26,8 @@ from ui.world_models import (
     fitness_chart,
     frame_strip,
     latest_snapshot,
+    pictures_caption,
+    pictures_strip,
     probe_chart,
     random_score,
     real_end,
@@ -148,6 +150,36 @@ def run_probe(run: Run) -> None:
     st.caption(PROBE_CAPTION + f" Run #{base.id}'s M.")
 
 
+PICTURES_CAPTION = (
+    "Each row: the game after holding ← from a real start, M's dream of it (decoded by V), then the same for →. "
+    "A dream that shows where you went has the corner wall come into view on the side you moved to, as the game does."
+)
+
+
+def run_pictures(run: Run) -> None:
+    base = world_run(run)
+    snapshot = latest_snapshot(base, "pictures") if base else None
+    if snapshot is None:
+        st.caption("**The bundled world's pictures**, until this run's M has finished training.")
+        bundled_pictures()
+        return
+    show_pictures(snapshot[1], f"Run #{base.id}'s V and M.")
+
+
+def bundled_pictures() -> None:
+    view = world_of(BUNDLED)[2].get("pictures")
+    if view is None:
+        st.caption("The bundled world predates this probe.")
+        return
+    show_pictures(view, "The bundled world's V and M.")
+
+
+def show_pictures(view: dict, whose: str) -> None:
+    st.markdown(pictures_caption(view))
+    st.image(pictures_strip(view), caption="game ← · dream ← · game → · dream →", width=520, clamp=True)
+    st.caption(PICTURES_CAPTION + " " + whose)
+
+
 def tau_table(run: Run) -> None:
     """One C-only job per τ in this run's world (its V and M, shared, referred to by run id)."""
     jobs = sweep(run)
@@ -203,7 +235,13 @@ def bundled_tau_table() -> None:
     _, _, checkpoint = world_of(BUNDLED)
     rows = tau_rows(bundled_results(checkpoint["tau_table"]))
     st.dataframe(table_frame(rows), hide_index=True, key="wm.tau_table")
-    st.plotly_chart(tau_table_chart(rows, tuple(checkpoint["random"])), key="wm.tau_chart")
+    st.plotly_chart(tau_table_chart(rows, tuple(checkpoint["random"]), checkpoint.get("seeds")), key="wm.tau_chart")
+    if "seeds" in checkpoint:
+        st.caption(
+            f"The bundled world is seed {checkpoint['seeds']['per_seed'][0]['seed']}'s; the faint points are each of "
+            f"{len(checkpoint['seeds']['per_seed'])} seeds' own world and controllers, the dotted line their mean ± "
+            "standard error (one seed is one draw)."
+        )
 
 
 if run is None:
@@ -217,7 +255,8 @@ else:
     live_panel(run, draw)
 for title, bundled_figure, run_figure in (
     ("The dream viewer", bundled_viewer, run_dream_viewer),
-    ("The probe", bundled_probe, run_probe),
+    ("The probe: does the dream know what moving does?", bundled_probe, run_probe),
+    ("The second probe: does the dream show where you went?", bundled_pictures, run_pictures),
     ("The τ table", bundled_tau_table, tau_table),
 ):
     st.subheader(title)

@@ -52,6 +52,7 @@ def test_a_first_visit_dreams_in_the_bundled_doom_world_with_its_tau_table(fresh
     ours = table["ours: in the real game"]
     assert len(values(ours["x"])) == 5 and len(values(ours["error_y"]["array"])) == 5
     assert len(app.dataframe[0].value) == 5
+    assert any("nearer the game's picture of the same side" in m.value for m in app.markdown)  # the second probe
     probe = chart(app, "Does the dream know what moving does?")
     bars = {trace["name"]: trace for trace in probe["data"] if trace["type"] == "bar"}
     assert {"the real game", "dream τ = 1"} <= set(bars) and list(bars["the real game"]["x"]) == [
@@ -101,6 +102,9 @@ def test_a_run_shows_every_stage_then_fills_its_tau_table_by_one_engine_sweep(fr
         "probability that the dream ends",
     ):
         assert titled(titles, title), (title, titles)
+    second_probe = [m.value for m in app.markdown if "nearer the game's picture of the same side" in m.value]
+    assert len(second_probe) == 1 and "real starts, left and right each held 25 steps" in second_probe[0]
+    assert f"Run #{run_id}'s V and M." in " ".join(c.value for c in app.caption)
     app.select_slider(key="wm.viewer_tau").set_value(0.1).run()
     assert titled(chart_titles(app), "dreams of it at τ = 0.1 (")
     app.button(key="wm.act.left").click().run()

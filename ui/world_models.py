@@ -16,6 +16,7 @@ import streamlit as st
 from engine.labs.world_models import BUNDLED_WORLD, train
 from engine.labs.world_models.dream import DreamSession, World
 from engine.labs.world_models.facts import GAMES, PAPER_TAU_TABLE
+from engine.labs.world_models.pictures import pictures_summary
 from engine.labs.world_models.probe import probe_summary
 from engine.labs.world_models.viewer import decode, real_start, share_at_rate, start_step
 from engine.runtime.checkpoints import load_checkpoint
@@ -236,8 +237,11 @@ def probe_chart(probe: dict[str, Any]) -> go.Figure:
     return figure
 
 
-def tau_table_chart(rows: list[dict[str, Any]], random: tuple[float, float] | None) -> go.Figure:
-    """Dream and real score per τ (± standard error), the paper's Table 2 (± std) hollow, random as a band."""
+def tau_table_chart(
+    rows: list[dict[str, Any]], random: tuple[float, float] | None, seeds: dict[str, Any] | None = None
+) -> go.Figure:
+    """Dream and real score per τ (± standard error), the paper's Table 2 (± std) hollow, random as a band; with
+    `seeds` (the bundle's table over seeds), each seed's real score faint and their mean ± standard error."""
     figure = go.Figure()
     taus = list(PAPER_TAU_TABLE)
     paper = np.array(list(PAPER_TAU_TABLE.values()), dtype=float)
@@ -275,6 +279,26 @@ def tau_table_chart(rows: list[dict[str, Any]], random: tuple[float, float] | No
             line={"color": PALETTE[1], "width": 3},
             error_y={"type": "data", "array": [r["real_se"] for r in done]},
         )
+    if seeds:
+        for one in seeds["per_seed"]:
+            figure.add_scatter(
+                x=[r["tau"] for r in one["taus"]],
+                y=[r["real_score"] for r in one["taus"]],
+                name=f"seed {one['seed']}: real",
+                mode="markers",
+                marker={"color": PALETTE[1], "opacity": 0.35, "size": 7},
+                legendgroup="seeds",
+                showlegend=one is seeds["per_seed"][0],
+            )
+        mean, se = seeds["mean"]["taus"], seeds["se"]["taus"]
+        figure.add_scatter(
+            x=[r["tau"] for r in mean],
+            y=[r["real_score"] for r in mean],
+            error_y={"type": "data", "array": [r["real_score"] or 0 for r in se]},
+            name=f"mean over {len(seeds['per_seed'])} seeds: real",
+            mode="lines+markers",
+            line={"color": PALETTE[3], "width": 3, "dash": "dot"},
+        )
     if random is not None:
         figure.add_hrect(
             y0=random[0] - random[1], y1=random[0] + random[1], fillcolor="grey", opacity=0.2, line_width=0
@@ -299,6 +323,30 @@ def tau_table_chart(rows: list[dict[str, Any]], random: tuple[float, float] | No
         legend={"orientation": "h", "y": -0.25},
     )
     return figure
+
+
+def pictures_strip(view: dict[str, Any]) -> np.ndarray:
+    """The second probe's starts, one row each: the game after holding left, the dream of it, the game after holding
+    right, the dream of it."""
+    real, dreamt = np.asarray(view["real"]), np.asarray(view["dreamt"])
+    return frame_strip([np.stack([real[s, 0], dreamt[s, 0], real[s, 1], dreamt[s, 1]]) for s in range(len(real))])
+
+
+def pictures_caption(view: dict[str, Any]) -> str:
+    """The second probe's figures in one paragraph, against the issue's targets."""
+    f = pictures_summary({name: np.asarray(value) for name, value in view.items()})
+    recall = (
+        f"V redraws a fireball in **{f['fireball_recall']:.0%}** of {int(f['fireball_frames'])} held-out frames "
+        "that show one."
+        if f["fireball_frames"]
+        else "This game has no fireballs to count."
+    )
+    return (
+        f"From {int(f['starts'])} real starts, left and right each held {int(f['steps'])} steps at τ {f['tau']:g}: "
+        f"the dreamt picture is nearer the game's picture of the same side in **{f['which_way']:.0%}** of cases "
+        f"(chance: 50 %); the dream's left and right are **{f['distance_ratio']:.2f}×** as far apart as the game's "
+        f"(V's own pictures of the two: {f['v_ratio']:.2f}×). {recall}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- the stages' charts
