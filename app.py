@@ -15,6 +15,7 @@ from engine.labs import LABS
 from engine.params import ConfigError
 from ui.engine import job_manager, remember_visitor, visitor
 from ui.live import engine_status
+from ui.params import link_notice
 
 
 @asynccontextmanager
@@ -42,6 +43,7 @@ def main() -> None:
         visitor()  # an `?admin=` token in the link is read (and removed) on whichever page it arrives
         remember_visitor()
         engine_status()
+    link_notice()  # one line above the page for whatever in its link the page could not use
     navigation.run()
 
 

@@ -11,7 +11,7 @@ from engine.runtime.store import Run
 from ui import live
 from ui.engine import job_manager, store, visitor
 from ui.figures import Prebuilt, metric_chart
-from ui.params import url_number
+from ui.params import ignored_in_link, url_number
 from ui.run_panel import live_panel, run_label
 
 
@@ -51,6 +51,8 @@ st.dataframe(
 by_id = {r.id: r for r in runs}
 ids = list(by_id)
 wanted = url_number("run")
+if wanted is not None and wanted not in by_id:
+    ignored_in_link("run", st.query_params["run"], "there is no such run")
 chosen = st.selectbox(
     "Open run",
     ids,

@@ -14,7 +14,7 @@ from engine.params import ConfigError, ParamSpace
 from engine.runtime.access import Busy
 from engine.runtime.store import DONE, FAILED, HISTORY, PAUSED, QUEUED, RUNNING, STOPPED, TRAINING, Run, params_now
 from ui.engine import job_manager, store, visitor
-from ui.params import hyperparameter_form, param_widget, snap_to_widget, url_number
+from ui.params import hyperparameter_form, ignored_in_link, param_widget, snap_to_widget, url_number
 
 BUNDLED = 0  # the run picker's entry for the run shipped with Dreamlab (run ids start at 1)
 STATUS_ICONS = {QUEUED: "○", RUNNING: "▶", PAUSED: "❚❚", DONE: "✓", STOPPED: "■", FAILED: "✗"}
@@ -29,15 +29,17 @@ def select_run(lab: str) -> Run | None:
     """This lab's runs, newest first; the URL's `run` wins so a shared link opens the same run. Without one, a
     visitor lands on their own latest run, else on the bundled run (None) — never on a stranger's live run."""
     runs = store().list_runs(lab=lab)
-    if not runs:
-        return None
-    me = visitor()
     by_id = {r.id: r for r in runs}
-    options = [BUNDLED, *by_id]
     wanted = st.session_state.pop(f"{lab}.new_run", None) or url_number("run")
     if wanted is not None and wanted not in by_id:
-        st.warning(f"There is no {lab} run #{wanted}; showing your latest.")
+        ignored_in_link("run", st.query_params["run"], "this lab has no such run")
         wanted = None
+    if not runs:
+        if "run" in st.query_params:
+            del st.query_params["run"]
+        return None
+    me = visitor()
+    options = [BUNDLED, *by_id]
     if wanted is not None or f"{lab}.run" not in st.session_state:
         own = [r.id for r in runs if r.owner == me.id or (me.admin and not job_manager().settings.hosted)]
         st.session_state[f"{lab}.run"] = wanted or (own[0] if own else BUNDLED)
@@ -156,9 +158,9 @@ def live_controls(lab: str, space: ParamSpace, run: Run) -> None:
     for column, name in zip(columns, space.live_names, strict=False):
         key = f"{lab}.live.{run.id}.{name}"
         if key not in st.session_state:
-            st.session_state[key] = snap_to_widget(space[name], params[name])
+            st.session_state[key] = snap_to_widget(space, name, params[name])
         with column:
-            param_widget(space[name], key, on_change=_send_live_change, args=(run.id, name, key), slider=True)
+            param_widget(space, name, key, on_change=_send_live_change, args=(run.id, name, key), slider=True)
 
 
 def branch_form(lab: Lab, run: Run) -> None:
@@ -174,11 +176,11 @@ def branch_form(lab: Lab, run: Run) -> None:
         names = [name for name in lab.space.branch_names if lab.space[name].in_ui]
         changes = {}
         for column, name in zip(st.columns(3) * len(names), names, strict=False):
-            key, now = f"{lab.name}.branch.{run.id}.{name}", snap_to_widget(lab.space[name], params[name])
+            key, now = f"{lab.name}.branch.{run.id}.{name}", snap_to_widget(lab.space, name, params[name])
             if key not in st.session_state:
                 st.session_state[key] = now
             with column:
-                value = param_widget(lab.space[name], key)
+                value = param_widget(lab.space, name, key)
             if value != now:
                 changes[name] = value
         if st.button("Branch", key=f"{lab.name}.branch.{run.id}", type="primary"):
