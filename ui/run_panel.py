@@ -13,7 +13,7 @@ from engine.labs import Lab
 from engine.params import ConfigError, ParamSpace
 from engine.runtime.access import Busy
 from engine.runtime.store import DONE, FAILED, HISTORY, PAUSED, QUEUED, RUNNING, STOPPED, TRAINING, Run, params_now
-from ui.engine import job_manager, store, visitor
+from ui.engine import errors_shown, job_manager, store, visitor
 from ui.params import hyperparameter_form, ignored_in_link, param_widget, snap_to_widget, url_number
 
 BUNDLED = 0  # the run picker's entry for the run shipped with Dreamlab (run ids start at 1)
@@ -230,7 +230,8 @@ def live_panel(run: Run, draw: Callable[[Run], None], every: float = 1.0, figure
     def figures() -> None:
         latest = run_now(run.id)
         if latest is not None:
-            draw(latest)
+            with errors_shown():
+                draw(latest)
 
     progress()
     figures()
