@@ -82,6 +82,8 @@ def test_a_stranger_sees_a_run_read_only_and_a_forged_call_is_refused(hosted):
         job_manager().stop(run.id, by=Visitor("a-forger"))
     assert job_manager().store.get_run(run.id).active
 
+    assert owner.button(key="meta_rl.train").disabled  # while the run shown trains; from the bundled run:
+    owner.selectbox(key="meta_rl.run").set_value(BUNDLED).run()
     second = owner.button(key="meta_rl.train").click().run()  # one active run per visitor
     assert any("per visitor" in w.value for w in second.warning)
     assert len(job_manager().store.list_runs()) == 1

@@ -60,6 +60,7 @@ def test_train_starts_a_run_and_stop_stops_it(fresh_app):
     assert not app.exception
     [run] = job_manager().store.list_runs()
     assert run.config["updates"] == 100_000 and run.active
+    assert app.button(key="meta_rl.train").disabled  # not a second run by a second press
     app.button(key="meta_rl.stop").click().run()
     assert job_manager().wait(run.id, timeout=20) == "stopped"
 

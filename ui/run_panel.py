@@ -26,14 +26,18 @@ def run_label(run: Run) -> str:
 
 
 def select_run(lab: str) -> Run | None:
-    """This lab's runs, newest first; the URL's `run` wins so a shared link opens the same run. Without one, a
-    visitor lands on their own latest run, else on the bundled run (None) — never on a stranger's live run."""
+    """This lab's runs, newest first; a link's `run` wins so a shared link opens the same run (then the picker
+    does). Without one, a visitor lands on their own latest run, else on the bundled run (None) — never on a
+    stranger's live run."""
     runs = store().list_runs(lab=lab)
     by_id = {r.id: r for r in runs}
-    wanted = st.session_state.pop(f"{lab}.new_run", None) or url_number("run")
-    if wanted is not None and wanted not in by_id:
+    linked = url_number("run")
+    if linked is not None and linked not in by_id:
         ignored_in_link("run", st.query_params["run"], "this lab has no such run")
-        wanted = None
+        linked = None
+    if linked == st.session_state.get(f"{lab}.run_in_url"):
+        linked = None  # the address says what this page wrote there, not a new link: the picker decides
+    wanted = st.session_state.pop(f"{lab}.new_run", None) or linked
     if not runs:
         if "run" in st.query_params:
             del st.query_params["run"]
@@ -49,6 +53,7 @@ def select_run(lab: str) -> Run | None:
         key=f"{lab}.run",
         format_func=lambda i: "the bundled run" if i == BUNDLED else run_label(by_id[i]),
     )
+    st.session_state[f"{lab}.run_in_url"] = None if chosen == BUNDLED else chosen
     if chosen == BUNDLED:
         if "run" in st.query_params:
             del st.query_params["run"]
@@ -83,10 +88,17 @@ def control(action: Callable[..., Any], *args: Any) -> None:
 def train_buttons(lab: str, preset: str, overrides: dict[str, Any], run: Run | None) -> None:
     manager = job_manager()
     train, pause, stop = st.columns(3)
-    if train.button("Train", type="primary", width="stretch", key=f"{lab}.train"):
-        start_run(lab, preset, overrides)
     mine = run is not None and visitor().may_control(run)
     active = run is not None and run.active and mine
+    if train.button(
+        "Train",
+        type="primary",
+        disabled=active,  # one press, one run: not a second one by accident while this one trains
+        help=f"Run #{run.id} is training: stop it first, or pick another run" if active else None,
+        width="stretch",
+        key=f"{lab}.train",
+    ):
+        start_run(lab, preset, overrides)
     # Resume: a paused run, or a stopped or failed one that left a checkpoint to continue from
     resumable = mine and (run.status == PAUSED or (run.status in (STOPPED, FAILED) and run.checkpoint_step is not None))
     if resumable:
