@@ -9,7 +9,7 @@ from engine.runtime.store import Run
 from ui import live
 from ui.engine import store
 from ui.figures import Prebuilt, metric_chart
-from ui.meta_rl import episode_chart, reading, regret_chart
+from ui.meta_rl import ablation_of, episode_chart, reading, regret_chart
 from ui.meta_rl_agents import bundled_preview, replay
 from ui.run_panel import lab_header, live_controls, live_panel, start_run
 
@@ -29,12 +29,10 @@ if st.button("Ablation: the same agent without the reward input", help="The pape
 
 
 def ablation_for(run: Run) -> tuple[int, dict] | None:
-    """The latest finished run that differs from this one only in reward_input (its id and regret), to overlay."""
-    for other in store().list_runs(lab=LAB.name, statuses=("done",)):
-        if other.id != run.id and {**other.config, "reward_input": run.config["reward_input"]} == run.config:
-            snapshot = store().snapshot(other.id, "regret")
-            return (other.id, snapshot[1]) if snapshot else None
-    return None
+    """The ablation of this run, if one finished (its id and regret), to overlay."""
+    other = ablation_of(run, store().list_runs(lab=LAB.name, statuses=("done",)))
+    snapshot = other and store().snapshot(other.id, "regret")
+    return (other.id, snapshot[1]) if snapshot else None
 
 
 def training_chart(latest: Run) -> Prebuilt | None:

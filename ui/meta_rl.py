@@ -6,6 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from engine.runtime.store import Run
 from ui.figures import PALETTE, band
 
 # drawing order and style: the Bayes-optimal floor first, the agent on top
@@ -17,6 +18,21 @@ METHODS = {
     "random": ("random", "grey", "dot"),
     "agent": ("meta-RL agent (frozen)", PALETTE[1], "solid"),
 }
+
+
+def ablation_of(run: Run, finished: list[Run]) -> Run | None:
+    """Among `finished` runs, the latest that is this run's ablation: the same values, the reward input off (an
+    ablation has none of its own, and an ordinary run is no one's ablation)."""
+    if not run.config["reward_input"]:
+        return None
+    for other in finished:
+        if (
+            other.id != run.id
+            and {**other.config, "reward_input": True} == run.config
+            and not other.config["reward_input"]
+        ):
+            return other
+    return None
 
 
 def regret_chart(curves: dict[str, np.ndarray], title: str, ablation: dict[str, np.ndarray] | None = None) -> go.Figure:
