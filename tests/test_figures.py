@@ -2,6 +2,9 @@
 
 from types import SimpleNamespace
 
+import numpy as np
+
+from ui.figures import metric_chart
 from ui.meta_rl import ablation_of
 
 
@@ -15,3 +18,15 @@ def test_only_a_run_without_the_reward_input_is_an_ablation():
     assert ablation_of(run, [other_ordinary, ablation]) is ablation
     assert ablation_of(run, [meta_rl_run(4, reward_input=False, lr=3e-3)]) is None  # other values: not its ablation
     assert ablation_of(ablation, [run]) is None  # an ablation has no ablation of its own
+
+
+def test_quick_live_changes_make_one_marker():
+    steps = np.arange(0, 1000, 10)
+    events = [
+        {"step": step, "kind": "set", "detail": {"lr": lr}} for step, lr in ((500, 1e-3), (505, 2e-3), (512, 3e-3))
+    ]
+    figure = metric_chart(
+        {"loss": (steps, np.ones(len(steps)))}, "Losses", events + [{"step": 900, "kind": "pause", "detail": {}}]
+    )
+    labels = [note.text for note in figure.layout.annotations]
+    assert labels == ["set lr=0.003 (last of 3)", "pause"]
