@@ -9,11 +9,12 @@ from engine.labs.tournament.config import WINNER_RULES
 from engine.labs.tournament.mechanisms import parse_mechanisms
 from engine.runtime.store import Run
 from ui import live
-from ui.figures import Prebuilt, metric_chart
+from ui.figures import Prebuilt
 from ui.run_panel import lab_header, live_controls, live_panel
 from ui.tournament import (
     bundled_preview,
     cross_application_chart,
+    curves_charts,
     reading,
     sample_grid,
     transfer_chart,
@@ -93,20 +94,8 @@ def evaluation_panels(test: dict, transfer: dict, config: dict, when: str, key: 
 
 def curve_charts(latest: Run) -> tuple[Prebuilt, Prebuilt]:
     metrics = live.metrics(latest, ["owned_in_training", "owned", "discriminator_loss", "expert_loss"])
-    owned = {
-        label: metrics[name]
-        for name, label in (
-            ("owned_in_training", "in the last rounds' tournament"),
-            ("owned", "on held-out test digits"),
-        )
-        if name in metrics
-    }
-    losses = {name: metrics[name] for name in ("discriminator_loss", "expert_loss") if name in metrics}
-    events = live.events(latest)  # live learning-rate changes and pauses, as dotted verticals
-    return (
-        Prebuilt(metric_chart(owned, "Mechanisms owned by distinct experts", events, "mechanisms", x_title="round")),
-        Prebuilt(metric_chart(losses, "Losses", events, smoothing=20, x_title="round")),
-    )
+    owned, losses = curves_charts(metrics, live.events(latest))
+    return Prebuilt(owned), Prebuilt(losses)
 
 
 def draw(latest: Run) -> None:
@@ -116,7 +105,8 @@ def draw(latest: Run) -> None:
     if wins is None:
         st.info("The experts are learning the identity first; the tournament starts in a few seconds.")
         return
-    step, history = wins
+    # both win figures from one snapshot, taken at the animation's slower pace, so that they show the same rounds
+    step, history = live.snapshot(latest, "wins", HEAVY_EVERY) or wins
     current, past = st.columns(2)
     first = max(step - latest.config["report_every"] + 1, 1)
     current.plotly_chart(
@@ -128,12 +118,11 @@ def draw(latest: Run) -> None:
         width="stretch",
         key="tournament.wins",
     )
-    _, slow = live.snapshot(latest, "wins", HEAVY_EVERY) or wins  # the animation over every round: a slower pace
     past.plotly_chart(
         live.shared(
             "tournament.history",
-            (latest.id, len(slow["rounds"])),
-            lambda: Prebuilt(win_history_chart(slow["rounds"], slow["shares"], mechanisms)),
+            (latest.id, step),
+            lambda: Prebuilt(win_history_chart(history["rounds"], history["shares"], mechanisms)),
             heavy=True,
         ),
         width="stretch",

@@ -30,3 +30,11 @@ def test_quick_live_changes_make_one_marker():
     )
     labels = [note.text for note in figure.layout.annotations]
     assert labels == ["set lr=0.003 (last of 3)", "pause"]
+
+
+def test_the_tournament_losses_have_readable_names():
+    from ui.tournament import curves_charts
+
+    series = (np.arange(5), np.ones(5))
+    _, losses = curves_charts({"discriminator_loss": series, "expert_loss": series}, [])
+    assert [trace.name for trace in losses.data] == ["discriminator", "winning experts"]
