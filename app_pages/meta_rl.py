@@ -9,8 +9,8 @@ from engine.runtime.store import Run
 from ui import live
 from ui.engine import store
 from ui.figures import Prebuilt, metric_chart
-from ui.meta_rl import ablation_of, episode_chart, reading, regret_chart
-from ui.meta_rl_agents import bundled_preview, replay
+from ui.meta_rl import ablation_of, bundled_reading, episode_chart, reading, regret_chart
+from ui.meta_rl_agents import PREVIEW_EPISODES, bundled_preview, replay
 from ui.run_panel import lab_header, live_controls, live_panel, start_run
 
 LAB = get_lab("meta_rl")
@@ -99,7 +99,7 @@ if run is None:
         ),
         width="stretch",
     )
-    left.markdown(reading(curves))
+    left.markdown(bundled_reading(curves, PREVIEW_EPISODES))
     right.plotly_chart(
         live.shared("meta_rl.bundled_episode", (), lambda: Prebuilt(episode_chart(episode))), width="stretch"
     )

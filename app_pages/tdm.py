@@ -141,8 +141,8 @@ preset, overrides, run = lab_header(
     "distance to the goal g that the agent will be left with after τ more steps. Trained off-policy on every "
     "horizon at once, it is a model of what the dynamics can reach — it plans like a model and learns like "
     "Q-learning (Pong, Gu, Dalal & Levine 2018). Here a point mass learns it; the exact answer is drawn beside.",
-    r"Q(s_t,a_t,g,\tau)=\mathbb{E}_{s_{t+1}}\Big[-\lvert s_{t+1}-g\rvert\,\mathbb{1}[\tau=0]"
-    r"+\max_a Q(s_{t+1},a,g,\tau-1)\,\mathbb{1}[\tau\neq0]\Big]",
+    r"Q(s_t,a_t,g,\tau)=\mathbb{E}_{s_{t+1}}\Big[-\lvert s_{t+1}-g\rvert\,\mathbb{1}[{\tau=0}]"
+    r"+\max_a Q(s_{t+1},a,g,\tau-1)\,\mathbb{1}[{\tau\neq0}]\Big]",
 )
 _, bundled_config, bundled_curves = checkpoint_learners(BUNDLED)
 points = pick_points(run.config["layout"] if run else bundled_config["layout"])

@@ -24,6 +24,7 @@ def test_meta_rl_first_visit_shows_the_bundled_agent(fresh_app):
     assert not app.exception
     assert plotly_count(app) == 2  # regret curves and an episode, before anyone trains anything
     assert any("frozen agent's regret" in m.value for m in app.markdown)
+    assert any("scored on 1,000 held-out bandits" in m.value for m in app.markdown)  # why it is not the text's figure
 
 
 def test_meta_rl_shows_a_finished_run_and_its_figures(fresh_app):
@@ -33,6 +34,7 @@ def test_meta_rl_shows_a_finished_run_and_its_figures(fresh_app):
     assert app.selectbox(key="meta_rl.run").value == run_id
     assert plotly_count(app) == 3  # training curve, regret curves, episode explorer
     assert not app.error
+    assert any(c.value.endswith(f"?run={run_id}") for c in app.code)  # a link to copy, that reopens this run
 
 
 def test_meta_rl_bad_links_get_a_message_and_defaults(fresh_app):

@@ -140,3 +140,14 @@ def reading(curves: dict[str, np.ndarray]) -> str:
     ]
     text += "; it beats " + (", ".join(beaten) if beaten else "none of the baselines yet") + "."
     return text
+
+
+def bundled_reading(curves: dict[str, np.ndarray], bandits: int) -> str:
+    """The bundled agent's reading, and why it differs from the measured figures the page quotes below it."""
+    return (
+        reading(curves)
+        + f" This is the agent bundled with Dreamlab, scored on {bandits:,} held-out bandits (± is the standard "
+        "error). The figures quoted under *What the figures show* are other agents of the same preset, trained "
+        "afresh by `python -m engine bench meta_rl --preset quick` and scored on 10,000 bandits: each training "
+        "run ends a little differently, so the two readings differ by that and by the luck of the bandits drawn."
+    )

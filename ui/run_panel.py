@@ -208,15 +208,32 @@ def branch_form(lab: Lab, run: Run) -> None:
 def lab_header(lab: Lab, idea: str, equation: str) -> tuple[str, dict[str, Any], Run | None]:
     """The top of every lab page: the idea, its equation, the hyperparameters, the run, Train/Pause/Stop, Branch."""
     st.title(f"{lab.icon} {lab.title}")
+    st.caption(f":material/description: The paper: {lab.paper}")
     st.markdown(idea)
-    st.latex(equation)
+    st.markdown(wrapping_equation(equation), text_alignment="center")
     with st.expander("Hyperparameters", expanded=False):
         preset, overrides = hyperparameter_form(lab.name, lab.space)
     run = select_run(lab.name)
     train_buttons(lab.name, preset, overrides, run)
     if run is not None:
+        link_to(run)
         branch_form(lab, run)
     return preset, overrides, run
+
+
+def wrapping_equation(latex: str) -> str:
+    """An equation as markdown math that wraps on a narrow screen (KaTeX breaks inline math after a relation or an
+    operator, and here after the wide spaces between its parts), drawn in display style; display math would run
+    off the right edge of a phone."""
+    return "$\\displaystyle " + latex.replace(r"\qquad", r"\qquad\allowbreak") + "$"
+
+
+def link_to(run: Run) -> None:
+    """A link that opens this run (read-only for anyone but its owner), with a copy button."""
+    page = (st.context.url or "").split("?")[0]
+    with st.popover(":material/link: Copy a link to this run"):
+        st.code(f"{page}?run={run.id}", language=None, wrap_lines=True)
+        st.caption("Anyone with the link sees this run and its figures; only its owner controls it.")
 
 
 def live_panel(run: Run, draw: Callable[[Run], None], every: float = 1.0, figures_every: float | None = None) -> None:

@@ -28,6 +28,7 @@ class Lab:
     trainer_module: str
     icon: str  # the app's navigation icon (a Material Symbols name)
     sweep_link: str = ""  # the parameter through which a sweep's jobs refer to the run they start from
+    paper: str = ""  # the paper the lab shows, as a markdown link
 
     @property
     def page(self) -> str:
@@ -67,6 +68,7 @@ LABS: dict[str, Lab] = {
             config_module="engine.labs.meta_rl.config",
             trainer_module="engine.labs.meta_rl.train",
             icon=":material/casino:",
+            paper="[Wang et al. 2016, *Learning to reinforcement learn*](https://arxiv.org/abs/1611.05763)",
         ),
         Lab(
             name="world_models",
@@ -77,6 +79,7 @@ LABS: dict[str, Lab] = {
             trainer_module="engine.labs.world_models.train",
             icon=":material/cloud:",
             sweep_link="world_run",
+            paper="[Ha & Schmidhuber 2018, *World Models*](https://arxiv.org/abs/1803.10122)",
         ),
         Lab(
             name="tdm",
@@ -86,6 +89,7 @@ LABS: dict[str, Lab] = {
             config_module="engine.labs.tdm.config",
             trainer_module="engine.labs.tdm.train",
             icon=":material/radar:",
+            paper="[Pong, Gu, Dalal & Levine 2018, *Temporal Difference Models*](https://arxiv.org/abs/1802.09081)",
         ),
         Lab(
             name="tournament",
@@ -95,6 +99,7 @@ LABS: dict[str, Lab] = {
             config_module="engine.labs.tournament.config",
             trainer_module="engine.labs.tournament.train",
             icon=":material/emoji_events:",
+            paper="[Parascandolo et al. 2018, *Learning Independent Causal Mechanisms*](https://arxiv.org/abs/1712.00961)",
         ),
     ]
 }
