@@ -38,3 +38,10 @@ def test_the_tournament_losses_have_readable_names():
     series = (np.arange(5), np.ones(5))
     _, losses = curves_charts({"discriminator_loss": series, "expert_loss": series}, [])
     assert [trace.name for trace in losses.data] == ["discriminator", "winning experts"]
+
+
+def test_a_stopped_runs_key_figures_are_figures():
+    from ui.run_panel import key_figures
+
+    run = SimpleNamespace(summary={"stopped": 1.0, "env_steps_done": 3097.0, "train_seconds": 41.5})
+    assert key_figures(run) == "env_steps_done=3.1e+03, train_seconds=41.5"  # that it stopped is its status

@@ -73,6 +73,10 @@ def test_runs_page_lists_and_exports(fresh_app):
     app = open_page("runs", run=str(run_id))
     assert not app.exception
     assert len(app.dataframe) == 1 and plotly_count(app) == 1
+    assert list(app.dataframe[0].value["progress"]) == [100]  # whole per cent, as the lab page's progress bar
+    assert app.selectbox(key="runs.metric").value == "eval_regret"  # the lab's headline metric, not the first
+    [link] = app.get("page_link")
+    assert link.proto.page == "meta_rl" and "run=" in link.proto.query_string
 
 
 def test_a_combination_the_lab_rejects_gets_a_message_not_a_job(fresh_app):

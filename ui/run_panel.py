@@ -25,6 +25,12 @@ def run_label(run: Run) -> str:
     return f"{STATUS_ICONS[run.status]} #{run.id} · {run.status} · {created}"
 
 
+def key_figures(run: Run) -> str:
+    """The run's first four figures; whether it was stopped is its status, not a figure."""
+    figures = [(k, v) for k, v in run.summary.items() if k != "stopped"][:4]
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures)
+
+
 def select_run(lab: str) -> Run | None:
     """This lab's runs, newest first; a link's `run` wins so a shared link opens the same run (then the picker
     does). Without one, a visitor lands on their own latest run, else on the bundled run (None) — never on a
