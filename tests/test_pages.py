@@ -17,12 +17,15 @@ def test_home_presents_the_labs(fresh_app):
     app = open_page("home")
     assert not app.exception
     assert "Learning to reinforcement learn" in [h.value for h in app.subheader]
+    assert sum("arxiv.org/abs/" in c.value for c in app.caption) == 4  # each lab links its paper
+    assert not any("seed notes" in c.value for c in app.caption)
 
 
 def test_meta_rl_first_visit_shows_the_bundled_agent(fresh_app):
     app = open_page("meta_rl")
     assert not app.exception
     assert plotly_count(app) == 2  # regret curves and an episode, before anyone trains anything
+    assert sum(c.value.startswith(":material/search: **Look for**") for c in app.caption) == 2  # one under each
     assert any("frozen agent's regret" in m.value for m in app.markdown)
     assert any("scored on 1,000 held-out bandits" in m.value for m in app.markdown)  # why it is not the text's figure
 

@@ -227,6 +227,11 @@ def lab_header(lab: Lab, idea: str, equation: str) -> tuple[str, dict[str, Any],
     return preset, overrides, run
 
 
+def look_for(where, text: str) -> None:
+    """Under a figure, one line of what to look for in it."""
+    where.caption(f":material/search: **Look for** {text}")
+
+
 def wrapping_equation(latex: str) -> str:
     """An equation as markdown math that wraps on a narrow screen (KaTeX breaks inline math after a relation or an
     operator, and here after the wide spaces between its parts), drawn in display style; display math would run
