@@ -13,8 +13,9 @@ import streamlit as st
 
 from engine.labs import LABS
 from engine.params import ConfigError
-from ui.engine import job_manager, remember_visitor, visitor
+from ui.engine import errors_shown, job_manager, remember_visitor, visitor
 from ui.live import engine_status
+from ui.params import link_notice
 
 
 @asynccontextmanager
@@ -38,11 +39,15 @@ def main() -> None:
         st.Page("app_pages/runs.py", title="Runs", icon=":material/list_alt:", url_path="runs"),
     ]
     navigation = st.navigation(pages)
+    # whatever escapes errors_shown (a widget's callback): the hosted profile's visitors see no traceback either
+    st.set_option("client.showErrorDetails", "none" if job_manager().settings.hosted else "full")
     with st.sidebar:
         visitor()  # an `?admin=` token in the link is read (and removed) on whichever page it arrives
         remember_visitor()
         engine_status()
-    navigation.run()
+    link_notice()  # one line above the page for whatever in its link the page could not use
+    with errors_shown():
+        navigation.run()
 
 
 if __name__ == "__main__":

@@ -27,5 +27,9 @@ for lab in LABS.values():
             picture.image(str(image))
         text.subheader(lab.title)
         text.write(lab.idea)
+        text.caption(f":material/description: The paper: {lab.paper}")
         text.page_link(lab.page, label=f"Open the {lab.title} lab", icon=":material/play_arrow:")
-st.caption("All four labs of the seed notes are here; each also runs from the command line (`python -m engine`).")
+st.caption(
+    "Every lab also runs from the command line: `python -m engine train meta_rl`, and `python -m engine --help` "
+    "for the rest."
+)

@@ -9,11 +9,15 @@ from engine.runtime.store import Run
 from ui import live
 from ui.engine import store
 from ui.figures import Prebuilt, metric_chart
-from ui.meta_rl import episode_chart, reading, regret_chart
-from ui.meta_rl_agents import bundled_preview, replay
-from ui.run_panel import lab_header, live_controls, live_panel, start_run
+from ui.meta_rl import ablation_of, bundled_reading, episode_chart, reading, regret_chart
+from ui.meta_rl_agents import PREVIEW_EPISODES, bundled_preview, replay
+from ui.run_panel import lab_header, live_controls, live_panel, look_for, start_run
 
 LAB = get_lab("meta_rl")
+REGRET_LOOK = (
+    "the agent's thick curve bending flat like the dashed Bayes-optimal floor, below Thompson sampling and UCB1."
+)
+EPISODE_LOOK = "both arms tried in the first pulls, then P(arm) settling on the arm whose true p is higher."
 
 preset, overrides, run = lab_header(
     LAB,
@@ -29,12 +33,10 @@ if st.button("Ablation: the same agent without the reward input", help="The pape
 
 
 def ablation_for(run: Run) -> tuple[int, dict] | None:
-    """The latest finished run that differs from this one only in reward_input (its id and regret), to overlay."""
-    for other in store().list_runs(lab=LAB.name, statuses=("done",)):
-        if other.id != run.id and {**other.config, "reward_input": run.config["reward_input"]} == run.config:
-            snapshot = store().snapshot(other.id, "regret")
-            return (other.id, snapshot[1]) if snapshot else None
-    return None
+    """The ablation of this run, if one finished (its id and regret), to overlay."""
+    other = ablation_of(run, store().list_runs(lab=LAB.name, statuses=("done",)))
+    snapshot = other and store().snapshot(other.id, "regret")
+    return (other.id, snapshot[1]) if snapshot else None
 
 
 def training_chart(latest: Run) -> Prebuilt | None:
@@ -63,6 +65,9 @@ def draw(latest: Run) -> None:
         chart = live.shared("meta_rl.training", (latest.id, live.version(latest)), lambda: training_chart(latest))
         if chart is not None:
             st.plotly_chart(chart, width="stretch", key="meta_rl.training")
+            look_for(
+                st, "regret per episode falling over the updates, the frozen agent's held-out curve following it down."
+            )
         else:
             st.info("Waiting for the first update…")
     with explorer:
@@ -80,6 +85,7 @@ def draw(latest: Run) -> None:
                 ),
             )
             st.plotly_chart(chart, width="stretch", key="meta_rl.regret")
+            look_for(st, REGRET_LOOK)
             st.markdown(reading(regret_curves))
         else:
             st.info("The regret curves appear at the first evaluation.")
@@ -101,10 +107,12 @@ if run is None:
         ),
         width="stretch",
     )
-    left.markdown(reading(curves))
+    look_for(left, REGRET_LOOK)
+    left.markdown(bundled_reading(curves, PREVIEW_EPISODES))
     right.plotly_chart(
         live.shared("meta_rl.bundled_episode", (), lambda: Prebuilt(episode_chart(episode))), width="stretch"
     )
+    look_for(right, EPISODE_LOOK)
 else:
     live_controls(LAB.name, LAB.space, run)
     live_panel(run, draw)
@@ -120,6 +128,7 @@ else:
             ),
             width="stretch",
         )
+        look_for(st, EPISODE_LOOK)
     else:
         st.caption("The explorer opens at the first checkpoint.")
 

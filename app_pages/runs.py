@@ -6,18 +6,14 @@ import time
 import pandas as pd
 import streamlit as st
 
+from engine.labs import get_lab
 from engine.params import ConfigError
 from engine.runtime.store import Run
 from ui import live
 from ui.engine import job_manager, store, visitor
 from ui.figures import Prebuilt, metric_chart
-from ui.params import url_number
-from ui.run_panel import live_panel, run_label
-
-
-def key_figures(run: Run) -> str:
-    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(run.summary.items())[:4])
-
+from ui.params import ignored_in_link, url_number
+from ui.run_panel import key_figures, live_panel, run_label
 
 st.title(":material/list_alt: Runs")
 runs = store().list_runs()
@@ -26,31 +22,40 @@ if not runs:
     st.stop()
 
 me = visitor()
-histories = store().histories()
-st.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "id": r.id,
-                "lab": r.lab,
-                "status": r.status,
-                "progress": r.progress,
-                "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
-                "owner": "you" if r.owner == me.id else (r.owner if r.owner == "cli" else "another visitor"),
-                "key figures": key_figures(r),
-                "history": " · ".join(histories.get(r.id, [])),
-            }
-            for r in runs
-        ]
-    ),
-    hide_index=True,
-    width="stretch",
-    column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)},
-)
 
+
+@st.fragment(run_every=5 if any(r.active for r in runs) else None)
+def runs_table() -> None:
+    """Every run, its progress as the lab pages show it (whole per cent), redrawn while any run trains."""
+    histories = store().histories()
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "id": r.id,
+                    "lab": r.lab,
+                    "status": r.status,
+                    "progress": round(100 * r.progress),
+                    "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
+                    "owner": "you" if r.owner == me.id else (r.owner if r.owner == "cli" else "another visitor"),
+                    "key figures": key_figures(r),
+                    "history": " · ".join(histories.get(r.id, [])),
+                }
+                for r in store().list_runs()
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        column_config={"progress": st.column_config.ProgressColumn("progress", format="%d %%", max_value=100)},
+    )
+
+
+runs_table()
 by_id = {r.id: r for r in runs}
 ids = list(by_id)
 wanted = url_number("run")
+if wanted is not None and wanted not in by_id:
+    ignored_in_link("run", st.query_params["run"], "there is no such run")
 chosen = st.selectbox(
     "Open run",
     ids,
@@ -67,6 +72,13 @@ compare = st.selectbox(
 )
 st.query_params.from_dict({"run": str(chosen), **({"compare": str(compare)} if compare else {})})
 run = by_id[chosen]
+lab = get_lab(run.lab)
+st.page_link(
+    lab.page,
+    label=f"Open run #{run.id} in the {lab.title} lab",
+    icon=":material/open_in_new:",
+    query_params={"run": str(run.id)},
+)
 
 
 def draw(latest: Run) -> None:
@@ -75,7 +87,9 @@ def draw(latest: Run) -> None:
     if not metrics:
         st.caption("No metrics yet.")
         return
-    name = st.selectbox("Metric", sorted(metrics), key="runs.metric")
+    names = sorted(metrics)
+    headline = get_lab(latest.lab).headline
+    name = st.selectbox("Metric", names, index=names.index(headline) if headline in names else 0, key="runs.metric")
 
     def chart() -> Prebuilt:
         series = {f"#{latest.id}": metrics[name]}

@@ -12,7 +12,7 @@ from ui import live
 from ui.engine import store
 from ui.figures import Prebuilt, metric_chart
 from ui.params import url_number
-from ui.run_panel import lab_header, live_controls, live_panel
+from ui.run_panel import lab_header, live_controls, live_panel, look_for
 from ui.tdm import (
     BUNDLED,
     METHOD_NAMES,
@@ -103,11 +103,19 @@ def views(
             heavy=True,
         )
     st.plotly_chart(heatmap, key="tdm.heatmap")
+    look_for(
+        st,
+        "the learnt map (left) bending around the wall like the exact one (middle); the difference (right) near white.",
+    )
     left, middle, right = st.columns(3)
     charts = live.shared("tdm.curves", curves, lambda: curve_charts(*curve_series_of()))
     if charts:
         left.plotly_chart(charts[0], key="tdm.success")
+        look_for(
+            left, "success rising toward 1 (in the compare preset: TDM's curve ahead of DDPG's at the same env steps)."
+        )
         middle.plotly_chart(charts[1], key="tdm.distance")
+        look_for(middle, "the distance left to the goal falling as the agent learns to reach it.")
     right.plotly_chart(
         live.shared(
             "tdm.rollouts",
@@ -116,6 +124,7 @@ def views(
         ),
         key="tdm.rollouts",
     )
+    look_for(right, "paths that go around the wall to the goal, not into it.")
 
 
 def curve_charts(success: dict, distance: dict, events=()) -> tuple[Prebuilt, Prebuilt] | None:
@@ -141,8 +150,8 @@ preset, overrides, run = lab_header(
     "distance to the goal g that the agent will be left with after τ more steps. Trained off-policy on every "
     "horizon at once, it is a model of what the dynamics can reach — it plans like a model and learns like "
     "Q-learning (Pong, Gu, Dalal & Levine 2018). Here a point mass learns it; the exact answer is drawn beside.",
-    r"Q(s_t,a_t,g,\tau)=\mathbb{E}_{s_{t+1}}\Big[-\lvert s_{t+1}-g\rvert\,\mathbb{1}[\tau=0]"
-    r"+\max_a Q(s_{t+1},a,g,\tau-1)\,\mathbb{1}[\tau\neq0]\Big]",
+    r"Q(s_t,a_t,g,\tau)=\mathbb{E}_{s_{t+1}}\Big[-\lvert s_{t+1}-g\rvert\,\mathbb{1}[{\tau=0}]"
+    r"+\max_a Q(s_{t+1},a,g,\tau-1)\,\mathbb{1}[{\tau\neq0}]\Big]",
 )
 _, bundled_config, bundled_curves = checkpoint_learners(BUNDLED)
 points = pick_points(run.config["layout"] if run else bundled_config["layout"])

@@ -9,11 +9,12 @@ from engine.labs.tournament.config import WINNER_RULES
 from engine.labs.tournament.mechanisms import parse_mechanisms
 from engine.runtime.store import Run
 from ui import live
-from ui.figures import Prebuilt, metric_chart
-from ui.run_panel import lab_header, live_controls, live_panel
+from ui.figures import Prebuilt
+from ui.run_panel import lab_header, live_controls, live_panel, look_for
 from ui.tournament import (
     bundled_preview,
     cross_application_chart,
+    curves_charts,
     reading,
     sample_grid,
     transfer_chart,
@@ -22,6 +23,8 @@ from ui.tournament import (
 )
 
 LAB = get_lab("tournament")
+WINS_LOOK = "one dark cell per row, each in a different column: every mechanism owned by an expert of its own."
+HISTORY_LOOK = "press Play: round by round, the rows sort themselves into distinct experts."
 RULE_LABELS = {"argmax": "argmax, the paper's rule", "balanced": "balanced, a fair share per round"}
 HEAVY_EVERY = (
     10.0  # seconds: a live run's megabyte figures (the animation over rounds, the image grids) move this often
@@ -55,6 +58,7 @@ def evaluation_panels(test: dict, transfer: dict, config: dict, when: str, key: 
         width="stretch",
         key="tournament.cross",
     )
+    look_for(matrix, "one dark cell per row and per column: each expert undoes one mechanism, and only that one.")
     sample = grid.radio("Sample digit", range(test["inputs"].shape[1]), horizontal=True, key="tournament.sample")
     grid.plotly_chart(
         live.shared(
@@ -68,6 +72,7 @@ def evaluation_panels(test: dict, transfer: dict, config: dict, when: str, key: 
         width="stretch",
         key="tournament.grid",
     )
+    look_for(grid, "the framed winner's output looking like the clean original on the right.")
     st.subheader("Transfer: digits the experts never saw")
     chart, held = st.columns(2)
     chart.plotly_chart(
@@ -79,6 +84,7 @@ def evaluation_panels(test: dict, transfer: dict, config: dict, when: str, key: 
         width="stretch",
         key="tournament.transfer",
     )
+    look_for(chart, "errors on digit classes the experts never saw close to those on the classes they trained on.")
     held.plotly_chart(
         live.shared(
             "tournament.transfer_grid",
@@ -89,24 +95,13 @@ def evaluation_panels(test: dict, transfer: dict, config: dict, when: str, key: 
         width="stretch",
         key="tournament.transfer_grid",
     )
+    look_for(held, "the winners still undoing their mechanism on digits they never saw.")
 
 
 def curve_charts(latest: Run) -> tuple[Prebuilt, Prebuilt]:
     metrics = live.metrics(latest, ["owned_in_training", "owned", "discriminator_loss", "expert_loss"])
-    owned = {
-        label: metrics[name]
-        for name, label in (
-            ("owned_in_training", "in the last rounds' tournament"),
-            ("owned", "on held-out test digits"),
-        )
-        if name in metrics
-    }
-    losses = {name: metrics[name] for name in ("discriminator_loss", "expert_loss") if name in metrics}
-    events = live.events(latest)  # live learning-rate changes and pauses, as dotted verticals
-    return (
-        Prebuilt(metric_chart(owned, "Mechanisms owned by distinct experts", events, "mechanisms", x_title="round")),
-        Prebuilt(metric_chart(losses, "Losses", events, smoothing=20, x_title="round")),
-    )
+    owned, losses = curves_charts(metrics, live.events(latest))
+    return Prebuilt(owned), Prebuilt(losses)
 
 
 def draw(latest: Run) -> None:
@@ -116,7 +111,8 @@ def draw(latest: Run) -> None:
     if wins is None:
         st.info("The experts are learning the identity first; the tournament starts in a few seconds.")
         return
-    step, history = wins
+    # both win figures from one snapshot, taken at the animation's slower pace, so that they show the same rounds
+    step, history = live.snapshot(latest, "wins", HEAVY_EVERY) or wins
     current, past = st.columns(2)
     first = max(step - latest.config["report_every"] + 1, 1)
     current.plotly_chart(
@@ -128,21 +124,24 @@ def draw(latest: Run) -> None:
         width="stretch",
         key="tournament.wins",
     )
-    _, slow = live.snapshot(latest, "wins", HEAVY_EVERY) or wins  # the animation over every round: a slower pace
+    look_for(current, WINS_LOOK)
     past.plotly_chart(
         live.shared(
             "tournament.history",
-            (latest.id, len(slow["rounds"])),
-            lambda: Prebuilt(win_history_chart(slow["rounds"], slow["shares"], mechanisms)),
+            (latest.id, step),
+            lambda: Prebuilt(win_history_chart(history["rounds"], history["shares"], mechanisms)),
             heavy=True,
         ),
         width="stretch",
         key="tournament.history",
     )
+    look_for(past, HISTORY_LOOK)
     owned, losses = live.shared("tournament.curves", (latest.id, live.version(latest)), lambda: curve_charts(latest))
     left, right = st.columns(2)
     left.plotly_chart(owned, width="stretch", key="tournament.owned")
+    look_for(left, "the count climbing toward the number of mechanisms.")
     right.plotly_chart(losses, width="stretch", key="tournament.losses")
+    look_for(right, "the discriminator's and the winners' losses levelling off as the experts specialise.")
     test, transfer = live.snapshot(latest, "test", HEAVY_EVERY), live.snapshot(latest, "transfer", HEAVY_EVERY)
     if test is None or transfer is None:
         st.caption("The cross-application and transfer panels appear at the first evaluation.")
@@ -179,6 +178,7 @@ if run is None:
         width="stretch",
         key="tournament.wins",
     )
+    look_for(current, WINS_LOOK)
     past.plotly_chart(
         live.shared(
             "tournament.bundled_history",
@@ -188,6 +188,7 @@ if run is None:
         width="stretch",
         key="tournament.history",
     )
+    look_for(past, HISTORY_LOOK)
     evaluation_panels(preview["test"], preview["transfer"], preview["config"], "bundled run", ("bundled", rule))
 else:
     live_controls(LAB.name, LAB.space, run)

@@ -82,6 +82,8 @@ def test_a_stranger_sees_a_run_read_only_and_a_forged_call_is_refused(hosted):
         job_manager().stop(run.id, by=Visitor("a-forger"))
     assert job_manager().store.get_run(run.id).active
 
+    assert owner.button(key="meta_rl.train").disabled  # while the run shown trains; from the bundled run:
+    owner.selectbox(key="meta_rl.run").set_value(BUNDLED).run()
     second = owner.button(key="meta_rl.train").click().run()  # one active run per visitor
     assert any("per visitor" in w.value for w in second.warning)
     assert len(job_manager().store.list_runs()) == 1
@@ -105,3 +107,17 @@ def test_a_failed_run_shows_visitors_one_line_and_its_owner_the_details(hosted):
     assert not any("Traceback" in c.value for c in stranger.code)
     admin = open_page("meta_rl", run=str(run_id), admin=ADMIN_TOKEN)
     assert any("Traceback" in c.value for c in admin.code)
+
+
+def test_a_page_that_fails_shows_a_visitor_one_line_and_the_admin_the_traceback(hosted):
+    from streamlit import config
+
+    store = Store(hosted)
+    run_id = store.create_run("tdm", {}, owner="someone")  # a config the page cannot draw: it raises
+    store.finish(run_id, "stopped")
+    store.close()
+    visitor = open_page("tdm", run=str(run_id))
+    assert not visitor.exception and any("This part of the page failed (KeyError)" in e.value for e in visitor.error)
+    assert config.get_option("client.showErrorDetails") == "none"  # nor for anything that escapes the page
+    admin = open_page("tdm", run=str(run_id), admin=ADMIN_TOKEN)
+    assert admin.exception and "app_pages/tdm.py" in "".join(admin.exception[0].stack_trace)  # the traceback

@@ -17,13 +17,17 @@ def test_home_presents_the_labs(fresh_app):
     app = open_page("home")
     assert not app.exception
     assert "Learning to reinforcement learn" in [h.value for h in app.subheader]
+    assert sum("arxiv.org/abs/" in c.value for c in app.caption) == 4  # each lab links its paper
+    assert not any("seed notes" in c.value for c in app.caption)
 
 
 def test_meta_rl_first_visit_shows_the_bundled_agent(fresh_app):
     app = open_page("meta_rl")
     assert not app.exception
     assert plotly_count(app) == 2  # regret curves and an episode, before anyone trains anything
+    assert sum(c.value.startswith(":material/search: **Look for**") for c in app.caption) == 2  # one under each
     assert any("frozen agent's regret" in m.value for m in app.markdown)
+    assert any("scored on 1,000 held-out bandits" in m.value for m in app.markdown)  # why it is not the text's figure
 
 
 def test_meta_rl_shows_a_finished_run_and_its_figures(fresh_app):
@@ -33,6 +37,7 @@ def test_meta_rl_shows_a_finished_run_and_its_figures(fresh_app):
     assert app.selectbox(key="meta_rl.run").value == run_id
     assert plotly_count(app) == 3  # training curve, regret curves, episode explorer
     assert not app.error
+    assert any(c.value.endswith(f"?run={run_id}") for c in app.code)  # a link to copy, that reopens this run
 
 
 def test_meta_rl_bad_links_get_a_message_and_defaults(fresh_app):
@@ -60,6 +65,7 @@ def test_train_starts_a_run_and_stop_stops_it(fresh_app):
     assert not app.exception
     [run] = job_manager().store.list_runs()
     assert run.config["updates"] == 100_000 and run.active
+    assert app.button(key="meta_rl.train").disabled  # not a second run by a second press
     app.button(key="meta_rl.stop").click().run()
     assert job_manager().wait(run.id, timeout=20) == "stopped"
 
@@ -70,6 +76,10 @@ def test_runs_page_lists_and_exports(fresh_app):
     app = open_page("runs", run=str(run_id))
     assert not app.exception
     assert len(app.dataframe) == 1 and plotly_count(app) == 1
+    assert list(app.dataframe[0].value["progress"]) == [100]  # whole per cent, as the lab page's progress bar
+    assert app.selectbox(key="runs.metric").value == "eval_regret"  # the lab's headline metric, not the first
+    [link] = app.get("page_link")
+    assert link.proto.page == "meta_rl" and "run=" in link.proto.query_string
 
 
 def test_a_combination_the_lab_rejects_gets_a_message_not_a_job(fresh_app):

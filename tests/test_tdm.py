@@ -196,6 +196,7 @@ def test_train_reports_curves_heatmaps_and_a_checkpoint_and_stops_cleanly():
     assert {"tdm", "ddpg", "config", "tdm_curve"} <= set(ctx.checkpoints[-1])
     stopped = LocalContext(config, stop_after_polls=40)
     assert train.train(config, stopped)["stopped"] == 1.0 and stopped.checkpoints
+    assert stopped.fraction < 1.0  # "stopped · 100 %" no more: a stopped run keeps the share it reached
 
 
 def test_bad_values_are_rejected_with_a_message():

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import re
 import secrets
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import streamlit as st
 
@@ -65,3 +68,17 @@ def remember_visitor() -> None:
             "</script>",
             unsafe_allow_javascript=True,
         )
+
+
+@contextmanager
+def errors_shown() -> Iterator[None]:
+    """An error in a page or a live figure: the admin (everyone, in the local profile) sees its traceback; a visitor
+    of the hosted profile one line, and the server's log keeps the traceback."""
+    try:
+        yield
+    except Exception as error:  # noqa: BLE001 whatever broke, the rest of the app stays usable
+        if visitor().admin:
+            st.exception(error)
+        else:
+            traceback.print_exc()
+            st.error(f"This part of the page failed ({type(error).__name__}); the server's log has the details.")

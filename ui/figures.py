@@ -41,12 +41,17 @@ def metric_chart(
             mode="lines+markers" if len(steps) < 30 else "lines",
             line={"color": PALETTE[index % len(PALETTE)]},
         )
-    for event in events:
-        label = event["kind"] + "".join(
-            f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}" for k, v in event["detail"].items() if k != "message"
+    steps = [step for xs, _ in series.values() if len(xs) for step in (xs[0], xs[-1])]
+    for group in event_groups(events, (max(steps) - min(steps)) / 50 if steps else 0):
+        label = group[-1]["kind"] + "".join(
+            f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}"
+            for k, v in group[-1]["detail"].items()
+            if k != "message"
         )  # a history line
+        if len(group) > 1:
+            label += f" (last of {len(group)})"
         figure.add_vline(
-            x=event["step"],
+            x=group[-1]["step"],
             line={"dash": "dot", "color": "grey"},
             annotation_text=label,
             annotation_position="top left",
@@ -62,6 +67,17 @@ def metric_chart(
         legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"},
     )
     return figure
+
+
+def event_groups(events: list[dict[str, Any]], gap: float) -> list[list[dict[str, Any]]]:
+    """Events in runs no more than `gap` steps apart: a few quick slider moves make one marker, not a pile of them."""
+    groups: list[list[dict[str, Any]]] = []
+    for event in sorted(events, key=lambda event: event["step"]):
+        if groups and event["step"] - groups[-1][-1]["step"] <= gap:
+            groups[-1].append(event)
+        else:
+            groups.append([event])
+    return groups
 
 
 def band(

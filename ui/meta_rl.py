@@ -6,6 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from engine.runtime.store import Run
 from ui.figures import PALETTE, band
 
 # drawing order and style: the Bayes-optimal floor first, the agent on top
@@ -17,6 +18,21 @@ METHODS = {
     "random": ("random", "grey", "dot"),
     "agent": ("meta-RL agent (frozen)", PALETTE[1], "solid"),
 }
+
+
+def ablation_of(run: Run, finished: list[Run]) -> Run | None:
+    """Among `finished` runs, the latest that is this run's ablation: the same values, the reward input off (an
+    ablation has none of its own, and an ordinary run is no one's ablation)."""
+    if not run.config["reward_input"]:
+        return None
+    for other in finished:
+        if (
+            other.id != run.id
+            and {**other.config, "reward_input": True} == run.config
+            and not other.config["reward_input"]
+        ):
+            return other
+    return None
 
 
 def regret_chart(curves: dict[str, np.ndarray], title: str, ablation: dict[str, np.ndarray] | None = None) -> go.Figure:
@@ -124,3 +140,14 @@ def reading(curves: dict[str, np.ndarray]) -> str:
     ]
     text += "; it beats " + (", ".join(beaten) if beaten else "none of the baselines yet") + "."
     return text
+
+
+def bundled_reading(curves: dict[str, np.ndarray], bandits: int) -> str:
+    """The bundled agent's reading, and why it differs from the measured figures the page quotes below it."""
+    return (
+        reading(curves)
+        + f" This is the agent bundled with Dreamlab, scored on {bandits:,} held-out bandits (± is the standard "
+        "error). The figures quoted under *What the figures show* are other agents of the same preset, trained "
+        "afresh by `python -m engine bench meta_rl --preset quick` and scored on 10,000 bandits: each training "
+        "run ends a little differently, so the two readings differ by that and by the luck of the bandits drawn."
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 import numpy as np
@@ -14,20 +16,25 @@ def _key(lab: str, name: str) -> str:
     return f"{lab}.param.{name}"
 
 
-def log_grid(param: Param, points: int = 31) -> list[float]:
-    """Slider stops for a log-scale parameter, rounded to 2 significant digits so they read cleanly."""
-    values = np.geomspace(param.low, param.high, points)
-    return sorted({float(f"{v:.2g}") for v in values} | {float(param.default)})
+def log_grid(space: ParamSpace, name: str, points: int = 31) -> list[float]:
+    """Slider stops for a log-scale parameter, rounded to 2 significant digits so they read cleanly, beside its
+    default and every preset's value as they are: choosing a preset runs exactly its values."""
+    param = space[name]
+    exact = {param.default} | {values[name] for values in space.presets.values() if name in values}
+    return sorted({float(f"{v:.2g}") for v in np.geomspace(param.low, param.high, points)} | {float(v) for v in exact})
 
 
-def param_widget(param: Param, key: str, disabled: bool = False, on_change=None, args=(), slider: bool = False) -> Any:
+def param_widget(
+    space: ParamSpace, name: str, key: str, disabled: bool = False, on_change=None, args=(), slider: bool = False
+) -> Any:
+    param = space[name]
     common = {"help": param.help, "key": key, "disabled": disabled, "on_change": on_change, "args": args}
     if param.choices:
         return st.selectbox(param.name, param.choices, **common)
     if param.kind is bool:
         return st.toggle(param.name, **common)
     if param.log_scale:
-        return st.select_slider(param.name, options=log_grid(param), format_func=lambda v: f"{v:g}", **common)
+        return st.select_slider(param.name, options=log_grid(space, name), format_func=lambda v: f"{v:g}", **common)
     if param.kind is str:
         return st.text_input(param.name, **common)
     if slider and param.kind is float:
@@ -48,17 +55,17 @@ def _float_step(param: Param) -> float:
     return float(f"{(param.high - param.low) / 100:.1g}")
 
 
-def snap_to_widget(param: Param, value: Any) -> Any:
+def snap_to_widget(space: ParamSpace, name: str, value: Any) -> Any:
     """A select_slider only accepts its own stops: snap a URL/preset value to the nearest one."""
-    if param.log_scale:
-        return min(log_grid(param), key=lambda stop: abs(np.log(stop) - np.log(value)))
+    if space[name].log_scale:
+        return min(log_grid(space, name), key=lambda stop: abs(np.log(stop) - np.log(value)))
     return value
 
 
 def _load_preset(lab: str, space: ParamSpace) -> None:
     values = space.resolve(st.session_state[f"{lab}.preset"], {})
     for param in space.params:
-        st.session_state[_key(lab, param.name)] = snap_to_widget(param, values[param.name])
+        st.session_state[_key(lab, param.name)] = snap_to_widget(space, param.name, values[param.name])
 
 
 def hyperparameter_form(lab: str, space: ParamSpace, disabled: bool = False) -> tuple[str, dict[str, Any]]:
@@ -82,7 +89,7 @@ def hyperparameter_form(lab: str, space: ParamSpace, disabled: bool = False) -> 
     values = {}
     for index, param in enumerate(p for p in space.params if p.in_ui):
         with columns[index % 3]:
-            values[param.name] = param_widget(param, _key(lab, param.name), disabled=disabled)
+            values[param.name] = param_widget(space, param.name, _key(lab, param.name), disabled=disabled)
     preset_values = space.resolve(preset, {})
     overrides = {name: value for name, value in values.items() if value != preset_values[name]}
     _write_url(space, {"preset": preset, **overrides})
@@ -93,7 +100,7 @@ def _seed_from_url(lab: str, space: ParamSpace, presets: list[str]) -> None:
     url = dict(st.query_params)
     preset = url.pop("preset", presets[0])
     if preset not in presets:
-        st.warning(f"Unknown preset {preset!r} in the link; using {presets[0]!r}.")
+        ignored_in_link("preset", preset, f"no such preset; {presets[0]} instead")
         preset = presets[0]
     st.session_state[f"{lab}.preset"] = preset
     _load_preset(lab, space)
@@ -102,9 +109,9 @@ def _seed_from_url(lab: str, space: ParamSpace, presets: list[str]) -> None:
         if name not in names:
             continue  # other query params (run, tab, …) belong to the page
         try:
-            st.session_state[_key(lab, name)] = snap_to_widget(space[name], space[name].coerce(raw))
+            st.session_state[_key(lab, name)] = snap_to_widget(space, name, space[name].coerce(raw))
         except ConfigError as error:
-            st.warning(f"Ignored a value from the link: {error}")
+            ignored_in_link(name, raw, str(error).removeprefix(f"{name}: ").replace(repr(raw), "it"))
 
 
 def _write_url(space: ParamSpace, values: dict[str, Any]) -> None:
@@ -118,17 +125,45 @@ def _write_url(space: ParamSpace, values: dict[str, Any]) -> None:
 
 
 def url_number(name: str, kind: type = int, low: float | None = None, high: float | None = None) -> int | float | None:
-    """A number from the URL (of `kind`, within [low, high] where given), or None, with a message, when it is
-    missing or garbage."""
+    """A finite number from the URL (of `kind`, within [low, high] where given), or None when it is missing or
+    unusable (the page's link notice says so)."""
     raw = st.query_params.get(name)
     if raw is None:
         return None
     try:
         value = kind(raw)
-        if (low is not None and value < low) or (high is not None and value > high):
+        if not math.isfinite(value) or (low is not None and value < low) or (high is not None and value > high):
             raise ValueError
         return value
-    except ValueError:
+    except (ValueError, OverflowError):
         bounds = f" in [{low:g}, {high:g}]" if low is not None and high is not None else ""
-        st.warning(f"Ignored {name}={raw!r} in the link: not a number{bounds}.")
+        ignored_in_link(name, raw, f"not a number{bounds}")
         return None
+
+
+def as_text(text: str, limit: int = 60) -> str:
+    """Markdown that shows `text` as the characters it is, in a code span (never a link, markup or HTML), on one
+    line and at most `limit` characters long."""
+    text = " ".join(str(text).split())
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    fence = "`" * (1 + max((len(run) for run in re.findall("`+", text)), default=0))
+    return f"{fence} {text} {fence}" if text else "an empty value"
+
+
+def escaped(text: str) -> str:
+    """Markdown that shows `text` (an error message, which names no value of the link) as it is."""
+    return re.sub(r"([!-/:-@\\[-`{-~])", r"\\\1", text)
+
+
+def link_notice() -> None:
+    """Where a page says what in its link it could not use: one line at the top of the page, written as the page
+    reads its link (app.py places it before every page)."""
+    st.session_state["link.notice"] = (st.empty(), [])
+
+
+def ignored_in_link(name: str, raw: str, why: str) -> None:
+    """Add a value of the link that the page ignored (and so drops from the address) to the page's link notice."""
+    slot, problems = st.session_state.setdefault("link.notice", (st.empty(), []))
+    problems.append(f"{as_text(name, 20)} = {as_text(raw)} ({escaped(why)})")
+    shown = problems[:4] + ([f"and {len(problems) - 4} more"] if len(problems) > 4 else [])
+    slot.warning("Ignored in this link: " + "; ".join(shown), icon=":material/link_off:")

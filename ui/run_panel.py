@@ -13,8 +13,8 @@ from engine.labs import Lab
 from engine.params import ConfigError, ParamSpace
 from engine.runtime.access import Busy
 from engine.runtime.store import DONE, FAILED, HISTORY, PAUSED, QUEUED, RUNNING, STOPPED, TRAINING, Run, params_now
-from ui.engine import job_manager, store, visitor
-from ui.params import hyperparameter_form, param_widget, snap_to_widget, url_number
+from ui.engine import errors_shown, job_manager, store, visitor
+from ui.params import hyperparameter_form, ignored_in_link, param_widget, snap_to_widget, url_number
 
 BUNDLED = 0  # the run picker's entry for the run shipped with Dreamlab (run ids start at 1)
 STATUS_ICONS = {QUEUED: "○", RUNNING: "▶", PAUSED: "❚❚", DONE: "✓", STOPPED: "■", FAILED: "✗"}
@@ -25,19 +25,31 @@ def run_label(run: Run) -> str:
     return f"{STATUS_ICONS[run.status]} #{run.id} · {run.status} · {created}"
 
 
+def key_figures(run: Run) -> str:
+    """The run's first four figures; whether it was stopped is its status, not a figure."""
+    figures = [(k, v) for k, v in run.summary.items() if k != "stopped"][:4]
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures)
+
+
 def select_run(lab: str) -> Run | None:
-    """This lab's runs, newest first; the URL's `run` wins so a shared link opens the same run. Without one, a
-    visitor lands on their own latest run, else on the bundled run (None) — never on a stranger's live run."""
+    """This lab's runs, newest first; a link's `run` wins so a shared link opens the same run (then the picker
+    does). Without one, a visitor lands on their own latest run, else on the bundled run (None) — never on a
+    stranger's live run."""
     runs = store().list_runs(lab=lab)
+    by_id = {r.id: r for r in runs}
+    linked = url_number("run")
+    if linked is not None and linked not in by_id:
+        ignored_in_link("run", st.query_params["run"], "this lab has no such run")
+        linked = None
+    if linked == st.session_state.get(f"{lab}.run_in_url"):
+        linked = None  # the address says what this page wrote there, not a new link: the picker decides
+    wanted = st.session_state.pop(f"{lab}.new_run", None) or linked
     if not runs:
+        if "run" in st.query_params:
+            del st.query_params["run"]
         return None
     me = visitor()
-    by_id = {r.id: r for r in runs}
     options = [BUNDLED, *by_id]
-    wanted = st.session_state.pop(f"{lab}.new_run", None) or url_number("run")
-    if wanted is not None and wanted not in by_id:
-        st.warning(f"There is no {lab} run #{wanted}; showing your latest.")
-        wanted = None
     if wanted is not None or f"{lab}.run" not in st.session_state:
         own = [r.id for r in runs if r.owner == me.id or (me.admin and not job_manager().settings.hosted)]
         st.session_state[f"{lab}.run"] = wanted or (own[0] if own else BUNDLED)
@@ -47,6 +59,7 @@ def select_run(lab: str) -> Run | None:
         key=f"{lab}.run",
         format_func=lambda i: "the bundled run" if i == BUNDLED else run_label(by_id[i]),
     )
+    st.session_state[f"{lab}.run_in_url"] = None if chosen == BUNDLED else chosen
     if chosen == BUNDLED:
         if "run" in st.query_params:
             del st.query_params["run"]
@@ -81,10 +94,17 @@ def control(action: Callable[..., Any], *args: Any) -> None:
 def train_buttons(lab: str, preset: str, overrides: dict[str, Any], run: Run | None) -> None:
     manager = job_manager()
     train, pause, stop = st.columns(3)
-    if train.button("Train", type="primary", width="stretch", key=f"{lab}.train"):
-        start_run(lab, preset, overrides)
     mine = run is not None and visitor().may_control(run)
     active = run is not None and run.active and mine
+    if train.button(
+        "Train",
+        type="primary",
+        disabled=active,  # one press, one run: not a second one by accident while this one trains
+        help=f"Run #{run.id} is training: stop it first, or pick another run" if active else None,
+        width="stretch",
+        key=f"{lab}.train",
+    ):
+        start_run(lab, preset, overrides)
     # Resume: a paused run, or a stopped or failed one that left a checkpoint to continue from
     resumable = mine and (run.status == PAUSED or (run.status in (STOPPED, FAILED) and run.checkpoint_step is not None))
     if resumable:
@@ -156,9 +176,9 @@ def live_controls(lab: str, space: ParamSpace, run: Run) -> None:
     for column, name in zip(columns, space.live_names, strict=False):
         key = f"{lab}.live.{run.id}.{name}"
         if key not in st.session_state:
-            st.session_state[key] = snap_to_widget(space[name], params[name])
+            st.session_state[key] = snap_to_widget(space, name, params[name])
         with column:
-            param_widget(space[name], key, on_change=_send_live_change, args=(run.id, name, key), slider=True)
+            param_widget(space, name, key, on_change=_send_live_change, args=(run.id, name, key), slider=True)
 
 
 def branch_form(lab: Lab, run: Run) -> None:
@@ -174,11 +194,11 @@ def branch_form(lab: Lab, run: Run) -> None:
         names = [name for name in lab.space.branch_names if lab.space[name].in_ui]
         changes = {}
         for column, name in zip(st.columns(3) * len(names), names, strict=False):
-            key, now = f"{lab.name}.branch.{run.id}.{name}", snap_to_widget(lab.space[name], params[name])
+            key, now = f"{lab.name}.branch.{run.id}.{name}", snap_to_widget(lab.space, name, params[name])
             if key not in st.session_state:
                 st.session_state[key] = now
             with column:
-                value = param_widget(lab.space[name], key)
+                value = param_widget(lab.space, name, key)
             if value != now:
                 changes[name] = value
         if st.button("Branch", key=f"{lab.name}.branch.{run.id}", type="primary"):
@@ -194,15 +214,37 @@ def branch_form(lab: Lab, run: Run) -> None:
 def lab_header(lab: Lab, idea: str, equation: str) -> tuple[str, dict[str, Any], Run | None]:
     """The top of every lab page: the idea, its equation, the hyperparameters, the run, Train/Pause/Stop, Branch."""
     st.title(f"{lab.icon} {lab.title}")
+    st.caption(f":material/description: The paper: {lab.paper}")
     st.markdown(idea)
-    st.latex(equation)
+    st.markdown(wrapping_equation(equation), text_alignment="center")
     with st.expander("Hyperparameters", expanded=False):
         preset, overrides = hyperparameter_form(lab.name, lab.space)
     run = select_run(lab.name)
     train_buttons(lab.name, preset, overrides, run)
     if run is not None:
+        link_to(run)
         branch_form(lab, run)
     return preset, overrides, run
+
+
+def look_for(where, text: str) -> None:
+    """Under a figure, one line of what to look for in it."""
+    where.caption(f":material/search: **Look for** {text}")
+
+
+def wrapping_equation(latex: str) -> str:
+    """An equation as markdown math that wraps on a narrow screen (KaTeX breaks inline math after a relation or an
+    operator, and here after the wide spaces between its parts), drawn in display style; display math would run
+    off the right edge of a phone."""
+    return "$\\displaystyle " + latex.replace(r"\qquad", r"\qquad\allowbreak") + "$"
+
+
+def link_to(run: Run) -> None:
+    """A link that opens this run (read-only for anyone but its owner), with a copy button."""
+    page = (st.context.url or "").split("?")[0]
+    with st.popover(":material/link: Copy a link to this run"):
+        st.code(f"{page}?run={run.id}", language=None, wrap_lines=True)
+        st.caption("Anyone with the link sees this run and its figures; only its owner controls it.")
 
 
 def live_panel(run: Run, draw: Callable[[Run], None], every: float = 1.0, figures_every: float | None = None) -> None:
@@ -228,7 +270,8 @@ def live_panel(run: Run, draw: Callable[[Run], None], every: float = 1.0, figure
     def figures() -> None:
         latest = run_now(run.id)
         if latest is not None:
-            draw(latest)
+            with errors_shown():
+                draw(latest)
 
     progress()
     figures()

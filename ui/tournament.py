@@ -12,12 +12,18 @@ from engine.labs.tournament import data, evaluate, train
 from engine.labs.tournament.config import WINNER_RULES
 from engine.labs.tournament.mechanisms import parse_classes, parse_mechanisms
 from engine.runtime.checkpoints import load_checkpoint
-from ui.figures import animation_controls
+from ui.figures import animation_controls, metric_chart
 
 # one quick-preset run per winner rule: the paper's argmax, and the balanced cap beside it
 BUNDLED = {rule: Path(train.__file__).with_name(f"bundled_tournament_{rule}.pt") for rule in WINNER_RULES}
 WINNER_RGB = (0, 204, 150)  # the winner's frame in the sample grid
 MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
+CURVE_NAMES = {
+    "owned_in_training": "in the last rounds' tournament",
+    "owned": "on held-out test digits",
+    "discriminator_loss": "discriminator",
+    "expert_loss": "winning experts",
+}
 
 
 def expert_labels(experts: int) -> list[str]:
@@ -99,6 +105,18 @@ def win_history_chart(rounds: np.ndarray, shares: np.ndarray, mechanisms: list[s
         ],
     )
     return figure
+
+
+def curves_charts(metrics: dict, events: list[dict]) -> tuple[go.Figure, go.Figure]:
+    """Mechanisms owned by distinct experts, and the losses, over rounds; live changes as markers."""
+    owned, losses = (
+        {CURVE_NAMES[name]: metrics[name] for name in names if name in metrics}
+        for names in (("owned_in_training", "owned"), ("discriminator_loss", "expert_loss"))
+    )
+    return (
+        metric_chart(owned, "Mechanisms owned by distinct experts", events, "mechanisms", x_title="round"),
+        metric_chart(losses, "Losses", events, "loss", smoothing=20, x_title="round"),
+    )
 
 
 def sample_grid(result: dict[str, np.ndarray], mechanisms: list[str], sample: int, title: str) -> go.Figure:

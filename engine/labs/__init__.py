@@ -28,6 +28,8 @@ class Lab:
     trainer_module: str
     icon: str  # the app's navigation icon (a Material Symbols name)
     sweep_link: str = ""  # the parameter through which a sweep's jobs refer to the run they start from
+    paper: str = ""  # the paper the lab shows, as a markdown link
+    headline: str = ""  # the metric that says how a run is doing (the Runs page opens on it)
 
     @property
     def page(self) -> str:
@@ -65,8 +67,10 @@ LABS: dict[str, Lab] = {
             idea="An LSTM fed its last action and reward, trained over many bandits, then frozen: "
             "its activations now run an exploration algorithm of their own.",
             config_module="engine.labs.meta_rl.config",
+            headline="eval_regret",
             trainer_module="engine.labs.meta_rl.train",
             icon=":material/casino:",
+            paper="[Wang et al. 2016, *Learning to reinforcement learn*](https://arxiv.org/abs/1611.05763)",
         ),
         Lab(
             name="world_models",
@@ -74,9 +78,11 @@ LABS: dict[str, Lab] = {
             idea="A VAE and an MDN-RNN learn a game from pixels; a controller is trained entirely inside their "
             "dream, with a temperature that keeps it from exploiting the dream's mistakes.",
             config_module="engine.labs.world_models.config",
+            headline="held_out",
             trainer_module="engine.labs.world_models.train",
             icon=":material/cloud:",
             sweep_link="world_run",
+            paper="[Ha & Schmidhuber 2018, *World Models*](https://arxiv.org/abs/1803.10122)",
         ),
         Lab(
             name="tdm",
@@ -84,8 +90,10 @@ LABS: dict[str, Lab] = {
             idea="A goal-conditioned Q-function with a horizon τ learns how close a point mass can get to any goal "
             "in τ steps: watch its reachability heatmaps grow around the walls, checked against the exact answer.",
             config_module="engine.labs.tdm.config",
+            headline="tdm_success",
             trainer_module="engine.labs.tdm.train",
             icon=":material/radar:",
+            paper="[Pong, Gu, Dalal & Levine 2018, *Temporal Difference Models*](https://arxiv.org/abs/1802.09081)",
         ),
         Lab(
             name="tournament",
@@ -93,8 +101,10 @@ LABS: dict[str, Lab] = {
             idea="Experts compete to undo hidden transformations of digits; a discriminator judges and only the "
             "winner learns, so each expert becomes the inverse of one independent mechanism.",
             config_module="engine.labs.tournament.config",
+            headline="owned",
             trainer_module="engine.labs.tournament.train",
             icon=":material/emoji_events:",
+            paper="[Parascandolo et al. 2018, *Learning Independent Causal Mechanisms*](https://arxiv.org/abs/1712.00961)",
         ),
     ]
 }

@@ -188,7 +188,8 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, float]:
         if player.curve:
             summary[f"{method}_success"] = player.curve[-1][1]
             summary[f"{method}_final_distance"] = round(player.curve[-1][2], 4)
-    ctx.progress(1.0, "done")
+    if done == config["env_steps"]:  # a stopped run keeps the share it reached
+        ctx.progress(1.0, "done")
     return summary
 
 
