@@ -2,6 +2,10 @@
 
 In the local profile the app's visitor and the CLI act as the operator: full control of every run. In the
 hosted profile a visitor controls only the runs they own; the admin (who gave DREAMLAB_ADMIN_TOKEN) controls all.
+
+A visitor is a cookie, and a fresh cookie is a fresh visitor: so the hosted limits also count by `client`, the
+address the request came from — the server's peer, or, when that peer is a proxy the operator named
+(DREAMLAB_TRUSTED_PROXIES, as on Spaces), the address that proxy says it forwarded for.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class Busy(ConfigError):
 class Visitor:
     id: str  # recorded as the owner of the runs they start
     admin: bool = False
+    client: str = ""  # the address they come from ("" unknown: the CLI, a test)
 
     def may_control(self, run: Run) -> bool:
         return self.admin or (bool(self.id) and run.owner == self.id)
@@ -46,3 +51,19 @@ def visitor_from_token(token: str) -> str:
 
 def is_admin_token(given: str, expected: str) -> bool:
     return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+LOCALHOST = "127.0.0.1"  # Streamlit gives no address (None) for a connection from this machine
+
+
+def client_address(peer: str | None, forwarded_for: str, trusted_proxies: tuple[str, ...]) -> str:
+    """Who a request comes from: its peer's address, unless that peer is a trusted proxy — then the nearest address
+    in X-Forwarded-For that is not one (each proxy appends the address it heard from; the ones before a trusted
+    proxy's entry could be anyone's words)."""
+    address = peer or LOCALHOST
+    if address not in trusted_proxies:
+        return address
+    for hop in reversed([hop.strip() for hop in forwarded_for.split(",") if hop.strip()]):
+        if hop not in trusted_proxies:
+            return hop
+    return address

@@ -77,14 +77,9 @@ class StoreActor:
         """Apply a worker's queued writes in one transaction, then answer `method` (a read or a write)."""
         store = self._store(data_dir)
         if ops:
-            store.db.execute("BEGIN IMMEDIATE")
-            try:
+            with store.transaction():
                 for name, op_args in ops:
                     self._apply(store, data_dir, name, op_args)
-            except BaseException:
-                store.db.execute("ROLLBACK")
-                raise
-            store.db.execute("COMMIT")
         if method is None:
             return None
         if method in READS:
