@@ -101,10 +101,10 @@ def test_a_full_disk_fails_the_run_in_flight_with_its_reason_and_loses_nothing(s
     jobs = JobManager(small_disk, settings=local_settings(slots=1, min_free_mb=8), supervise_every=0.1)
     try:
         run_id = jobs.submit("meta_rl", LONG_META_RL | {"eval_every": 5}, by=OPERATOR)
-        wait_for(lambda: (jobs.store.get_run(run_id).checkpoint_step or 0) >= 5)
+        wait_for(lambda: (jobs.store.get_run(run_id).checkpoint_step or 0) >= 5, timeout=300)
         before = jobs.store.metrics(run_id)["loss"][0].tolist()
         fill(small_disk, leave_mb=2)
-        assert jobs.wait(run_id, timeout=60) == "failed"
+        assert jobs.wait(run_id, timeout=300) == "failed"
         run = jobs.store.get_run(run_id)
         assert run.error.startswith("DiskFull: the server's disk is full")
         after = jobs.store.metrics(run_id)["loss"][0].tolist()
@@ -123,7 +123,7 @@ def test_a_worker_over_its_memory_budget_is_ended_by_the_operating_systems_limit
     jobs = JobManager(data_dir, settings=local_settings(slots=1, memory_mb=budget), supervise_every=0.1)
     try:
         run_id = jobs.submit("meta_rl", LONG_META_RL, by=OPERATOR)
-        wait_for(lambda: "loss" in jobs.store.metrics(run_id))
+        wait_for(lambda: "loss" in jobs.store.metrics(run_id), timeout=300)
         limits = open(f"/proc/{jobs.store.get_run(run_id).pid}/limits").read()
         limit = (budget + worker.ADDRESS_SPACE_SLACK_MB) * 2**20
         assert f"Max address space         {limit}" in limits  # the running worker is held by the kernel
@@ -134,3 +134,58 @@ def test_a_worker_over_its_memory_budget_is_ended_by_the_operating_systems_limit
     env = {**os.environ, "DREAMLAB_WORKER_MEMORY_MB": str(budget)}
     ended = subprocess.run(["python", "-c", grab], env=env, capture_output=True, text=True)
     assert ended.returncode != 0 and "MemoryError" in ended.stderr
+
+
+def test_retention_takes_old_runs_checkpoints_and_snapshots_and_keeps_their_charts(tmp_path):
+    import numpy as np
+    import torch
+
+    store = Store(tmp_path)
+    old, new = store.create_run("meta_rl", {}), store.create_run("meta_rl", {})
+    for run_id in (old, new):
+        store.add_metrics([(run_id, 1, "loss", 1.0)])
+        store.put_snapshot(run_id, "regret", 1, np.zeros(3))
+        store.save_run_checkpoint(run_id, {"w": torch.zeros(2), "resume": {"lab": "meta_rl", "step": 1}})
+        store.finish(run_id, "done")
+    assert store.disk_mb("") > 0
+    assert store.expire(time.time() + 1, "expired") == [old, new]  # both finished before now + 1 s
+    assert store.expire(time.time() + 1, "expired") == []  # nothing left to take
+    for run_id in (old, new):
+        run = store.get_run(run_id)
+        assert run.checkpoint_step is None and run.note == "expired"
+        assert not store.checkpoint_path(run_id).exists() and store.snapshot(run_id, "regret") is None
+        assert store.metrics(run_id)["loss"][1].tolist() == [1.0]  # its charts stay
+    assert store.disk_mb("") == 0
+
+
+def test_a_visitor_over_their_disk_budget_is_refused_with_one_line(data_dir):
+    from engine.runtime.access import Visitor
+
+    jobs = JobManager(data_dir, settings=local_settings(slots=1, disk_per_visitor_mb=1), supervise_every=0.1)
+    try:
+        alice = Visitor("alice", client="198.51.100.1")
+        done = jobs.submit("meta_rl", TINY_META_RL, by=alice)
+        assert jobs.wait(done, timeout=300) == "done"
+        jobs.store.checkpoint_path(done).write_bytes(b"\0" * 2**21)  # as if its checkpoint were 2 MB
+        with pytest.raises(Busy, match="^your runs keep 2 MB on this server, over the 1 MB per visitor"):
+            jobs.submit("meta_rl", TINY_META_RL, by=alice)
+        jobs.delete(done, by=alice)
+        assert jobs.wait(jobs.submit("meta_rl", TINY_META_RL, by=alice), timeout=300) == "done"
+    finally:
+        jobs.shutdown(stop_runs=True)
+
+
+def test_the_store_pages_through_ten_thousand_runs_by_its_indexes(tmp_path):
+    store = Store(tmp_path)
+    rows = [("meta_rl", "{}", ("done", "failed")[i % 2], i, i, f"v{i % 100}") for i in range(10_000)]
+    with store.transaction() as db:
+        db.executemany("INSERT INTO runs (lab, config, status, created, updated, owner) VALUES (?,?,?,?,?,?)", rows)
+    page = store.list_runs(statuses=("done",), limit=50, offset=50)
+    assert len(page) == 50 and page[0].id == 10_000 - 101 and store.count_runs(statuses=("done",)) == 5000
+    for query, args in (
+        ("SELECT * FROM runs WHERE status IN (?) ORDER BY id DESC LIMIT 50", ("done",)),
+        ("SELECT * FROM runs WHERE owner=? AND status IN (?, ?, ?)", ("v1", "queued", "running", "paused")),
+        ("SELECT * FROM runs WHERE lab=? ORDER BY id DESC LIMIT 50", ("meta_rl",)),
+    ):
+        plan = " ".join(row[-1] for row in store.db.execute(f"EXPLAIN QUERY PLAN {query}", args))
+        assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, (query, plan)

@@ -555,11 +555,14 @@ class Store:
         rows = self.db.execute("SELECT step, time, kind, detail FROM events WHERE run=? ORDER BY rowid", (run_id,))
         return [{"step": s, "time": t, "kind": k, "detail": json.loads(d)} for s, t, k, d in rows]
 
-    def histories(self) -> dict[int, list[str]]:
-        """run → what happened to it beyond training, in order ("interrupted by a restart at step 120; resumed …")."""
+    def histories(self, runs: list[int] | None = None) -> dict[int, list[str]]:
+        """run → what happened to it beyond training, in order ("interrupted by a restart at step 120; resumed …"):
+        of every run, or of `runs` (a page's)."""
         found: dict[int, list[str]] = {}
+        only = f" AND run IN ({','.join('?' * len(runs))})" if runs is not None else ""
         for run_id, detail in self.db.execute(
-            f"SELECT run, detail FROM events WHERE kind IN ({','.join('?' * len(HISTORY))}) ORDER BY rowid", HISTORY
+            f"SELECT run, detail FROM events WHERE kind IN ({','.join('?' * len(HISTORY))}){only} ORDER BY rowid",
+            (*HISTORY, *(runs or ())),
         ):
             found.setdefault(run_id, []).append(json.loads(detail)["message"])
         return found
