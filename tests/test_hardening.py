@@ -77,6 +77,8 @@ def test_who_a_request_comes_from():
     proxy = ("10.0.0.2",)
     assert client_address("10.0.0.2", "1.2.3.4, 198.51.100.7", proxy) == "198.51.100.7"  # the proxy's own entry
     assert client_address("10.0.0.2", "", proxy) == "10.0.0.2"
+    assert client_address("10.0.0.3", "93.184.216.34", ("private",)) == "93.184.216.34"  # a Space's proxy
+    assert client_address("93.184.216.34", "1.2.3.4", ("private",)) == "93.184.216.34"  # a visitor on the internet
 
 
 @pytest.fixture

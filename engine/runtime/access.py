@@ -4,14 +4,16 @@ In the local profile the app's visitor and the CLI act as the operator: full con
 hosted profile a visitor controls only the runs they own; the admin (who gave DREAMLAB_ADMIN_TOKEN) controls all.
 
 A visitor is a cookie, and a fresh cookie is a fresh visitor: so the hosted limits also count by `client`, the
-address the request came from — the server's peer, or, when that peer is a proxy the operator named
-(DREAMLAB_TRUSTED_PROXIES, as on Spaces), the address that proxy says it forwarded for.
+address the request came from — the server's peer, or, when that peer is a trusted proxy (DREAMLAB_TRUSTED_PROXIES:
+by default any peer on a private network or this machine, as a Space's proxy or a local reverse proxy is), the
+address that proxy says it forwarded for.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from dataclasses import dataclass
 
 from engine.params import ConfigError
@@ -56,12 +58,24 @@ def is_admin_token(given: str, expected: str) -> bool:
 LOCALHOST = "127.0.0.1"  # Streamlit gives no address (None) for a connection from this machine
 
 
+PRIVATE = "private"  # in DREAMLAB_TRUSTED_PROXIES: every peer on a private network, or this machine
+
+
+def trusted(address: str, proxies: tuple[str, ...]) -> bool:
+    if address in proxies:
+        return True
+    try:
+        return PRIVATE in proxies and ipaddress.ip_address(address).is_private
+    except ValueError:
+        return False
+
+
 def client_address(peer: str | None, forwarded_for: str, trusted_proxies: tuple[str, ...]) -> str:
     """Who a request comes from: its peer's address, unless that peer is a trusted proxy — then the nearest address
-    in X-Forwarded-For that is not one (each proxy appends the address it heard from; the ones before a trusted
-    proxy's entry could be anyone's words)."""
+    in X-Forwarded-For that is not a proxy named in `trusted_proxies` (each proxy appends the address it heard from;
+    the entries before it could be anyone's words)."""
     address = peer or LOCALHOST
-    if address not in trusted_proxies:
+    if not trusted(address, trusted_proxies):
         return address
     for hop in reversed([hop.strip() for hop in forwarded_for.split(",") if hop.strip()]):
         if hop not in trusted_proxies:

@@ -312,13 +312,6 @@ class JobManager:
         limits = self.settings
         self._check_free_disk()
         if not by.admin:
-            if limits.runs_per_client and by.client:
-                theirs = self.store.active_submissions(client=by.client)
-                if theirs >= limits.runs_per_client:
-                    raise Busy(
-                        f"{theirs} run(s) from your address are active already; the demo allows "
-                        f"{limits.runs_per_client} per address: wait for one to finish"
-                    )
             if limits.disk_per_visitor_mb and (used := self.store.disk_mb(by.id)) > limits.disk_per_visitor_mb:
                 raise Busy(
                     f"your runs keep {used:,.0f} MB on this server, over the {limits.disk_per_visitor_mb:,.0f} MB "
@@ -332,8 +325,15 @@ class JobManager:
                         f"you already have {len(submissions)} active run(s) (#{mine[-1].id}); the demo "
                         f"allows {limits.runs_per_visitor} per visitor: stop one or wait for it to finish"
                     )
+            if limits.runs_per_client and by.client:
+                theirs = self.store.active_submissions(client=by.client)
+                if theirs >= limits.runs_per_client:
+                    raise Busy(
+                        f"{theirs} run(s) from your address are active already; the demo allows "
+                        f"{limits.runs_per_client} per address: wait for one to finish"
+                    )
             if limits.queue_limit:
-                waiting = len(self.store.list_runs(statuses=(QUEUED,)))
+                waiting = self.store.count_runs(statuses=(QUEUED,))
                 if waiting + len(configs) > limits.queue_limit:
                     raise Busy(
                         f"the demo is busy: {waiting} runs are waiting for {limits.slots} slots. "

@@ -110,7 +110,7 @@ class Settings:
     stop_grace_seconds: float  # DREAMLAB_STOP_GRACE_SECONDS: after Stop, the worker's process group is killed
     ray_address: str = ""  # DREAMLAB_RAY_ADDRESS: run workers on this Ray cluster (HOST:PORT, or auto); "" = here
     runs_per_client: int = 0  # DREAMLAB_RUNS_PER_CLIENT: active submissions of one client address, every cookie
-    trusted_proxies: tuple[str, ...] = ()  # DREAMLAB_TRUSTED_PROXIES: whose X-Forwarded-For names the client
+    trusted_proxies: tuple[str, ...] = ("private",)  # DREAMLAB_TRUSTED_PROXIES: whose X-Forwarded-For names the client
     min_free_mb: float = 0  # DREAMLAB_MIN_FREE_MB: below this free on the data disk, nothing new starts
     disk_per_visitor_mb: float = 0  # DREAMLAB_DISK_PER_VISITOR_MB: a visitor's checkpoints and snapshots (0 = any)
     keep_days: float = 0  # DREAMLAB_KEEP_DAYS: a finished run's checkpoint and snapshots go after this (0 = kept)
@@ -136,7 +136,7 @@ class Settings:
             ray_address=os.environ.get("DREAMLAB_RAY_ADDRESS", "").strip(),
             runs_per_client=int(_number("DREAMLAB_RUNS_PER_CLIENT", max(1, slots // 2))) if hosted else 0,
             trusted_proxies=tuple(
-                filter(None, map(str.strip, os.environ.get("DREAMLAB_TRUSTED_PROXIES", "").split(",")))
+                filter(None, map(str.strip, os.environ.get("DREAMLAB_TRUSTED_PROXIES", "private").split(",")))
             ),
             min_free_mb=_number("DREAMLAB_MIN_FREE_MB", MIN_FREE_MB),
             disk_per_visitor_mb=_number("DREAMLAB_DISK_PER_VISITOR_MB", 1024 if hosted else 0),
