@@ -227,7 +227,8 @@ def test_a_paused_run_on_one_slot_leaves_one_live_worker(demo):
     steps = demo.store.metrics(paused)["loss"][0]
     wait_for(lambda: len(demo.store.metrics(paused)["loss"][0]) > len(steps))  # from its checkpoint
     steps = demo.store.metrics(paused)["loss"][0].tolist()
-    assert steps == sorted(set(steps)) and live_workers(demo) == [paused]
+    assert steps == sorted(set(steps))
+    wait_for(lambda: live_workers(demo) == [paused])  # Bob's stopped worker exits
 
 
 @pytest.mark.settings(runs_per_visitor=1, runs_per_client=1, queue_limit=30)

@@ -72,8 +72,8 @@ class Launcher(Protocol):
 class LocalLauncher:
     """Subprocess workers on this machine, one process group each."""
 
-    def __init__(self, store: Store, memory_mb: float = 0):
-        self.store, self.memory_mb = store, memory_mb  # a worker's memory budget (0: none)
+    def __init__(self, store: Store, budget_mb: float = 0):
+        self.store, self.budget_mb = store, budget_mb  # a worker's memory budget (0: none)
         self.processes: dict[int, subprocess.Popen] = {}
 
     def start(self, run: Run) -> None:
@@ -83,7 +83,7 @@ class LocalLauncher:
             process = subprocess.Popen(
                 [sys.executable, "-m", "engine.runtime.worker", str(self.store.data_dir), str(run.id)],
                 cwd=PROJECT_ROOT,
-                env=worker_env() | ({"DREAMLAB_WORKER_MEMORY_MB": str(self.memory_mb)} if self.memory_mb else {}),
+                env=worker_env() | ({"DREAMLAB_WORKER_MEMORY_MB": str(self.budget_mb)} if self.budget_mb else {}),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -45,6 +45,7 @@ WRITES = frozenset(
         "mark_applied",
         "beat",
         "set_paused",
+        "park",
         "finish",
         "set_node",
         "append_log",
@@ -199,6 +200,9 @@ class RemoteStore:
 
     def set_paused(self, run_id: int, paused: bool) -> bool:
         return self._call("set_paused", run_id, paused)
+
+    def park(self, run_id: int) -> None:
+        self._call("park", run_id)
 
     def finish(self, run_id: int, status: str, error: str = "", summary: dict | None = None, note: str = "") -> bool:
         return self._call("finish", run_id, status, error, summary, note)

@@ -71,6 +71,7 @@ class RunStore(Protocol):
     def pending_controls(self, run_id: int) -> list[tuple[int, dict[str, Any]]]: ...
     def mark_applied(self, seq: int) -> None: ...
     def set_paused(self, run_id: int, paused: bool) -> bool: ...
+    def park(self, run_id: int) -> None: ...
     def beat(
         self, run_id: int, progress: float | None = None, stage: str | None = None, polled: float | None = None
     ) -> None: ...
@@ -101,7 +102,7 @@ class StoreContext(Context):
         self.parking = False  # stopping to give the memory back while paused; the run stays paused
         self._pending_metrics: list[tuple[int, int, str, float]] = []
         self._last_flush = self._last_poll = self._disk_checked = 0.0
-        self.data_dir = getattr(store, "data_dir", None)  # a local store's: its disk is this machine's
+        self.data_dir = store.data_dir if isinstance(store, Store) else None  # a local store's disk is this machine's
         self.min_free_mb = Settings.from_env().min_free_mb / 2  # below DREAMLAB_MIN_FREE_MB nothing new starts
 
     def check_disk(self) -> None:
