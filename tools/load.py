@@ -562,7 +562,7 @@ async def _load(
     crowd += [
         Visitor(url, pages[i % len(pages)], deadline, address=crowd_address(i)) for i in range(trainers, visitors)
     ]
-    flooders = [
+    flooders = [  # every one of its tabs at once, as the crowd starts to arrive
         Visitor(url, lab_pages[i % len(lab_pages)], deadline, trainer=True, address=FLOOD_ADDRESS) for i in range(flood)
     ]
     latencies: list[float] = []
@@ -574,12 +574,8 @@ async def _load(
         await asyncio.sleep(ramp * index / max(len(crowd), 1))
         return await visitor.run()
 
-    async def flood_in(visitor: Visitor) -> VisitorReport:
-        await asyncio.sleep(ramp / 2)  # every one of its tabs at the same moment, amid the crowd
-        return await visitor.run()
-
     health = asyncio.ensure_future(health_loop(url, deadline, latencies, failures))
-    reports = await asyncio.gather(*(arrive(i, v) for i, v in enumerate(crowd)), *map(flood_in, flooders))
+    reports = await asyncio.gather(*(arrive(i, v) for i, v in enumerate(crowd)), *(v.run() for v in flooders))
     await health
     cpu = meter.percent()
     outcomes: dict[str, int] = {}
