@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from engine.runtime import settings
-from tests.conftest import LONG_META_RL
+from tests.conftest import LONG_META_RL, start_app
 from tests.helpers import ROOT
 from tools.image_smoke import two_visitors_in_an_iframe
 
@@ -155,30 +155,9 @@ def listening_addresses(port: int) -> set[str]:
 
 def test_the_local_profile_listens_on_this_machine_only(tmp_path):
     """`streamlit run app.py` with no address given: loopback only, not a café's network (the image asks for all)."""
-    import socket
-    import time
-    import urllib.request
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
-        cwd=ROOT,
-        env={**os.environ, "DREAMLAB_DATA": str(tmp_path)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server, url = start_app(tmp_path, address=None)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None, "streamlit did not start"
-                time.sleep(0.3)
-        assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1, and no wildcard (00000000, or :: in tcp6)
+        assert listening_addresses(int(url.rsplit(":", 1)[1])) == {"0100007F"}  # 127.0.0.1; no 00000000, no ::
     finally:
         server.terminate()
         server.wait(timeout=10)
