@@ -2,7 +2,9 @@
 
 Durable too: a file is written to a temporary name, flushed to the disk, renamed into place and its folder flushed,
 so a crash (of the process or the machine) leaves the old checkpoint or the new one, whole. A write that fails (a
-full disk) leaves the old one and no temporary file.
+full disk) leaves the old one and no temporary file. A run's file is renamed into place in the same store
+transaction that records its step (Store.replace_checkpoint), so the two always agree for whoever reads them under
+the store's lock (Branch).
 """
 
 from __future__ import annotations
@@ -26,30 +28,29 @@ def fsync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-def write_durably(path: Path, write: Callable[[BinaryIO], Any], temporary: Path | None = None) -> None:
-    """`write(file)` into `temporary` (beside `path` by default), flushed, then renamed to `path`: readers see the old
-    file or the new one, never half of one, and a failed write leaves no temporary file behind."""
-    temporary = temporary or path.with_name(path.name + ".tmp")
+def write_synced(path: Path, write: Callable[[BinaryIO], Any]) -> None:
+    """`write(file)` into `path`, flushed to the disk; a write that fails (a full disk) leaves no file behind."""
     try:
-        with open(temporary, "wb") as file:
+        with open(path, "wb") as file:
             write(file)
             file.flush()
             os.fsync(file.fileno())
-        os.replace(temporary, path)
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
         raise
+
+
+def write_durably(path: Path, write: Callable[[BinaryIO], Any]) -> None:
+    """`write(file)` into a temporary file beside `path`, then renamed to `path`: readers see the old file or the new
+    one, never half of one."""
+    temporary = path.with_name(path.name + ".tmp")
+    write_synced(temporary, write)
+    os.replace(temporary, path)
     fsync_folder(path.parent)
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     write_durably(path, lambda file: torch.save(state, file))
-
-
-def copy_checkpoint(source: Path, target: Path) -> None:
-    """A durable copy of a checkpoint file (Branch: the child's own copy of its parent's)."""
-    with open(source, "rb") as original:
-        write_durably(target, lambda file: shutil.copyfileobj(original, file))
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
@@ -67,7 +68,12 @@ def load_checkpoint_bytes(data: bytes) -> dict[str, Any]:
     return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
 
 
-def save_checkpoint_bytes(data: bytes, path: Path) -> None:
-    """Bytes from another machine: checked to load with weights_only=True, then written like save_checkpoint."""
-    load_checkpoint_bytes(data)  # raises on anything but tensors and plain containers; nothing is written then
-    write_durably(path, lambda file: file.write(data))
+def share_checkpoint(source: Path, target: Path) -> None:
+    """`source`'s checkpoint under a second name (Branch: the child's): a hard link, so no copy — a checkpoint file is
+    never changed in place, only replaced by a rename, so each name keeps these bytes until its own run replaces
+    them. A copy where the filesystem has no hard links."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+    fsync_folder(target.parent)

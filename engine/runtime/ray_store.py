@@ -101,11 +101,11 @@ class StoreActor:
                 log.write(text)
             return None
         if name == "save_checkpoint_bytes":
-            from engine.runtime.checkpoints import save_checkpoint_bytes
+            from engine.runtime.checkpoints import load_checkpoint_bytes
 
             run_id, data, step = args
-            save_checkpoint_bytes(data, store.checkpoint_path(run_id))
-            return store.set_checkpoint_step(run_id, step)
+            load_checkpoint_bytes(data)  # raises on anything but tensors and plain containers; nothing is written then
+            return store.replace_checkpoint(run_id, step, lambda file: file.write(data))
         if name == "report_memory":
             run_id, mb = args
             self.memory[(data_dir, run_id)] = (mb, time.time())

@@ -12,15 +12,14 @@ from __future__ import annotations
 import io
 import json
 import os
-import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -242,54 +241,55 @@ class Store:
         return self.create_runs(lab, [config], owner)[0]
 
     def create_branch(self, parent: Run, config: dict[str, Any], owner: str, client: str = "") -> int:
-        """Queue a run that starts from `parent`'s checkpoint, with the parent's metrics and snapshots up to it. The
-        file is copied first, outside any transaction, and the child is recorded only if the parent's record still
-        names the step the copy holds (a parent that checkpointed in between is copied again); the copy is renamed
-        into place in that transaction, so no scheduler can start the child before it holds its checkpoint."""
+        """Queue a run that starts from `parent`'s checkpoint, with the parent's metrics and snapshots up to it, in
+        one transaction: no scheduler can start it before it holds its checkpoint. Under the store's write lock the
+        parent's file and its recorded step agree (Store.replace_checkpoint renames under it too), and the child's
+        file is a hard link to the parent's: instant, no copy held inside the transaction."""
         from engine.params import ConfigError
-        from engine.runtime.checkpoints import copy_checkpoint, fsync_folder, load_checkpoint
+        from engine.runtime.checkpoints import share_checkpoint
 
-        staging = self.checkpoint_dir / f"branch-of-{parent.id}-{secrets.token_hex(4)}.pt"
-        try:
-            for _ in range(5):
-                copy_checkpoint(self.checkpoint_path(parent.id), staging)
-                step = (load_checkpoint(staging).get("resume") or {}).get("step")
-                now = time.time()
-                with self.transaction() as db:
-                    recorded = db.execute(
-                        "SELECT checkpoint_step, checkpoint_metric FROM runs WHERE id=?", (parent.id,)
-                    ).fetchone()
-                    if recorded is None or step is None or recorded[0] != step:
-                        continue  # the parent's file and record disagree for a moment: copy again
-                    child = int(
-                        db.execute(
-                            "INSERT INTO runs (lab, config, status, created, updated, owner, client, parent, "
-                            "checkpoint_step, stage) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
-                            (parent.lab, json.dumps(config), now, now, owner, client, parent.id, step)
-                            + (f"branched at step {step}",),
-                        ).lastrowid
-                    )
-                    db.execute(
-                        "INSERT INTO metrics (run, step, name, value) SELECT ?, step, name, value FROM metrics "
-                        "WHERE run=? AND rowid<=? ORDER BY rowid",
-                        (child, parent.id, recorded[1]),
-                    )
-                    db.execute(
-                        "UPDATE runs SET checkpoint_metric=(SELECT COALESCE(MAX(rowid), 0) FROM metrics WHERE "
-                        "run=?) WHERE id=?",
-                        (child, child),
-                    )
-                    db.execute(
-                        "INSERT INTO snapshots (run, name, step, blob) SELECT ?, name, step, blob FROM snapshots "
-                        "WHERE run=? AND step<=?",
-                        (child, parent.id, step),
-                    )
-                    os.replace(staging, self.checkpoint_path(child))  # a rename, not a copy: quick
-                    fsync_folder(self.checkpoint_dir)
-                return child
-        finally:
-            staging.unlink(missing_ok=True)
-        raise ConfigError(f"run {parent.id} is writing its checkpoint right now: branch it again in a moment")
+        now = time.time()
+        with self.transaction() as db:
+            step, metric = db.execute(
+                "SELECT checkpoint_step, checkpoint_metric FROM runs WHERE id=?", (parent.id,)
+            ).fetchone() or (None, None)
+            if step is None:
+                raise ConfigError(f"run {parent.id} has no checkpoint to branch from")
+            child = int(
+                db.execute(
+                    "INSERT INTO runs (lab, config, status, created, updated, owner, client, parent, checkpoint_step, "
+                    "stage) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        parent.lab,
+                        json.dumps(config),
+                        now,
+                        now,
+                        owner,
+                        client,
+                        parent.id,
+                        step,
+                        f"branched at step {step}",
+                    ),
+                ).lastrowid
+            )
+            db.execute(
+                "INSERT INTO metrics (run, step, name, value) SELECT ?, step, name, value FROM metrics "
+                "WHERE run=? AND rowid<=? ORDER BY rowid",
+                (child, parent.id, metric),
+            )
+            db.execute(
+                "UPDATE runs SET checkpoint_metric=(SELECT COALESCE(MAX(rowid), 0) FROM metrics WHERE run=?) "
+                "WHERE id=?",
+                (child, child),
+            )
+            db.execute(
+                "INSERT INTO snapshots (run, name, step, blob) SELECT ?, name, step, blob FROM snapshots "
+                "WHERE run=? AND step<=?",
+                (child, parent.id, step),
+            )
+            self.checkpoint_path(child).unlink(missing_ok=True)  # a file left by a run whose id was rolled back
+            share_checkpoint(self.checkpoint_path(parent.id), self.checkpoint_path(child))
+        return child
 
     def requeue(self, run: Run, stage: str, automatic: bool) -> bool:
         """Queue a finished or orphaned run again, to resume from its checkpoint — or from scratch when it has none
@@ -591,10 +591,26 @@ class Store:
 
     def save_run_checkpoint(self, run_id: int, state: dict[str, Any]) -> None:
         """A worker's checkpoint, written atomically (what a worker's context calls, here or through Ray)."""
-        from engine.runtime.checkpoints import save_checkpoint  # torch: only where checkpoints are made
+        import torch  # only where checkpoints are made
 
-        save_checkpoint(state, self.checkpoint_path(run_id))
-        self.set_checkpoint_step(run_id, state.get("resume", {}).get("step"))
+        self.replace_checkpoint(run_id, state.get("resume", {}).get("step"), lambda file: torch.save(state, file))
+
+    def replace_checkpoint(self, run_id: int, step: int | None, write: Callable[[BinaryIO], Any]) -> None:
+        """`write(file)` to a temporary file, flushed to the disk; then, in one transaction, renamed into place and
+        its step recorded: whoever reads both under the store's lock finds them agreeing. A failed write (a full
+        disk) leaves the last checkpoint, its record and no temporary file."""
+        from engine.runtime.checkpoints import fsync_folder, write_synced
+
+        path = self.checkpoint_path(run_id)
+        temporary = path.with_name(path.name + ".tmp")
+        write_synced(temporary, write)
+        try:
+            with self.transaction():
+                os.replace(temporary, path)
+                self.set_checkpoint_step(run_id, step)
+        finally:
+            temporary.unlink(missing_ok=True)
+        fsync_folder(path.parent)
 
     def set_checkpoint_step(self, run_id: int, step: int | None) -> None:
         """The step the run's checkpoint file resumes from (None: it holds weights only), and the run's last metric
