@@ -18,8 +18,10 @@ WORKDIR /app
 
 # Left out: Ray (240 MB), which only reaches a cluster (DREAMLAB_RAY_ADDRESS) that a hosted demo does not have;
 # torch's C++ test programs and headers (145 MB), which only building C++ extensions would use
+# dumb-init (a wheel on PyPI, so a folder of wheels builds it offline too) is the container's PID 1: it reaps the
+# orphans of killed workers (ViZDoom's engine) and passes signals on to the server
 COPY requirements.txt .
-RUN grep -v '^ray' requirements.txt > /tmp/requirements.txt && pip install -r /tmp/requirements.txt \
+RUN grep -v '^ray' requirements.txt > /tmp/requirements.txt && pip install -r /tmp/requirements.txt dumb-init \
     && python -c "import torch; assert not torch.version.cuda, 'torch is a CUDA build'" && rm /tmp/requirements.txt \
     && python -c "import shutil, torch; [shutil.rmtree(f'{torch.__path__[0]}/{d}') for d in ('test', 'include')]"
 
@@ -30,8 +32,10 @@ USER dreamlab
 
 VOLUME /data
 EXPOSE 8501
-HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://localhost:{os.environ[\"PORT\"]}/_stcore/health', timeout=4)"
-# the environment is checked first (one line for a bad PORT, knob or data directory), then the server starts
+# healthy: the server answers, its job manager goes round, the store answers and the data disk has room
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD python -m engine.runtime.health
+ENTRYPOINT ["dumb-init", "--"]
+# the environment is checked first (one line for a bad PORT, knob or data directory), then the server starts on every
+# interface of the container (the local profile's default is loopback only: .streamlit/config.toml)
 CMD python -m engine.runtime.settings && exec streamlit run app.py --server.port="$PORT" --server.address=0.0.0.0 \
     --server.headless=true --browser.gatherUsageStats=false

@@ -191,7 +191,15 @@ def cmd_load(args: argparse.Namespace) -> int:
     else:
         pages = args.pages.split(",") if args.pages else None
         result = run_load(
-            args.url, args.visitors, args.trainers, args.seconds, pages, args.server_pid, args.ramp, warm=not args.cold
+            args.url,
+            args.visitors,
+            args.trainers,
+            args.seconds,
+            pages,
+            args.server_pid,
+            args.ramp,
+            warm=not args.cold,
+            flood=args.flood,
         )
     if args.json:
         print(json.dumps(result))
@@ -272,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--server-pid", type=int, help="the Streamlit server's pid (default: whoever listens on the URL's local port)"
     )
     load.add_argument("--cold", action="store_true", help="do not open each page once before the crowd arrives")
+    load.add_argument(
+        "--flood", type=int, default=0, help="and one client that opens this many cookies, all pressing Train at once"
+    )
     load.add_argument("--watch", metavar="PAGE", help="instead: one viewer on PAGE, its cost to the server")
     load.add_argument("--run", type=int, help="with --watch: the run to open (?run=ID)")
     load.add_argument(

@@ -77,9 +77,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-def start_app(data, **env: str):
+def start_app(data, address: str | None = "127.0.0.1", **env: str):
     """`streamlit run app.py` on a free localhost port with its own data directory (and environment): (the server
-    process, its url) once its health endpoint answers."""
+    process, its url) once its health endpoint answers. `address` None: the one the project's config gives."""
     import socket
     import subprocess
     import sys
@@ -98,8 +98,7 @@ def start_app(data, **env: str):
             "app.py",
             "--server.port",
             str(port),
-            "--server.address",
-            "127.0.0.1",
+            *(("--server.address", address) if address else ()),
             "--server.headless",
             "true",
             "--browser.gatherUsageStats",

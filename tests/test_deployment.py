@@ -1,13 +1,15 @@
 """A deployment's environment: cgroup quotas (v1 and v2), the one-line check of PORT and the data directory, and
 visitor identity in the app embedded on another site, as Hugging Face Spaces shows it."""
 
+import os
 import subprocess
 import sys
 
 import pytest
 
 from engine.runtime import settings
-from tests.conftest import LONG_META_RL
+from tests.conftest import LONG_META_RL, start_app
+from tests.helpers import ROOT
 from tools.image_smoke import two_visitors_in_an_iframe
 
 
@@ -138,3 +140,57 @@ def test_the_hosted_queue_holds_three_runs_per_slot_unless_set(monkeypatch):
     assert settings.queue_limit_for(5) == 15  # what a Ray cluster of 5 CPUs queues
     monkeypatch.setenv("DREAMLAB_QUEUE_LIMIT", "4")
     assert settings.Settings.from_env().queue_limit == 4 == settings.queue_limit_for(5)
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses with a socket listening on `port` (from /proc/net/tcp and tcp6, in their hex form)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in open(table).read().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                found.add(local.rsplit(":", 1)[0])
+    return found
+
+
+def test_the_local_profile_listens_on_this_machine_only(tmp_path):
+    """`streamlit run app.py` with no address given: loopback only, not a café's network (the image asks for all)."""
+    server, url = start_app(tmp_path, address=None)
+    try:
+        assert listening_addresses(int(url.rsplit(":", 1)[1])) == {"0100007F"}  # 127.0.0.1; no 00000000, no ::
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert "--server.address=0.0.0.0" in ROOT.joinpath("Dockerfile").read_text()  # the image serves its network
+
+
+def test_the_health_check_asks_the_job_manager_the_store_and_the_disk(data_dir):
+    import time
+    from dataclasses import replace
+
+    from engine.runtime.health import engine_problems
+    from engine.runtime.jobs import SUPERVISOR_BEAT, JobManager
+    from tests.conftest import local_settings
+    from tests.test_runtime import wait_for
+
+    knobs = local_settings(min_free_mb=1)
+    assert engine_problems(data_dir, knobs)[0] == "the job manager has not started"
+    jobs = JobManager(data_dir, settings=knobs, supervise_every=0.05)
+    wait_for(lambda: engine_problems(data_dir, knobs) == [])
+    jobs.shutdown()
+    long_ago = time.time() - 120
+    os.utime(data_dir / SUPERVISOR_BEAT, (long_ago, long_ago))  # a supervisor stuck for two minutes
+    assert "supervisor last went round" in engine_problems(data_dir, knobs)[0]
+    assert "data disk is full" in engine_problems(data_dir, replace(knobs, min_free_mb=10**12))[-1]
+
+
+def test_secrets_stay_out_of_git_and_the_image():
+    ignored = subprocess.run(
+        ["git", "check-ignore", ".env", ".streamlit/secrets.toml"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert ignored.stdout.split() == [".env", ".streamlit/secrets.toml"]
+    excluded = ROOT.joinpath(".dockerignore").read_text().split()
+    assert ".env" in excluded and ".streamlit/secrets.toml" in excluded
+    dockerfile = ROOT.joinpath("Dockerfile").read_text()
+    assert 'ENTRYPOINT ["dumb-init", "--"]' in dockerfile  # an init as PID 1 reaps the orphans of ended workers
+    assert "CMD python -m engine.runtime.health" in dockerfile

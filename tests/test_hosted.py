@@ -204,3 +204,62 @@ def test_the_local_profile_has_no_quota_and_the_operator_controls_everything(man
     assert len(manager.store.list_runs()) == 3
     manager.stop(runs[-1], by=OPERATOR)
     assert manager.wait(runs[-1], timeout=60) == "stopped"
+
+
+def live_workers(jobs: JobManager) -> list[int]:
+    return [run.id for run in jobs.store.list_runs() if run.pid and jobs.launcher.alive(run)]
+
+
+def test_a_paused_run_on_one_slot_leaves_one_live_worker(demo):
+    paused = demo.submit("meta_rl", LONG_META_RL, by=ALICE)
+    training(demo, paused)
+    demo.pause(paused, by=ALICE)
+    wait_for(lambda: demo.store.get_run(paused).status == "paused")
+    assert live_workers(demo) == [paused]  # no one else wants the slot: its worker waits, a resume is instant
+    waiting = demo.submit("meta_rl", LONG_META_RL, by=BOB)
+    training(demo, waiting)
+    assert live_workers(demo) == [waiting]  # the paused run gave its memory back for Bob's
+    run = demo.store.get_run(paused)
+    assert run.status == "paused" and run.parked and demo.store.checkpoint_path(paused).is_file()
+    demo.resume(paused, by=ALICE)
+    demo.stop(waiting, by=BOB)
+    wait_for(lambda: demo.store.get_run(paused).status == "running")
+    steps = demo.store.metrics(paused)["loss"][0]
+    wait_for(lambda: len(demo.store.metrics(paused)["loss"][0]) > len(steps))  # from its checkpoint
+    steps = demo.store.metrics(paused)["loss"][0].tolist()
+    assert steps == sorted(set(steps))
+    wait_for(lambda: live_workers(demo) == [paused])  # Bob's stopped worker exits
+
+
+@pytest.mark.settings(runs_per_visitor=1, runs_per_client=1, queue_limit=30)
+def test_a_flood_of_cookies_from_one_client_gets_no_more_than_that_clients_share(demo):
+    import threading
+
+    cookies = [Visitor(f"cookie-{index}", client="203.0.113.9") for index in range(20)]
+    accepted, refused = [], []
+    start = threading.Barrier(len(cookies))
+
+    def press_train(visitor: Visitor) -> None:
+        start.wait()  # every tab at once: the limit is checked with the queueing, under one lock
+        try:
+            accepted.append(demo.submit("meta_rl", LONG_META_RL, by=visitor))
+        except Busy as busy:
+            refused.append(str(busy))
+
+    threads = [threading.Thread(target=press_train, args=(visitor,)) for visitor in cookies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(accepted) == 1 and len(refused) == 19 and "per address" in refused[0]
+    assert demo.submit("meta_rl", LONG_META_RL, by=Visitor("neighbour", client="198.51.100.7"))  # others still get in
+
+
+def test_a_world_models_config_is_estimated_by_what_it_allocates():
+    lab = get_lab("world_models")
+    huge = lab.space.resolve(
+        "quick",
+        {"rnn_hidden": 1024, "rnn_window": 2100, "rnn_batch": 1024, "probe_dreams": 1024, "probe_episodes": 500},
+    )
+    assert lab.memory_mb(huge) > 20_000  # tens of GB: M's windows and the probe's dreams, not only the frames
+    assert lab.memory_mb(lab.space.resolve("quick", {})) < 4096  # the demo's preset still fits

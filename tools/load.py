@@ -168,6 +168,7 @@ class Visitor:
         query: dict | None = None,
         cookie: str | None = None,
         grace: float = GRACE,
+        address: str = "",
     ):
         parsed = urlparse(url)
         self.base = f"{parsed.scheme}://{parsed.netloc}{parsed.path.rstrip('/')}"
@@ -180,6 +181,7 @@ class Visitor:
         self.grace = grace  # a slow server still gets to answer: first page and Train outcomes wait this much longer
         self.query_string = urlencode(query or {})
         self.cookie = cookie if cookie is not None else f"{VISITOR_COOKIE}={secrets.token_hex(16)}"
+        self.address = address  # sent as X-Forwarded-For: the client it is, to a server that trusts this machine
         self.report = VisitorReport(page, trainer)
         self.page_script_hash = ""
         self.navigated = False
@@ -427,7 +429,8 @@ class Visitor:
         import websockets
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-        headers = {"Cookie": self.cookie} if self.cookie else None
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        headers |= {"X-Forwarded-For": self.address} if self.address else {}
         try:
             async with websockets.connect(
                 self.stream,
@@ -524,8 +527,24 @@ async def warm_up(url: str, pages: list[str], timeout: float = 180) -> dict[str,
     return seconds
 
 
+FLOOD_ADDRESS = "203.0.113.66"  # the one client that opens many cookies at once (a documentation address)
+
+
+def crowd_address(index: int) -> str:
+    """Each simulated visitor's own client address (documentation ranges, never a real host's)."""
+    return f"198.51.{100 + index // 250}.{1 + index % 250}"
+
+
 async def _load(
-    url: str, visitors: int, trainers: int, seconds: float, pages: list[str], pid: int | None, ramp: float, warm: bool
+    url: str,
+    visitors: int,
+    trainers: int,
+    seconds: float,
+    pages: list[str],
+    pid: int | None,
+    ramp: float,
+    warm: bool,
+    flood: int = 0,
 ) -> dict[str, Any]:
     warm_seconds = await warm_up(url, pages) if warm else {}
     meter = CpuMeter(pid)
@@ -536,8 +555,16 @@ async def _load(
     started = time.monotonic()
     deadline = started + seconds
     lab_pages = [p for p in pages if p != "runs"] or list(LAB_PAGES)
-    crowd = [Visitor(url, lab_pages[i % len(lab_pages)], deadline, trainer=True) for i in range(trainers)]
-    crowd += [Visitor(url, pages[i % len(pages)], deadline) for i in range(visitors - trainers)]
+    crowd = [
+        Visitor(url, lab_pages[i % len(lab_pages)], deadline, trainer=True, address=crowd_address(i))
+        for i in range(trainers)
+    ]
+    crowd += [
+        Visitor(url, pages[i % len(pages)], deadline, address=crowd_address(i)) for i in range(trainers, visitors)
+    ]
+    flooders = [  # every one of its tabs at once, as the crowd starts to arrive
+        Visitor(url, lab_pages[i % len(lab_pages)], deadline, trainer=True, address=FLOOD_ADDRESS) for i in range(flood)
+    ]
     latencies: list[float] = []
     failures: list[str] = []
     meter.start()
@@ -548,14 +575,16 @@ async def _load(
         return await visitor.run()
 
     health = asyncio.ensure_future(health_loop(url, deadline, latencies, failures))
-    reports = await asyncio.gather(*(arrive(i, v) for i, v in enumerate(crowd)))
+    reports = await asyncio.gather(*(arrive(i, v) for i, v in enumerate(crowd)), *(v.run() for v in flooders))
     await health
     cpu = meter.percent()
     outcomes: dict[str, int] = {}
-    for report in reports:
+    flood_outcomes: dict[str, int] = {}
+    for index, report in enumerate(reports):
         if report.trainer:
             kind = report.outcome.kind if report.outcome else "lost"
-            outcomes[kind] = outcomes.get(kind, 0) + 1
+            tally = flood_outcomes if index >= len(crowd) else outcomes
+            tally[kind] = tally.get(kind, 0) + 1
     figures = [r.first_figure for r in reports if r.first_figure is not None]
     answers = [r.outcome.seconds for r in reports if r.outcome and r.outcome.kind != "lost"]
     return {
@@ -579,7 +608,9 @@ async def _load(
         "exceptions": sum(len(r.exceptions) for r in reports),
         "exception_messages": sorted({m for r in reports for m in r.exceptions})[:10],
         "train_outcomes": outcomes,
-        "runs_lost": outcomes.get("lost", 0),
+        "flood_address": FLOOD_ADDRESS if flood else None,
+        "flood_outcomes": flood_outcomes,  # what one client's `flood` cookies got, pressing Train at once
+        "runs_lost": outcomes.get("lost", 0) + flood_outcomes.get("lost", 0),
         "train_answer_p50_s": _round(percentile(answers, 50)),
         "train_answer_p99_s": _round(percentile(answers, 99)),
         "sliders_moved": sum(r.slider_moved for r in reports),
@@ -666,14 +697,18 @@ def run_load(
     server_pid: int | None = None,
     ramp: float | None = None,
     warm: bool = True,
+    flood: int = 0,
 ) -> dict[str, Any]:
     """The crowd: `visitors` tabs (the first `trainers` of them press Train) for `seconds`; one summary dict.
-    With `warm`, each page is first opened once (not measured), so a cold server's imports are not counted."""
+    With `warm`, each page is first opened once (not measured), so a cold server's imports are not counted. Each
+    visitor says it comes from an address of its own (X-Forwarded-For: heard by a server that trusts this machine as
+    its proxy, DREAMLAB_TRUSTED_PROXIES=127.0.0.1); `flood` more tabs, one client with as many cookies, press Train
+    at the same moment."""
     if trainers > visitors:
         raise ValueError("more trainers than visitors")
     pages = list(pages or (*LAB_PAGES, "runs"))
     ramp = min(5.0, seconds / 4) if ramp is None else ramp
-    return asyncio.run(_load(url, visitors, trainers, seconds, pages, _server_pid(url, server_pid), ramp, warm))
+    return asyncio.run(_load(url, visitors, trainers, seconds, pages, _server_pid(url, server_pid), ramp, warm, flood))
 
 
 def run_watch(

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from engine.runtime.access import VISITOR_COOKIE, Visitor, is_admin_token, visitor_from_token
+from engine.runtime.access import VISITOR_COOKIE, Visitor, client_address, is_admin_token, visitor_from_token
 from engine.runtime.jobs import JobManager
 from engine.runtime.store import Store
 
@@ -55,7 +55,9 @@ def visitor() -> Visitor:
         if not st.session_state.admin:
             st.warning("That admin token is not valid.")
     admin = not settings.hosted or st.session_state.get("admin", False)
-    return Visitor(visitor_from_token(st.session_state.visitor_token), admin=admin)
+    forwarded = st.context.headers.get("X-Forwarded-For") or ""
+    client = client_address(st.context.ip_address, forwarded, settings.trusted_proxies)
+    return Visitor(visitor_from_token(st.session_state.visitor_token), admin=admin, client=client)
 
 
 def remember_visitor() -> None:

@@ -1,14 +1,20 @@
 """The scheduler: which run starts, who may control it, and supervision. *How* a worker runs is a launcher's job.
 
-- Submissions are validated (a bad config starts nothing), then checked against the hosted profile's limits:
-  a visitor's active submissions (a sweep is one), the queue's length, the config's memory estimate.
+- Submissions are validated (a bad config starts nothing), then checked against the hosted profile's limits,
+  under one lock with the queueing itself (two tabs never pass a limit together): a visitor's active submissions
+  (a sweep is one), and those of every visitor at their client address; the queue's length; the config's memory
+  estimate; the visitor's disk budget; and, in both profiles, the data disk's free space.
 - Dispatch is fair: the next slot goes to the queued run whose owner has the fewest runs training, oldest
-  first; a paused run holds no slot, and a resume asked for while every slot is busy is granted first.
+  first. The live workers never outnumber the slots, paused ones included: a paused run keeps its worker (a
+  resume is instant) until its slot is wanted, then its worker ends with a checkpoint ("parked"), and a resume
+  starts it again from there, first when a slot frees.
 - Every control call names a `Visitor`; a run's controls answer only its owner and the operator/admin.
 - Supervision: an ended worker's run is finished with the reason; a run past its wall-clock limit, or paused
   past its limit, is stopped (its checkpoint stays); a stop not obeyed within a grace period, a trainer that
   stops polling, or a worker over its memory ceiling has its process group ended. A late heartbeat alone (a
   busy database) never fails a worker that is still alive, so a run is never failed while its worker runs on.
+- Retention (the hosted profile): a run finished more than DREAMLAB_KEEP_DAYS ago loses its checkpoint and
+  snapshots; its charts stay.
 - Resume: a run outlives its worker. One whose worker died with an earlier server (found at this scheduler's
   first look: its last heartbeat is older than the scheduler) or went with its Ray node is queued again to resume
   from its checkpoint — from scratch, and saying so, when it has none — at most `MAX_RECOVERIES` times in a row
@@ -23,6 +29,7 @@ whose worker died is settled (resumed, or failed) by whichever scheduler notices
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import sys
 import threading
@@ -53,6 +60,8 @@ TYPICAL_RUN_SECONDS = 120.0  # a wait estimate's guess before any run of the lab
 MAX_RECOVERIES = 3  # automatic resumes of a run (restarts, lost nodes) with no progress between: then it fails
 RESTART_GRACE = 3.0  # seconds a run from before this scheduler may go without a heartbeat: one claimed just then
 # by another scheduler may not have its worker yet
+RETENTION_EVERY = 3600.0  # seconds between two retention passes of the hosted profile
+SUPERVISOR_BEAT = "supervisor.beat"  # a file in the data directory the supervisor touches: the health check reads it
 
 
 def fair_order(queued: list[Run], running: list[Run], last_served: dict[str, float]) -> list[Run]:
@@ -85,10 +94,13 @@ class JobManager:
 
             launcher = RayLauncher(self.store, self.settings.ray_address)
             self.settings = self.settings if settings else cluster_settings(self.settings)
-        self.launcher = launcher or LocalLauncher(self.store)
+        self.launcher = launcher or LocalLauncher(self.store, self.settings.memory_mb)
         self.heartbeat_timeout = heartbeat_timeout
         self.started = time.time()  # a run whose last heartbeat is older, and whose worker is gone, died before us
         self._lock = threading.Lock()
+        self._admit = threading.Lock()  # a submission's limits are checked and its runs queued under it
+        self._parking: dict[int, float] = {}  # paused runs asked to give their worker's memory back → when
+        self._expired = 0.0  # when retention last ran
         self._closed = threading.Event()
         self._supervisor = threading.Thread(target=self._supervise, args=(supervise_every,), daemon=True)
         self._supervisor.start()
@@ -129,7 +141,7 @@ class JobManager:
         link = get_lab(run.lab).sweep_link if run else ""
         if not link:
             return []
-        return [r for r in reversed(self.store.list_runs(lab=run.lab)) if r.config.get(link) == run_id]
+        return list(reversed(self.store.list_runs(lab=run.lab, linked=(link, run_id))))
 
     def pause(self, run_id: int, *, by: Visitor) -> None:
         run = self._controllable(run_id, by, "pause")
@@ -150,8 +162,9 @@ class JobManager:
             raise ConfigError(f"run {run_id} is done: branch it to train it further")
         else:
             self._resume_point(run)
-            self._check_limits(run.lab, [run.config], by)
-            self._requeue(run, f"Resume pressed on a {run.status} run", automatic=False)
+            with self._admit:
+                self._check_limits(run.lab, [run.config], by)
+                self._requeue(run, f"Resume pressed on a {run.status} run", automatic=False)
         self.tick()
 
     def branch(self, run_id: int, changes: dict[str, Any], *, by: Visitor) -> int:
@@ -160,13 +173,16 @@ class JobManager:
         parent = self._run(run_id)
         lab = get_lab(parent.lab)
         changes = lab.space.validate_branch(changes)
-        point = self._resume_point(parent)
+        self._resume_point(parent)
         config = lab.space.validate({**params_now(parent.config, self.store.events(run_id)), **changes})
-        self._check_limits(lab.name, [config], by)
-        child = self.store.create_branch(parent, config, by.id, point.step)
+        self._check_free_disk()  # before the copy
+        with self._admit:
+            self._check_limits(lab.name, [config], by)
+            child = self.store.create_branch(parent, config, by.id, by.client)
+        step = self.store.get_run(child).checkpoint_step
         changed = ", ".join(f"{name}={value}" for name, value in changes.items()) or "no changes"
         self.store.add_event(
-            child, point.step, "branched", {"message": f"branched from run #{run_id} at step {point.step} ({changed})"}
+            child, step, "branched", {"message": f"branched from run #{run_id} at step {step} ({changed})"}
         )
         self.tick()
         return child
@@ -231,8 +247,8 @@ class JobManager:
         return run
 
     def _stop(self, run: Run, note: str = "") -> None:
-        if run.status == QUEUED and self.store.finish(run.id, STOPPED, note=note):
-            return
+        if (run.status == QUEUED or run.parked) and self.store.finish(run.id, STOPPED, note=note):
+            return  # no worker to tell
         self.store.request_stop(run.id, note)
         self.store.send_control(run.id, {"op": "stop"})
 
@@ -280,15 +296,27 @@ class JobManager:
             self._requeue(run, why, automatic=True)
 
     def _queue(self, lab: str, configs: list[dict[str, Any]], by: Visitor) -> list[int]:
-        self._check_limits(lab, configs, by)
-        ids = self.store.create_runs(lab, configs, by.id)
+        with self._admit:
+            self._check_limits(lab, configs, by)
+            ids = self.store.create_runs(lab, configs, by.id, by.client)
         self.tick()
         return ids
 
+    def _check_free_disk(self) -> None:
+        free = shutil.disk_usage(self.store.data_dir).free / 2**20
+        if free < self.settings.min_free_mb:
+            raise Busy(f"the server's disk is full ({free:,.0f} MB free): no new run can start until space is freed")
+
     def _check_limits(self, lab: str, configs: list[dict[str, Any]], by: Visitor) -> None:
-        """Raise Busy when the hosted profile's limits do not allow `by` to queue these runs now."""
+        """Raise Busy when the hosted profile's limits (or the disk) do not allow `by` to queue these runs now."""
         limits = self.settings
+        self._check_free_disk()
         if not by.admin:
+            if limits.disk_per_visitor_mb and (used := self.store.disk_mb(by.id)) > limits.disk_per_visitor_mb:
+                raise Busy(
+                    f"your runs keep {used:,.0f} MB on this server, over the {limits.disk_per_visitor_mb:,.0f} MB "
+                    f"per visitor: delete one on the Runs page"
+                )
             if limits.runs_per_visitor:
                 mine = self.store.list_runs(statuses=ACTIVE, owner=by.id)
                 submissions = {run.batch or run.id for run in mine}
@@ -297,8 +325,15 @@ class JobManager:
                         f"you already have {len(submissions)} active run(s) (#{mine[-1].id}); the demo "
                         f"allows {limits.runs_per_visitor} per visitor: stop one or wait for it to finish"
                     )
+            if limits.runs_per_client and by.client:
+                theirs = self.store.active_submissions(client=by.client)
+                if theirs >= limits.runs_per_client:
+                    raise Busy(
+                        f"{theirs} run(s) from your address are active already; the demo allows "
+                        f"{limits.runs_per_client} per address: wait for one to finish"
+                    )
             if limits.queue_limit:
-                waiting = len(self.store.list_runs(statuses=(QUEUED,)))
+                waiting = self.store.count_runs(statuses=(QUEUED,))
                 if waiting + len(configs) > limits.queue_limit:
                     raise Busy(
                         f"the demo is busy: {waiting} runs are waiting for {limits.slots} slots. "
@@ -314,7 +349,8 @@ class JobManager:
 
     def _wait_estimate(self, place: int) -> float:
         running = self.store.list_runs(statuses=(RUNNING,))
-        finished = [r.updated - r.started for r in self.store.list_runs(statuses=(DONE, STOPPED))[:20] if r.started]
+        recent = self.store.list_runs(statuses=(DONE, STOPPED), limit=20)
+        finished = [r.updated - r.started for r in recent if r.started]
         typical = statistics.median(finished) if finished else TYPICAL_RUN_SECONDS
         free = self.settings.slots - len(running)
         if place <= free:
@@ -326,8 +362,18 @@ class JobManager:
         while not self._closed.wait(every):
             try:
                 self.tick()
+                self._retain()
+                (self.store.data_dir / SUPERVISOR_BEAT).touch()  # for the health check: the supervisor goes on
             except Exception as error:  # noqa: BLE001 keep supervising; a locked DB for a moment is no reason to stop
                 print(f"dreamlab supervisor: {error}", file=sys.stderr)
+
+    def _retain(self) -> None:
+        days = self.settings.keep_days
+        if not days or time.time() - self._expired < RETENTION_EVERY:
+            return
+        self._expired = time.time()
+        note = f"its checkpoint and snapshots were removed after {days:g} days; its charts stay"
+        self.store.expire(time.time() - days * 86400, note)
 
     def tick(self) -> None:
         with self._lock:
@@ -343,6 +389,8 @@ class JobManager:
     def _reap(self) -> None:
         for run_id, ended in self.launcher.exited().items():
             run = self.store.get_run(run_id)
+            if run is not None and run.parked:
+                continue  # its worker ended to give the memory back
             if ended.lost and run is not None and run.status in TRAINING:
                 self._recover(run, ended.reason)
             else:
@@ -381,20 +429,52 @@ class JobManager:
             ):
                 self._stop(run, f"stopped after {limits.pause_seconds / 60:g} minutes paused; Resume continues it")
 
+    def _live(self, runs: list[Run]) -> list[Run]:
+        """The runs of `runs` that hold a worker (one that parked counts until its process is gone)."""
+        return [run for run in runs if not run.parked or (run.pid and self.launcher.alive(run))]
+
     def _dispatch(self) -> None:
-        running = self.store.list_runs(statuses=(RUNNING,))
-        free = self.settings.slots - len(running)
-        waiting = sorted(
-            (r for r in self.store.list_runs(statuses=(PAUSED,)) if r.resume_wanted), key=lambda r: r.resume_wanted
-        )
-        for run in waiting[: max(free, 0)]:
-            if self.store.set_paused(run.id, False):  # the slot is taken now; the worker follows the control
-                self.store.send_control(run.id, {"op": "resume"})
+        training = self.store.list_runs(statuses=TRAINING)
+        running = [run for run in training if run.status == RUNNING]
+        free = self.settings.slots - len(self._live(training))
+        wanted = sorted((r for r in training if r.status == PAUSED and r.resume_wanted), key=lambda r: r.resume_wanted)
+        waiting = 0  # runs left waiting for a slot
+        for run in wanted:
+            if not run.parked:  # its worker waits: resuming it takes no new slot
+                if self.store.set_paused(run.id, False):
+                    self.store.send_control(run.id, {"op": "resume"})
+            elif free > 0 and not self._live([run]) and self._restart(run):
                 free -= 1
+            else:
+                waiting += 1
         for run in fair_order(self.store.list_runs(statuses=(QUEUED,)), running, self.store.last_served()):
             if free <= 0:
+                waiting += 1
+            elif self.store.claim(run.id, pid=0):  # else another scheduler took it
+                self.launcher.start(self.store.get_run(run.id))
+                free -= 1
+        holding = [r for r in training if r.status == PAUSED and not r.parked and not r.resume_wanted]
+        self._park(sorted(holding, key=lambda r: r.paused_at or 0), waiting)
+
+    def _restart(self, run: Run) -> bool:
+        """A parked run's resume: a worker again, from its checkpoint."""
+        self._requeue(run, "Resume pressed on a paused run whose worker had given its memory back", automatic=False)
+        if not self.store.claim(run.id, pid=0):
+            return False
+        self.launcher.start(self.store.get_run(run.id))
+        return True
+
+    def _park(self, paused: list[Run], needed: int) -> None:
+        """Ask the longest-paused workers to give their memory back, as many as runs wait for a slot."""
+        now, holding = time.time(), {run.id for run in paused}
+        self._parking = {
+            run_id: when for run_id, when in self._parking.items() if run_id in holding and now - when < 60
+        }
+        asked = sum(1 for run in paused if run.id in self._parking)
+        for run in paused:
+            if asked >= needed:
                 return
-            if not self.store.claim(run.id, pid=0):
-                continue  # another scheduler took it
-            self.launcher.start(self.store.get_run(run.id))
-            free -= 1
+            if run.id not in self._parking:
+                self.store.send_control(run.id, {"op": "park"})
+                self._parking[run.id] = now
+                asked += 1

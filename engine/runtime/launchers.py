@@ -2,9 +2,10 @@
 starts it, says whether it still lives, how much memory it holds, and ends it.
 
 `LocalLauncher` (the default) runs each worker as a subprocess in its own process group, its stdout and stderr
-in the run's log file. Workers are plain subprocesses (`python -m engine.runtime.worker`), not multiprocessing
-children: nothing of the parent's `__main__` (Streamlit's, pytest's) is re-imported, and a worker outlives a
-restart of the app that started it — which then finds it again by its recorded pid.
+in the run's log file, held by the operating system to its memory budget (the worker sets RLIMIT_AS on itself
+first: engine/runtime/worker.py). Workers are plain subprocesses (`python -m engine.runtime.worker`), not
+multiprocessing children: nothing of the parent's `__main__` (Streamlit's, pytest's) is re-imported, and a worker
+outlives a restart of the app that started it — which then finds it again by its recorded pid.
 """
 
 from __future__ import annotations
@@ -71,8 +72,8 @@ class Launcher(Protocol):
 class LocalLauncher:
     """Subprocess workers on this machine, one process group each."""
 
-    def __init__(self, store: Store):
-        self.store = store
+    def __init__(self, store: Store, budget_mb: float = 0):
+        self.store, self.budget_mb = store, budget_mb  # a worker's memory budget (0: none)
         self.processes: dict[int, subprocess.Popen] = {}
 
     def start(self, run: Run) -> None:
@@ -82,7 +83,7 @@ class LocalLauncher:
             process = subprocess.Popen(
                 [sys.executable, "-m", "engine.runtime.worker", str(self.store.data_dir), str(run.id)],
                 cwd=PROJECT_ROOT,
-                env=worker_env(),
+                env=worker_env() | ({"DREAMLAB_WORKER_MEMORY_MB": str(self.budget_mb)} if self.budget_mb else {}),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -45,6 +45,7 @@ WRITES = frozenset(
         "mark_applied",
         "beat",
         "set_paused",
+        "park",
         "finish",
         "set_node",
         "append_log",
@@ -77,14 +78,9 @@ class StoreActor:
         """Apply a worker's queued writes in one transaction, then answer `method` (a read or a write)."""
         store = self._store(data_dir)
         if ops:
-            store.db.execute("BEGIN IMMEDIATE")
-            try:
+            with store.transaction():
                 for name, op_args in ops:
                     self._apply(store, data_dir, name, op_args)
-            except BaseException:
-                store.db.execute("ROLLBACK")
-                raise
-            store.db.execute("COMMIT")
         if method is None:
             return None
         if method in READS:
@@ -105,11 +101,11 @@ class StoreActor:
                 log.write(text)
             return None
         if name == "save_checkpoint_bytes":
-            from engine.runtime.checkpoints import save_checkpoint_bytes
+            from engine.runtime.checkpoints import load_checkpoint_bytes
 
             run_id, data, step = args
-            save_checkpoint_bytes(data, store.checkpoint_path(run_id))
-            return store.set_checkpoint_step(run_id, step)
+            load_checkpoint_bytes(data)  # raises on anything but tensors and plain containers; nothing is written then
+            return store.replace_checkpoint(run_id, step, lambda file: file.write(data))
         if name == "report_memory":
             run_id, mb = args
             self.memory[(data_dir, run_id)] = (mb, time.time())
@@ -204,6 +200,9 @@ class RemoteStore:
 
     def set_paused(self, run_id: int, paused: bool) -> bool:
         return self._call("set_paused", run_id, paused)
+
+    def park(self, run_id: int) -> None:
+        self._call("park", run_id)
 
     def finish(self, run_id: int, status: str, error: str = "", summary: dict | None = None, note: str = "") -> bool:
         return self._call("finish", run_id, status, error, summary, note)

@@ -29,6 +29,7 @@ SERVER_MB = 1024  # the server beside its workers: Streamlit, torch, a few sessi
 
 
 QUEUE_PER_SLOT = 3  # the hosted queue's default: this many runs may wait for each slot
+MIN_FREE_MB = 200  # free space the data disk keeps: new runs are refused below it, runs in flight fail below half
 
 
 def _cgroup(controller: str, name: str) -> str | None:
@@ -108,6 +109,11 @@ class Settings:
     stall_seconds: float  # DREAMLAB_STALL_SECONDS: a trainer that has not polled for this long is ended
     stop_grace_seconds: float  # DREAMLAB_STOP_GRACE_SECONDS: after Stop, the worker's process group is killed
     ray_address: str = ""  # DREAMLAB_RAY_ADDRESS: run workers on this Ray cluster (HOST:PORT, or auto); "" = here
+    runs_per_client: int = 0  # DREAMLAB_RUNS_PER_CLIENT: active submissions of one client address, every cookie
+    trusted_proxies: tuple[str, ...] = ("private",)  # DREAMLAB_TRUSTED_PROXIES: whose X-Forwarded-For names the client
+    min_free_mb: float = 0  # DREAMLAB_MIN_FREE_MB: below this free on the data disk, nothing new starts
+    disk_per_visitor_mb: float = 0  # DREAMLAB_DISK_PER_VISITOR_MB: a visitor's checkpoints and snapshots (0 = any)
+    keep_days: float = 0  # DREAMLAB_KEEP_DAYS: a finished run's checkpoint and snapshots go after this (0 = kept)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -128,6 +134,13 @@ class Settings:
             stall_seconds=_number("DREAMLAB_STALL_SECONDS", 600),
             stop_grace_seconds=_number("DREAMLAB_STOP_GRACE_SECONDS", 15),
             ray_address=os.environ.get("DREAMLAB_RAY_ADDRESS", "").strip(),
+            runs_per_client=int(_number("DREAMLAB_RUNS_PER_CLIENT", max(1, slots // 2))) if hosted else 0,
+            trusted_proxies=tuple(
+                filter(None, map(str.strip, os.environ.get("DREAMLAB_TRUSTED_PROXIES", "private").split(",")))
+            ),
+            min_free_mb=_number("DREAMLAB_MIN_FREE_MB", MIN_FREE_MB),
+            disk_per_visitor_mb=_number("DREAMLAB_DISK_PER_VISITOR_MB", 1024 if hosted else 0),
+            keep_days=_number("DREAMLAB_KEEP_DAYS", 7 if hosted else 0),
         )
 
 

@@ -1,7 +1,10 @@
 """The run store: SQLite in WAL mode, the single source of truth shared by the UI, workers and CLI.
 
-Every process opens its own `Store` on the same file. Keep callers on this small interface so a
-server database can replace SQLite when a demo outgrows one machine.
+Every process opens its own `Store` on the same file, and every thread its own connection (`Store.db`): a
+transaction belongs to a connection, so two threads' transactions never interleave. A transaction that spans
+several statements is `with store.transaction():` (BEGIN IMMEDIATE: the write lock first, so it never fails half way
+for a writer that came between), and nothing slow happens inside one (Branch copies its file before). Keep callers
+on this small interface so a server database can replace SQLite when a demo outgrows one machine.
 """
 
 from __future__ import annotations
@@ -10,10 +13,13 @@ import io
 import json
 import os
 import sqlite3
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -43,6 +49,9 @@ CREATE TABLE IF NOT EXISTS runs (
     summary TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
+CREATE INDEX IF NOT EXISTS runs_status_id ON runs (status, id);
+CREATE INDEX IF NOT EXISTS runs_owner ON runs (owner, status);
+CREATE INDEX IF NOT EXISTS runs_lab ON runs (lab, id);
 CREATE TABLE IF NOT EXISTS metrics (
     run INTEGER NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL
 );
@@ -58,6 +67,8 @@ CREATE TABLE IF NOT EXISTS controls (
 CREATE TABLE IF NOT EXISTS events (
     run INTEGER NOT NULL, step INTEGER NOT NULL, time REAL NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS events_run ON events (run);
+CREATE INDEX IF NOT EXISTS controls_run ON controls (run, applied);
 """
 
 
@@ -74,6 +85,7 @@ LATER_COLUMNS = (
     ("checkpoint_step", "INTEGER"),  # the step its checkpoint resumes from; NULL: it has none to resume from
     ("recoveries", "INTEGER NOT NULL DEFAULT 0"),  # automatic resumes (a restart, a lost node) since its last progress
     ("checkpoint_metric", "INTEGER"),  # the last metric row stored before its checkpoint: a resume keeps those up to it
+    ("client", "TEXT NOT NULL DEFAULT ''"),  # the address its owner came from (the hosted limits count by it too)
 )
 
 
@@ -108,10 +120,16 @@ class Run:
     checkpoint_step: int | None
     recoveries: int
     checkpoint_metric: int | None
+    client: str
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+    @property
+    def parked(self) -> bool:
+        """Paused with no worker: it gave its memory back, and Resume starts one again from its checkpoint."""
+        return self.status == PAUSED and self.heartbeat is None
 
     @property
     def eta_seconds(self) -> float | None:
@@ -149,10 +167,8 @@ class Store:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_dir.mkdir(exist_ok=True)
         self.path = self.data_dir / "dreamlab.sqlite3"
-        # autocommit; a busy timeout rides over the short write locks of other processes
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        self._local = threading.local()  # each thread's own connection
+        self.db.execute("PRAGMA journal_mode=WAL")  # kept in the file: every connection to it, in every process
         self.db.executescript(SCHEMA)
         present = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
         for name, declaration in LATER_COLUMNS:
@@ -165,67 +181,114 @@ class Store:
         self.columns = [row[1] for row in self.db.execute("PRAGMA table_info(runs)")]
 
     @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection (opened at its first use; closed when the thread ends, or by `close`). In
+        autocommit mode; a busy timeout rides over the short write locks of other connections."""
+        connection = getattr(self._local, "db", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            connection.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = connection
+        return connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Statements that land together or not at all, on this thread's connection (inside another transaction of
+        this thread's: part of that one)."""
+        db = self.db
+        if db.in_transaction:
+            yield db
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:  # also when COMMIT itself failed (a full disk)
+                db.execute("ROLLBACK")
+            raise
+
+    @property
     def checkpoint_dir(self) -> Path:
         return self.data_dir / "checkpoints"
 
     def close(self) -> None:
-        self.db.close()
+        """Close this thread's connection (another thread's closes with its thread)."""
+        connection = getattr(self._local, "db", None)
+        if connection is not None:
+            connection.close()
+            self._local.db = None
 
     # runs -------------------------------------------------------------------------------------
 
-    def create_runs(self, lab: str, configs: list[dict[str, Any]], owner: str = "") -> list[int]:
+    def create_runs(self, lab: str, configs: list[dict[str, Any]], owner: str = "", client: str = "") -> list[int]:
         """Queue runs in one transaction; more than one form a batch (a sweep), counted as one submission."""
         now = time.time()
         ids: list[int] = []
-        with self.db:
-            self.db.execute("BEGIN IMMEDIATE")
+        with self.transaction() as db:
             for config in configs:
-                cursor = self.db.execute(
-                    "INSERT INTO runs (lab, config, status, created, updated, owner, batch) "
-                    "VALUES (?, ?, 'queued', ?, ?, ?, ?)",
-                    (lab, json.dumps(config), now, now, owner, ids[0] if ids else None),
+                cursor = db.execute(
+                    "INSERT INTO runs (lab, config, status, created, updated, owner, batch, client) "
+                    "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
+                    (lab, json.dumps(config), now, now, owner, ids[0] if ids else None, client),
                 )
                 ids.append(int(cursor.lastrowid))
             if len(ids) > 1:
-                self.db.execute("UPDATE runs SET batch=? WHERE id=?", (ids[0], ids[0]))
+                db.execute("UPDATE runs SET batch=? WHERE id=?", (ids[0], ids[0]))
         return ids
 
     def create_run(self, lab: str, config: dict[str, Any], owner: str = "") -> int:
         return self.create_runs(lab, [config], owner)[0]
 
-    def create_branch(self, parent: Run, config: dict[str, Any], owner: str, step: int) -> int:
-        """Queue a run that starts from `parent`'s checkpoint (at `step`): in one transaction, so no scheduler can
-        start it before it holds a copy of that checkpoint and the parent's metrics up to the step."""
-        import shutil
+    def create_branch(self, parent: Run, config: dict[str, Any], owner: str, client: str = "") -> int:
+        """Queue a run that starts from `parent`'s checkpoint, with the parent's metrics and snapshots up to it, in
+        one transaction: no scheduler can start it before it holds its checkpoint. Under the store's write lock the
+        parent's file and its recorded step agree (Store.replace_checkpoint renames under it too), and the child's
+        file is a hard link to the parent's: instant, no copy held inside the transaction."""
+        from engine.params import ConfigError
+        from engine.runtime.checkpoints import share_checkpoint
 
         now = time.time()
-        with self.db:
-            self.db.execute("BEGIN IMMEDIATE")
+        with self.transaction() as db:
+            step, metric = db.execute(
+                "SELECT checkpoint_step, checkpoint_metric FROM runs WHERE id=?", (parent.id,)
+            ).fetchone() or (None, None)
+            if step is None:
+                raise ConfigError(f"run {parent.id} has no checkpoint to branch from")
             child = int(
-                self.db.execute(
-                    "INSERT INTO runs (lab, config, status, created, updated, owner, parent, checkpoint_step, stage) "
-                    "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
-                    (parent.lab, json.dumps(config), now, now, owner, parent.id, step, f"branched at step {step}"),
+                db.execute(
+                    "INSERT INTO runs (lab, config, status, created, updated, owner, client, parent, checkpoint_step, "
+                    "stage) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        parent.lab,
+                        json.dumps(config),
+                        now,
+                        now,
+                        owner,
+                        client,
+                        parent.id,
+                        step,
+                        f"branched at step {step}",
+                    ),
                 ).lastrowid
             )
-            self.db.execute(
+            db.execute(
                 "INSERT INTO metrics (run, step, name, value) SELECT ?, step, name, value FROM metrics "
                 "WHERE run=? AND rowid<=? ORDER BY rowid",
-                (child, parent.id, parent.checkpoint_metric),
+                (child, parent.id, metric),
             )
-            self.db.execute(
-                "UPDATE runs SET checkpoint_metric=(SELECT COALESCE(MAX(rowid), 0) FROM metrics WHERE "
-                "run=?) WHERE id=?",
+            db.execute(
+                "UPDATE runs SET checkpoint_metric=(SELECT COALESCE(MAX(rowid), 0) FROM metrics WHERE run=?) "
+                "WHERE id=?",
                 (child, child),
             )
-            self.db.execute(
+            db.execute(
                 "INSERT INTO snapshots (run, name, step, blob) SELECT ?, name, step, blob FROM snapshots "
                 "WHERE run=? AND step<=?",
                 (child, parent.id, step),
             )
-            temporary = self.checkpoint_path(child).with_suffix(".tmp")
-            shutil.copyfile(self.checkpoint_path(parent.id), temporary)
-            os.replace(temporary, self.checkpoint_path(child))
+            self.checkpoint_path(child).unlink(missing_ok=True)  # a file left by a run whose id was rolled back
+            share_checkpoint(self.checkpoint_path(parent.id), self.checkpoint_path(child))
         return child
 
     def requeue(self, run: Run, stage: str, automatic: bool) -> bool:
@@ -233,9 +296,8 @@ class Store:
         to resume from. Metrics logged after the checkpoint go (from scratch: all, and the snapshots), and so do
         controls never applied. Only the incarnation seen is requeued (its status and start): of two schedulers
         that notice one dead worker, one requeues it."""
-        with self.db:
-            self.db.execute("BEGIN IMMEDIATE")
-            cursor = self.db.execute(
+        with self.transaction() as db:
+            cursor = db.execute(
                 "UPDATE runs SET status='queued', pid=NULL, heartbeat=NULL, polled=NULL, paused_at=NULL, "
                 "resume_wanted=NULL, stop_requested=NULL, error='', note='', node='', stage=?, updated=?, "
                 "progress=CASE WHEN checkpoint_step IS NULL THEN 0 ELSE progress END, recoveries=recoveries+? "
@@ -245,13 +307,13 @@ class Store:
             if cursor.rowcount != 1:
                 return False
             if run.checkpoint_step is None:
-                self.db.execute("DELETE FROM metrics WHERE run=?", (run.id,))
-                self.db.execute("DELETE FROM snapshots WHERE run=?", (run.id,))
+                db.execute("DELETE FROM metrics WHERE run=?", (run.id,))
+                db.execute("DELETE FROM snapshots WHERE run=?", (run.id,))
             else:
                 # by row, not by step: a lab's series may count their steps apart (World Models: V epochs, M
                 # updates, CMA-ES generations), so only the order of logging says what came after the checkpoint
-                self.db.execute("DELETE FROM metrics WHERE run=? AND rowid>?", (run.id, run.checkpoint_metric))
-            self.db.execute("DELETE FROM controls WHERE run=? AND applied IS NULL", (run.id,))
+                db.execute("DELETE FROM metrics WHERE run=? AND rowid>?", (run.id, run.checkpoint_metric))
+            db.execute("DELETE FROM controls WHERE run=? AND applied IS NULL", (run.id,))
         return True
 
     def _run(self, row: tuple) -> Run:
@@ -264,19 +326,87 @@ class Store:
         return self._run(row) if row else None
 
     def list_runs(
-        self, lab: str | None = None, statuses: tuple[str, ...] | None = None, owner: str | None = None
+        self,
+        lab: str | None = None,
+        statuses: tuple[str, ...] | None = None,
+        owner: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        linked: tuple[str, int] | None = None,
     ) -> list[Run]:
-        query, args = "SELECT * FROM runs WHERE 1=1", []
+        """Runs, newest first; `limit` and `offset` page through them (a page of 10,000 runs reads only its own);
+        `linked` (a config key, a run id): the runs whose config names that run there (a sweep's jobs)."""
+        where, args = self._where(lab, statuses, owner)
+        if linked:
+            where += f"{' AND' if where else ' WHERE'} json_extract(config, '$.' || ?) = ?"
+            args += list(linked)
+        page = " LIMIT ? OFFSET ?" if limit is not None else ""
+        args += [limit, offset] if limit is not None else []
+        return [self._run(row) for row in self.db.execute(f"SELECT * FROM runs{where} ORDER BY id DESC{page}", args)]
+
+    def count_runs(
+        self, lab: str | None = None, statuses: tuple[str, ...] | None = None, owner: str | None = None
+    ) -> int:
+        where, args = self._where(lab, statuses, owner)
+        return self.db.execute(f"SELECT COUNT(*) FROM runs{where}", args).fetchone()[0]
+
+    @staticmethod
+    def _where(lab: str | None, statuses: tuple[str, ...] | None, owner: str | None) -> tuple[str, list[Any]]:
+        clauses, args = [], []
         if owner is not None:
-            query += " AND owner = ?"
+            clauses.append("owner = ?")
             args.append(owner)
         if lab:
-            query += " AND lab = ?"
+            clauses.append("lab = ?")
             args.append(lab)
         if statuses:
-            query += f" AND status IN ({','.join('?' * len(statuses))})"
+            clauses.append(f"status IN ({','.join('?' * len(statuses))})")
             args.extend(statuses)
-        return [self._run(row) for row in self.db.execute(query + " ORDER BY id DESC", args)]
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+    def active_submissions(self, owner: str | None = None, client: str | None = None) -> int:
+        """Active submissions (a batch is one) of an owner, or of every owner at a client address."""
+        column, value = ("owner", owner) if owner is not None else ("client", client)
+        return self.db.execute(
+            f"SELECT COUNT(DISTINCT COALESCE(batch, id)) FROM runs WHERE {column}=? AND status IN "
+            f"({','.join('?' * len(ACTIVE))})",
+            (value, *ACTIVE),
+        ).fetchone()[0]
+
+    def disk_mb(self, owner: str) -> float:
+        """What an owner's runs keep on the disk: their checkpoint files and snapshots."""
+        ids = [row[0] for row in self.db.execute("SELECT id FROM runs WHERE owner=?", (owner,))]
+        paths = [self.checkpoint_path(run_id) for run_id in ids]
+        files = sum(path.stat().st_size for path in paths if path.exists())
+        blobs = self.db.execute(
+            "SELECT COALESCE(SUM(LENGTH(blob)), 0) FROM snapshots WHERE run IN (SELECT id FROM runs WHERE owner=?)",
+            (owner,),
+        ).fetchone()[0]
+        return (files + blobs) / 2**20
+
+    def expire(self, before: float, note: str) -> list[int]:
+        """Retention: finished runs last updated before `before` lose their checkpoint and snapshots (they can be
+        neither resumed nor branched after) and keep their metrics, so their charts stay; the runs it expired."""
+        with self.transaction() as db:
+            ids = [
+                run_id
+                for run_id, kept in db.execute(
+                    f"SELECT id, checkpoint_step IS NOT NULL OR id IN (SELECT run FROM snapshots) FROM runs "
+                    f"WHERE status IN ({','.join('?' * len(FINISHED))}) AND updated<?",
+                    (*FINISHED, before),
+                )
+                if kept or self.checkpoint_path(run_id).exists()
+            ]
+            for run_id in ids:
+                db.execute("DELETE FROM snapshots WHERE run=?", (run_id,))
+                db.execute(
+                    "UPDATE runs SET checkpoint_step=NULL, note=CASE WHEN note='' THEN ? ELSE note || '; ' || ? END "
+                    "WHERE id=?",
+                    (note, note, run_id),
+                )
+        for run_id in ids:
+            self.checkpoint_path(run_id).unlink(missing_ok=True)
+        return ids
 
     def last_served(self) -> dict[str, float]:
         """owner → when their latest run started: fair dispatch serves whoever waited longest."""
@@ -305,6 +435,17 @@ class Store:
             ("paused" if paused else "running", paused, time.time(), time.time(), run_id),
         )
         return cursor.rowcount == 1
+
+    def park(self, run_id: int) -> None:
+        """Its worker has gone to give its memory back: the run stays paused (or, when a resume came meanwhile,
+        paused and waiting for a slot), with no heartbeat: no worker to watch."""
+        now = time.time()
+        self.db.execute(
+            "UPDATE runs SET resume_wanted=CASE WHEN status='running' THEN COALESCE(resume_wanted, ?) ELSE "
+            "resume_wanted END, status='paused', heartbeat=NULL, polled=NULL, stage='paused (its memory given back)', "
+            "updated=? WHERE id=? AND status IN ('running', 'paused')",
+            (now, now, run_id),
+        )
 
     def want_resume(self, run_id: int) -> None:
         self.db.execute(
@@ -351,9 +492,10 @@ class Store:
         )
 
     def delete_run(self, run_id: int) -> None:
-        for table in ("metrics", "snapshots", "controls", "events"):
-            self.db.execute(f"DELETE FROM {table} WHERE run = ?", (run_id,))
-        self.db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        with self.transaction() as db:
+            for table in ("metrics", "snapshots", "controls", "events"):
+                db.execute(f"DELETE FROM {table} WHERE run = ?", (run_id,))
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
         self.checkpoint_path(run_id).unlink(missing_ok=True)
         self.log_path(run_id).unlink(missing_ok=True)
 
@@ -365,7 +507,8 @@ class Store:
 
     def add_metrics(self, rows: list[tuple[int, int, str, float]]) -> None:
         if rows:
-            self.db.executemany("INSERT INTO metrics (run, step, name, value) VALUES (?, ?, ?, ?)", rows)
+            with self.transaction() as db:
+                db.executemany("INSERT INTO metrics (run, step, name, value) VALUES (?, ?, ?, ?)", rows)
 
     def metrics(self, run_id: int, names: list[str] | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """name → (steps, values), in step order."""
@@ -412,11 +555,14 @@ class Store:
         rows = self.db.execute("SELECT step, time, kind, detail FROM events WHERE run=? ORDER BY rowid", (run_id,))
         return [{"step": s, "time": t, "kind": k, "detail": json.loads(d)} for s, t, k, d in rows]
 
-    def histories(self) -> dict[int, list[str]]:
-        """run → what happened to it beyond training, in order ("interrupted by a restart at step 120; resumed …")."""
+    def histories(self, runs: list[int] | None = None) -> dict[int, list[str]]:
+        """run → what happened to it beyond training, in order ("interrupted by a restart at step 120; resumed …"):
+        of every run, or of `runs` (a page's)."""
         found: dict[int, list[str]] = {}
+        only = f" AND run IN ({','.join('?' * len(runs))})" if runs is not None else ""
         for run_id, detail in self.db.execute(
-            f"SELECT run, detail FROM events WHERE kind IN ({','.join('?' * len(HISTORY))}) ORDER BY rowid", HISTORY
+            f"SELECT run, detail FROM events WHERE kind IN ({','.join('?' * len(HISTORY))}){only} ORDER BY rowid",
+            (*HISTORY, *(runs or ())),
         ):
             found.setdefault(run_id, []).append(json.loads(detail)["message"])
         return found
@@ -445,10 +591,26 @@ class Store:
 
     def save_run_checkpoint(self, run_id: int, state: dict[str, Any]) -> None:
         """A worker's checkpoint, written atomically (what a worker's context calls, here or through Ray)."""
-        from engine.runtime.checkpoints import save_checkpoint  # torch: only where checkpoints are made
+        import torch  # only where checkpoints are made
 
-        save_checkpoint(state, self.checkpoint_path(run_id))
-        self.set_checkpoint_step(run_id, state.get("resume", {}).get("step"))
+        self.replace_checkpoint(run_id, state.get("resume", {}).get("step"), lambda file: torch.save(state, file))
+
+    def replace_checkpoint(self, run_id: int, step: int | None, write: Callable[[BinaryIO], Any]) -> None:
+        """`write(file)` to a temporary file, flushed to the disk; then, in one transaction, renamed into place and
+        its step recorded: whoever reads both under the store's lock finds them agreeing. A failed write (a full
+        disk) leaves the last checkpoint, its record and no temporary file."""
+        from engine.runtime.checkpoints import fsync_folder, write_synced
+
+        path = self.checkpoint_path(run_id)
+        temporary = path.with_name(path.name + ".tmp")
+        write_synced(temporary, write)
+        try:
+            with self.transaction():
+                os.replace(temporary, path)
+                self.set_checkpoint_step(run_id, step)
+        finally:
+            temporary.unlink(missing_ok=True)
+        fsync_folder(path.parent)
 
     def set_checkpoint_step(self, run_id: int, step: int | None) -> None:
         """The step the run's checkpoint file resumes from (None: it holds weights only), and the run's last metric

@@ -28,13 +28,21 @@ def check(config: dict[str, Any]) -> None:
 
 
 def data_memory_mb(config: dict[str, Any]) -> float:
-    """What a run holds beyond torch: every round's collected 64×64 frames, kept for V and M. A τ-table job reuses a
-    world and collects nothing."""
-    if config["world_run"]:
-        return 100.0
+    """What a run allocates beyond torch, at its peak, in MB: every round's collected 64×64 frames (kept for V and M
+    throughout), plus the largest of its stages' working sets — a V batch with its activations and gradients, an M
+    batch of windows with the LSTM's and the mixture's per-step values kept for backpropagation, and the probe's
+    dreams (every probe state × behaviour × dream, each carrying M's state and mixture). A τ-table job reuses a
+    world: it collects nothing, but still dreams and probes."""
     game = GAMES[config["env"]]
+    pixels = 64 * 64 * game.channels
     steps = min(config["rollout_steps"], game.expected_steps) + 1
-    return config["rounds"] * config["rollouts"] * steps * 64 * 64 * game.channels / 2**20
+    frames = 0 if config["world_run"] else config["rounds"] * config["rollouts"] * steps * pixels
+    hidden, mixture = config["rnn_hidden"], 3 * config["mdn_components"] * config["z_size"]
+    v_batch = config["vae_batch"] * pixels * 4 * 24  # float frames; the conv stack's activations and gradients
+    m_batch = config["rnn_batch"] * config["rnn_window"] * (10 * hidden + 2 * mixture) * 4
+    probe_rows = 2 * config["probe_episodes"] * len(game.actions) * config["probe_dreams"]
+    probe = probe_rows * (3 * hidden + config["z_size"] + mixture) * 4
+    return 100.0 + (frames + max(v_batch, m_batch, probe)) / 2**20
 
 
 # the small games' V weighs every pixel alike, as measured before salience existed (their objects are much of a frame)
