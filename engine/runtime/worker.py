@@ -38,7 +38,7 @@ DISK_CHECK_SECONDS = 1.0
 # address space a worker reserves without using it (shared libraries, thread stacks, malloc arenas: ~650 MB with
 # torch imported, of which ~230 MB resident; a World Models quick bench peaked at 6.5 GB of address space for 4.6 GB
 # resident), allowed above its memory budget: the limit stops a runaway allocation, the supervisor's poll the rest
-ADDRESS_SPACE_SLACK_MB = 2048
+ADDRESS_SPACE_SLACK_MB = 3072
 
 
 def limit_memory() -> float:
