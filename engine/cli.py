@@ -78,6 +78,11 @@ def _follow(manager, run_id: int, args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.seeds is not None:
+        return _bench_seeds(args)
+    if args.jobs is not None:
+        raise ConfigError("--jobs: only with --seeds")
+    started_at = time.time()  # before torch's import: a child of a seed sweep says when it ran
     import torch
 
     from engine.context import LocalContext
@@ -94,11 +99,32 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "config": config,
         "bench_wall_seconds": round(time.perf_counter() - started, 2),
         **figures,
+        "started_at": started_at,
+        "ended_at": time.time(),
     }
     if not args.json:
         print(file=sys.stderr)
     print(json.dumps(figures, indent=None if args.json else 2))
     return 0
+
+
+def _bench_seeds(args: argparse.Namespace) -> int:
+    """The bench once per seed, each in its own one-thread process, spread over the cores (engine/runtime/seeds.py)."""
+    from engine.runtime import seeds
+
+    chosen = seeds.parse_seeds(args.seeds)
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs {args.jobs}: at least 1")
+    seeds.check_configs(args.lab, args.preset, args.set, chosen)
+
+    def report(record: dict) -> None:
+        if not args.json:
+            outcome = f"failed: {record['error']}" if "error" in record else "done"
+            print(f"seed {record['seed']} {outcome} ({record['wall_seconds']:.0f} s)", file=sys.stderr, flush=True)
+
+    result = seeds.run_seeds(args.lab, args.preset, args.set, chosen, args.jobs, on_done=report)
+    print(json.dumps(result) if args.json else "\n".join(seeds.summary_lines(result)))
+    return 0 if all("figures" in record for record in result["per_seed"]) else 1
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -211,7 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--ray", metavar="ADDRESS", help=ray_help)
     resume.add_argument("--json", action="store_true", help="print one JSON object")
     resume.set_defaults(handler=cmd_resume)
-    lab_command("bench", "train in this process, evaluate, print the figures").set_defaults(handler=cmd_bench)
+    bench = lab_command("bench", "train in this process, evaluate, print the figures")
+    bench.set_defaults(handler=cmd_bench)
+    bench.add_argument(
+        "--seeds",
+        metavar="N|S,S,…",
+        help="the bench for seeds 0..N-1 (or these seeds), a process each, spread over the cores: "
+        "each seed's figures and their mean ± standard error",
+    )
+    bench.add_argument("--jobs", type=int, help="with --seeds: how many seeds at once (default: one per usable core)")
     runs = commands.add_parser("runs", help="list runs")
     runs.add_argument("--lab", choices=labs)
     runs.add_argument("--json", action="store_true")

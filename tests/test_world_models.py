@@ -174,7 +174,8 @@ def test_bench_trains_one_controller_per_tau_in_one_world_beside_random():
     assert [row["tau"] for row in figures["taus"]] == [0.1, 1.3]
     assert all({"dream_score", "dream_score_se", "real_score", "real_score_se"} <= set(row) for row in figures["taus"])
     assert set(figures["random"]) == {"random_score", "random_score_se"}
-    assert set(figures["stage_seconds"]) == {"collect", "V", "M"}
+    assert set(figures["stage_seconds"]) == {"collect", "V", "M", "probes", "tau_table"}
+    assert {"which_way", "distance_ratio", "v_ratio", "fireball_recall"} <= set(figures["pictures"])
     assert [row["tau"] for row in figures["probe"]["taus"]] == [0.1, 1.3]
     assert {"pair_order", "dream_still"} <= set(figures["probe"]["taus"][0]) and "still" in figures["probe"]["real"]
     assert all("probe_real_hit" in row for row in figures["taus"])

@@ -8,8 +8,20 @@ import vizdoom as vzd
 from engine.labs.world_models.dream import build_world
 from engine.labs.world_models.envs import DoomTakeCover, make_env
 from engine.labs.world_models.facts import GAMES
+from engine.labs.world_models.pictures import (
+    LEAD_IN,
+    SIDES,
+    distance_ratio,
+    dreamt_pictures,
+    picture_distance,
+    real_pictures,
+    shows_fireball,
+    starts_of,
+    which_way,
+)
 from engine.labs.world_models.probe import ProbeStates, dreamt_odds, pair_order, probe_states, real_outcomes
 from engine.labs.world_models.rollouts import Episode, mirrored
+from engine.labs.world_models.vae import to_uint8
 
 
 def test_doom_left_and_right_move_the_player_to_its_left_and_right():
@@ -118,3 +130,72 @@ def test_a_mirrored_episode_flips_its_frames_and_swaps_left_and_right(env):
     )
     assert [names[a] for a in mirror.actions] == [names[game.mirrored[a]] for a in actions]
     assert mirror.terminated and mirror.damage.tolist() == [0, 5, 0]
+
+
+# ---------------------------------------------------------------------------------------------- the second probe
+
+
+def steering_world(reads_actions: bool):
+    """A tiny Doom-shaped world whose M dreams z0 up under "left" and down under "right" (reads_actions), or
+    dreams the same whatever is pressed."""
+    world = build_world(
+        3, z_size=2, vae_width=0.0625, rnn_hidden=2, mdn_components=1, action_space=make_env("doom", 0).action_space
+    )
+    rnn, hidden = world.rnn, world.rnn.hidden
+    with torch.no_grad():
+        for parameter in rnn.parameters():
+            parameter.zero_()
+        for name, sign in (("left", 1.0), ("right", -1.0)):
+            column = 2 + GAMES["doom"].actions[name]  # the LSTM reads [z (2), action one-hot (3)]
+            rnn.lstm.weight_ih_l0[0:hidden, column] = 10.0  # input gate open
+            rnn.lstm.weight_ih_l0[2 * hidden, column] = 10.0 * sign  # candidate of unit 0: +1 left, -1 right
+            rnn.lstm.weight_ih_l0[3 * hidden :, column] = 10.0  # output gate open
+        rnn.head.weight[2, 0] = 5.0 if reads_actions else 0.0  # mu of z0 (one component) reads unit 0
+        rnn.head.bias[4:6] = -3.0  # log sigma: crisp dreams
+    return world
+
+
+@pytest.mark.parametrize("reads_actions", [False, True])
+def test_an_m_that_ignores_actions_dreams_left_and_right_alike_and_one_that_reads_them_shows_which_way(reads_actions):
+    world = steering_world(reads_actions)
+    frames = np.zeros((11, 64, 64, 3), np.uint8)
+    episode = Episode(frames, np.zeros(10, np.int64), np.ones(10, np.float32), False, np.zeros(10, np.float32))
+    starts = ProbeStates([episode], np.array([0]), np.zeros(3, np.int64), np.array([2, 4, 6]), np.zeros(3, bool))
+    sides = [GAMES["doom"].actions[name] for name in SIDES]
+    with torch.no_grad():  # the game, as this world's V draws it: left ends at z0 = +3.8, right at -3.8
+        game = to_uint8(world.vae.decode(torch.tensor([[3.8, 0.0], [-3.8, 0.0]]))).numpy()
+    real = np.repeat(game[None], 3, 0)
+    dreamt = dreamt_pictures(world, starts, sides, steps=5, tau=0.1, seed=0)
+    if reads_actions:
+        assert which_way(real, dreamt) == 1.0 and distance_ratio(real, dreamt) > 0.5
+    else:  # both sides on the same noise: the same picture, nearer one side's game picture for both
+        assert np.array_equal(dreamt[:, 0], dreamt[:, 1])
+        assert which_way(real, dreamt) == 0.5 and distance_ratio(real, dreamt) == 0.0
+
+
+def test_which_way_and_the_distance_ratio_on_drawn_pictures():
+    left, right = np.zeros((64, 64, 3), np.uint8), np.zeros((64, 64, 3), np.uint8)
+    left[:, :32], right[:, 32:] = 200, 200  # the wall comes into view on the side you moved to
+    real = np.stack([np.stack([left, right])] * 4)
+    assert which_way(real, real) == 1.0 and distance_ratio(real, real) == 1.0
+    assert which_way(real, real[:, ::-1]) == 0.0  # the dream shows the other way
+    faint = (real // 4).astype(np.uint8)  # the right way, a quarter as far apart
+    assert which_way(real, faint) == 1.0 and distance_ratio(real, faint) == pytest.approx(0.25, abs=0.01)
+
+
+def test_a_fireball_is_a_few_yellow_pixels_and_the_room_has_none():
+    room = np.full((2, 64, 64, 3), (90, 80, 70), np.uint8)
+    assert not shows_fireball(room).any()
+    room[1, 30:32, 40] = (230, 200, 60)
+    assert shows_fireball(room).tolist() == [False, True]
+
+
+def test_the_game_shows_where_you_went_left_and_right_from_the_same_replayed_start():
+    make = lambda seed: make_env("doom", seed)  # noqa: E731
+    states = probe_states(make, make_env("doom", 0).action_space, 2, 30, seed=3, lead=10, poll=lambda: None, slots=2)
+    starts = starts_of(states, LEAD_IN)
+    sides = [GAMES["doom"].actions[name] for name in SIDES]
+    real = real_pictures(make, starts, sides, steps=25, poll=lambda: None)
+    again = real_pictures(make, starts, sides, steps=25, poll=lambda: None)
+    assert real.shape == (len(starts.step), 2, 64, 64, 3) and np.array_equal(real, again)  # replayed exactly
+    assert (picture_distance(real[:, 0], real[:, 1]) > 2).all()  # 25 steps apart, the room looks different

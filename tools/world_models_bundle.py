@@ -3,8 +3,11 @@
 It runs `bench` on the quick preset (the whole pipeline and the τ table) and keeps its world (V, M, the dream
 starts), the dream viewer's snapshot, the probe's figures and the τ table with the random policy's score, so that the
 page shows them all within seconds and never plays the real game itself. `--set name=value` changes the config as for
-the CLI. `--viewer-only` keeps the file's world, probe and τ table and computes only the viewer's snapshot anew, from a
-few fresh real episodes (when the viewer's format changes: a minute, not the bench's twenty).
+the CLI. `--seeds N` then runs the same bench for seeds 1 to N-1 (one process each, spread over the cores:
+engine/runtime/seeds.py) and keeps the τ table over all N seeds, each seed's and their mean ± standard error, for the
+page's chart; the world stays seed 0's. `--viewer-only` keeps the file's world, probe and τ table and computes only
+the viewer's snapshot anew, from a few fresh real episodes (when the viewer's format changes: a minute, not the
+bench's twenty).
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from engine.labs.world_models.train import COLLECT_STREAM, DREAM_STREAM, bench, 
 from engine.labs.world_models.viewer import viewer_episode, viewer_snapshot
 from engine.params import parse_assignments
 from engine.runtime.checkpoints import load_checkpoint, save_checkpoint
+from engine.runtime.seeds import run_seeds, statistics
+
+SEED_FIGURES = ("taus", "random", "probe", "pictures", "stage_seconds")  # what the page reads of each seed
 
 
 def half(state: Any) -> Any:
@@ -68,15 +74,32 @@ def bundle(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         "viewer": packed_viewer(ctx.snapshots["viewer"][1]),
         "tau_table": figures["taus"],
         "probe": figures["probe"],
+        "pictures": half({name: torch.as_tensor(array) for name, array in ctx.snapshots["pictures"][1].items()}),
         "random": [figures["random"]["random_score"], figures["random"]["random_score_se"]],
     }
     return state, figures
+
+
+def over_seeds(config: dict[str, Any], figures: dict[str, Any], sets: list[str], seeds: int) -> dict[str, Any]:
+    """Seed `config["seed"]`'s figures beside seeds config["seed"] + 1 … + seeds - 1, benched in their own processes,
+    and the mean ± standard error of every figure over them all."""
+    others = list(range(config["seed"] + 1, config["seed"] + seeds))
+    result = run_seeds("world_models", "quick", sets, others)
+    per_seed = [{"seed": config["seed"]} | {k: figures[k] for k in SEED_FIGURES if k in figures}] + [
+        {"seed": record["seed"], "wall_seconds": record["wall_seconds"]}
+        | {k: record["figures"][k] for k in SEED_FIGURES if k in record["figures"]}
+        for record in result["per_seed"]
+        if "figures" in record
+    ]
+    mean, se = statistics([{k: v for k, v in one.items() if k != "seed"} for one in per_seed])
+    return {"per_seed": per_seed, "mean": mean, "se": se, "errors": [r for r in result["per_seed"] if "error" in r]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", action="append", default=[], help="name=value, as for python -m engine")
     parser.add_argument("--out", type=Path, default=BUNDLED_WORLD)
+    parser.add_argument("--seeds", type=int, default=1, help="bench this many seeds in all; the world is the first's")
     parser.add_argument("--viewer-only", action="store_true", help="recompute only the viewer's snapshot of --out")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -84,9 +107,14 @@ def main() -> None:
         state = load_checkpoint(args.out)
         save_checkpoint(state | {"viewer": new_viewer(state)}, args.out)
         return
-    state, figures = bundle(SPACE.resolve("quick", parse_assignments(args.set)))
+    config = SPACE.resolve("quick", parse_assignments(args.set))
+    state, figures = bundle(config)
     save_checkpoint(state, args.out)
-    print(json.dumps(figures))
+    print(json.dumps(figures), flush=True)
+    if args.seeds > 1:
+        seeds = over_seeds(config, figures, [a for a in args.set if not a.startswith("seed=")], args.seeds)
+        save_checkpoint(state | {"seeds": seeds}, args.out)
+        print(json.dumps(seeds))
 
 
 if __name__ == "__main__":

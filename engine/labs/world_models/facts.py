@@ -35,6 +35,7 @@ class Game:
     expected_steps: int  # a collected episode's expected length (Doom: random play dies in ~300 steps)
     axis: tuple[str, str, str] | None = None  # the paper's one-output controller: the actions it reads as -, 0, +
     mirrored: tuple[int, ...] | None = None  # a left-right symmetric game: what each action is in the mirror image
+    fireballs: bool = False  # Doom's yellow fireballs, which the second probe counts in V's pictures (pictures.py)
 
     def axis_actions(self) -> tuple[int, int, int] | None:
         return tuple(self.actions[name] for name in self.axis) if self.axis else None
@@ -44,7 +45,13 @@ class Game:
 # one pressed: 0 none, 1 MOVE_RIGHT, 2 MOVE_LEFT (tests/test_world_models.py reads the player's position)
 GAMES = {
     "doom": Game(
-        3, {"left": 2, "still": 0, "right": 1}, True, 500, axis=("left", "still", "right"), mirrored=(0, 2, 1)
+        3,
+        {"left": 2, "still": 0, "right": 1},
+        True,
+        500,
+        axis=("left", "still", "right"),
+        mirrored=(0, 2, 1),
+        fireballs=True,
     ),
     "take_cover": Game(1, {"left": 0, "still": 1, "right": 2}, True, 400, mirrored=(2, 1, 0)),
     "cartpole": Game(1, {"push left": 0, "push right": 1}, True, 200, mirrored=(1, 0)),

@@ -14,8 +14,11 @@ Metric steps count per kind: V epochs, M epochs and CMA generations across round
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -24,13 +27,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from engine.context import Stopped, random_state, restore_random_state
+from engine.context import LocalContext, Stopped, random_state, restore_random_state
 from engine.labs.world_models.config import parse_taus
 from engine.labs.world_models.controller import train_controller
 from engine.labs.world_models.dream import World, build_world, dream_fitness, dream_returns, world_from_state
 from engine.labs.world_models.envs import env_spaces, make_env
 from engine.labs.world_models.facts import GAMES
 from engine.labs.world_models.mdn_rnn import Sequences, death_labels, train_rnn
+from engine.labs.world_models.pictures import SIDES, Pictures, make_pictures, pictures_summary
 from engine.labs.world_models.probe import Probe, make_probe, probe_summary
 from engine.labs.world_models.rollouts import (
     ControllerPolicy,
@@ -51,6 +55,7 @@ if TYPE_CHECKING:  # labs sit below the runtime: the context's interface is only
 STAGES = {"collect": 0.15, "V": 0.25, "M": 0.25, "C": 0.2, "evaluate": 0.15}  # shares of a round's progress bar
 RECON_FRAMES = 8
 COLLECT_STREAM, CMA_STREAM, EVAL_STREAM, DREAM_STREAM, PROBE_STREAM = 0, 1, 2, 3, 4
+PICTURES_TAU = 0.1  # the second probe dreams at a low τ: the action, not the noise, decides what it shows
 
 
 def seed_of(config: dict[str, Any], stream: int, index: int) -> int:
@@ -205,6 +210,27 @@ def probe_memory(
         world, parse_taus(config["taus"]), config["probe_dreams"], seed_of(config, PROBE_STREAM, step)
     )
     ctx.snapshot("probe", step, view)
+    return view
+
+
+def new_pictures(probe: Probe | None, config: dict[str, Any], ctx: Context) -> Pictures | None:
+    """The second probe's starts, in the first probe's held-out episodes (a game with a left and a right)."""
+    game = GAMES[config["env"]]
+    if probe is None or not set(SIDES) <= set(game.actions):
+        return None
+    return make_pictures(
+        env_maker(config), probe.states, game.actions, config["pictures_steps"], game.fireballs, ctx.keep_going
+    )
+
+
+def show_pictures(
+    world: World, pictures: Pictures | None, config: dict[str, Any], ctx: Context, step: int
+) -> dict[str, np.ndarray] | None:
+    """Does the dream show where you went? M's dream of left and right, decoded by V, beside the game's."""
+    if pictures is None:
+        return None
+    view = pictures.snapshot(world, PICTURES_TAU, seed_of(config, PROBE_STREAM, step))
+    ctx.snapshot("pictures", step, view)
     return view
 
 
@@ -370,6 +396,7 @@ class Outcome:
     seconds: dict[str, float]
     probe: Probe | None
     probe_view: dict[str, np.ndarray] | None  # the last probe_memory snapshot
+    pictures_view: dict[str, np.ndarray] | None  # the last show_pictures snapshot
 
 
 def resume_point(
@@ -410,14 +437,15 @@ def run_rounds(config: dict[str, Any], ctx: Context, last_controller: bool = Tru
     params: torch.Tensor | None = None
     episodes: list[Episode] = []
     summary: dict[str, float] = {}
-    seconds = dict.fromkeys(STAGES, 0.0)
+    seconds = dict.fromkeys([*STAGES, "probes"], 0.0)
     progress = Progress(ctx, config["rounds"])
-    probe, probe_view, search, first = None, None, None, 1
+    probe, probe_view, pictures, pictures_view, search, first = None, None, None, None, None, 1
     if ctx.resume:
         state = ctx.resume.state
         world, params = load_world(state)[0], state["start"]
         restore_random_state(state["random"], generator)
-        summary, seconds, search, first = state["summary"], state["seconds"], state.get("search"), state["round"]
+        summary, search, first = state["summary"], state.get("search"), state["round"]
+        seconds |= state["seconds"]
     for round_ in range(first, config["rounds"] + 1):
         progress.round = round_
         last = round_ == config["rounds"]
@@ -431,9 +459,13 @@ def run_rounds(config: dict[str, Any], ctx: Context, last_controller: bool = Tru
             seconds["V"] += time.perf_counter() - started
             started = progress.enter("M")
             summary |= fit_memory(world, episodes, ctx, generator, round_, progress)
+            seconds["M"] += time.perf_counter() - started
+            started = time.perf_counter()
             probe = probe or new_probe(world, config, ctx)
             probe_view = probe_memory(world, probe, config, ctx, round_ * config["rnn_updates"])
-            seconds["M"] += time.perf_counter() - started
+            pictures = pictures or new_pictures(probe, config, ctx)
+            pictures_view = show_pictures(world, pictures, config, ctx, round_ * config["rnn_updates"])
+            seconds["probes"] += time.perf_counter() - started
         else:  # resumed: the probe's states are replayed again (deterministic), its figure is in the store
             probe = new_probe(world, config, ctx)
         if last and not last_controller:
@@ -467,7 +499,7 @@ def run_rounds(config: dict[str, Any], ctx: Context, last_controller: bool = Tru
         else:
             ctx.checkpoint(checkpoint_state(world, params, config, round_))
         seconds["evaluate"] += time.perf_counter() - started
-    return Outcome(world, params, summary, seconds, probe, probe_view)
+    return Outcome(world, params, summary, seconds, probe, probe_view, pictures_view)
 
 
 def controller_in_world(config: dict[str, Any], ctx: Context) -> dict[str, float]:
@@ -519,47 +551,93 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, float]:
     return summary | {"stopped": 0.0}
 
 
+def bench_cores() -> int:
+    """How many τ jobs run at once: DREAMLAB_BENCH_CORES when a seed sweep shares the machine out, else every core
+    this process may use. Each job is its own process with one torch thread."""
+    return int(os.environ.get("DREAMLAB_BENCH_CORES", 0)) or len(os.sched_getaffinity(0))
+
+
+def tau_row(outcome: Outcome, config: dict[str, Any], ctx: Context, index: int, tau: float) -> dict[str, Any]:
+    """One row of the τ table: a C trained in the shared world's dream at `tau`, scored in it and in the real game
+    (the random policy too, in the first row), with what it took."""
+    started = time.perf_counter()
+    progress = Progress(ctx, 1, stage="C", label=f"tau {tau:g}")
+    params, held_out = learn_controller(
+        outcome.world,
+        config,
+        ctx,
+        progress,
+        seed_of(config, CMA_STREAM, 1000 + index),
+        temperature=tau,
+        start=outcome.params,
+        generation_offset=(config["rounds"] + index) * config["cma_generations"],
+    )
+    c_seconds = time.perf_counter() - started
+    progress.enter("evaluate")
+    row = evaluate(
+        outcome.world, params, config, ctx, tau, config["rounds"] + index, with_random=index == 0, probe=outcome.probe
+    )
+    return (
+        {"tau": tau}
+        | {k: round(v, 3 if k.startswith("probe") else 1) for k, v in row.items() if k != "temperature"}
+        | {
+            "held_out": round(held_out, 1),
+            "C_seconds": round(c_seconds, 1),
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+    )
+
+
+_FORKED: tuple[Outcome, dict[str, Any]] | None = None  # a τ job's world and config, inherited by fork, never pickled
+
+
+def _share(outcome: Outcome, config: dict[str, Any]) -> None:
+    global _FORKED
+    _FORKED = outcome, config
+    torch.set_num_threads(1)
+
+
+def _forked_tau_row(index: int, tau: float) -> dict[str, Any]:
+    outcome, config = _FORKED
+    return tau_row(outcome, config, LocalContext(config), index, tau)
+
+
+def tau_table(outcome: Outcome, config: dict[str, Any], ctx: Context, taus: list[float]) -> list[dict[str, Any]]:
+    """Every τ's row, the jobs spread over bench_cores() processes (forked: each inherits the world); in this
+    process, with its context's figures, when there is one core."""
+    cores = min(bench_cores(), len(taus))
+    if cores == 1:
+        return [tau_row(outcome, config, ctx, index, tau) for index, tau in enumerate(taus)]
+    rows: dict[int, dict[str, Any]] = {}
+    fork = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(cores, mp_context=fork, initializer=_share, initargs=(outcome, config)) as pool:
+        jobs = {pool.submit(_forked_tau_row, index, tau): index for index, tau in enumerate(taus)}
+        for done in as_completed(jobs):
+            rows[jobs[done]] = done.result()
+            ctx.progress(len(rows) / len(taus), f"τ table: {len(rows)} of {len(taus)} controllers")
+    return [rows[index] for index in range(len(taus))]
+
+
 def bench(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
     """The whole pipeline, then the τ table in its world: one C per temperature in `taus`, each scored in its own
     dream and over `real_eval_episodes` real episodes, beside the random policy on the same episodes."""
     torch.set_num_threads(1)
     taus = parse_taus(config["taus"])
     outcome = run_rounds(config, ctx, last_controller=False)
-    world, rounds = outcome.world, config["rounds"]
-    progress = Progress(ctx, len(taus), stage="C", label="tau")
-    table = []
-    for index, tau in enumerate(taus):
-        progress.round = index + 1
-        started = progress.enter("C")
-        params, held_out = learn_controller(
-            world,
-            config,
-            ctx,
-            progress,
-            seed_of(config, CMA_STREAM, 1000 + index),
-            temperature=tau,
-            start=outcome.params,
-            generation_offset=(rounds + index) * config["cma_generations"],
-        )
-        c_seconds = time.perf_counter() - started
-        progress.enter("evaluate")
-        row = evaluate(world, params, config, ctx, tau, rounds + index, with_random=index == 0, probe=outcome.probe)
-        table.append(
-            {"tau": tau}
-            | {k: round(v, 3 if k.startswith("probe") else 1) for k, v in row.items() if k != "temperature"}
-            | {
-                "held_out": round(held_out, 1),
-                "C_seconds": round(c_seconds, 1),
-                "seconds": round(time.perf_counter() - started, 1),
-            }
-        )
+    started = time.perf_counter()
+    table = tau_table(outcome, config, ctx, taus)
+    stage_seconds = outcome.seconds | {"tau_table": time.perf_counter() - started}
     random = {k: table[0].pop(k) for k in ("random_score", "random_score_se")}
-    return {
-        "stage_seconds": {name: round(s, 1) for name, s in outcome.seconds.items() if s},
-        "losses": {
-            name: round(outcome.summary[name], 4)
-            for name in ("recon_loss", "kl", "mdn_loss", "done_loss", "reward_loss")
-        },
-        "random": random,
-        "taus": table,
-    } | ({"probe": probe_summary(outcome.probe_view)} if outcome.probe_view else {})
+    return (
+        {
+            "stage_seconds": {name: round(s, 1) for name, s in stage_seconds.items() if s},
+            "losses": {
+                name: round(outcome.summary[name], 4)
+                for name in ("recon_loss", "kl", "mdn_loss", "done_loss", "reward_loss")
+            },
+            "random": random,
+            "taus": table,
+        }
+        | ({"probe": probe_summary(outcome.probe_view)} if outcome.probe_view else {})
+        | ({"pictures": pictures_summary(outcome.pictures_view)} if outcome.pictures_view else {})
+    )
