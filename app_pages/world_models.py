@@ -130,6 +130,10 @@ def run_dream_viewer(run: Run) -> None:
         st.caption("**The bundled world**, until this run's own V is trained and its M has dreamt a first time.")
         bundled_viewer()
         return
+    if "actions" not in snapshot[1]:
+        st.caption(f"**The bundled world**: run #{base.id}'s dreams were kept by an older Dreamlab, in another form.")
+        bundled_viewer()
+        return
     dream_viewer(
         checkpoint,
         snapshot[0],

@@ -62,6 +62,11 @@ def fitness_chart(series: dict[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure
     return figure
 
 
+def odds_top(odds: np.ndarray) -> float:
+    """The top of a P(end) axis: a little above the highest odds, so that small ones still read (at most 1)."""
+    return float(min(1.0, max(0.05, 1.2 * odds.max(initial=0.0))))
+
+
 def death_chart(death: np.ndarray, lengths: np.ndarray, real_end: int | None) -> go.Figure:
     """M's P(the dream ends) per step of each dream (D, T) up to its end, a cross where M ended it; the real hit."""
     figure = go.Figure()
@@ -85,7 +90,7 @@ def death_chart(death: np.ndarray, lengths: np.ndarray, real_end: int | None) ->
         title="M's probability that the dream ends here, per dream step",
         height=240,
         xaxis_title="dream step",
-        yaxis={"range": [0, 1], "title": "P(end)"},
+        yaxis={"range": [0, odds_top(death)], "title": "P(end)"},
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         legend={"orientation": "h", "y": -0.3},
     )
@@ -535,7 +540,7 @@ def play_trace(play: Play) -> go.Figure:
         title="P(the dream ends here), by M",
         height=260,
         xaxis={"title": "dream step", "range": [0, max(40, len(play.deaths) + 2)]},
-        yaxis={"range": [0, 1], "title": "P(end)"},
+        yaxis={"range": [0, odds_top(np.array(play.deaths))], "title": "P(end)"},
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         showlegend=False,
     )
