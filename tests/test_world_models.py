@@ -170,7 +170,10 @@ def test_a_tau_table_job_trains_only_c_in_the_world_of_another_run(doom_run):
 
 def test_bench_trains_one_controller_per_tau_in_one_world_beside_random():
     config = SPACE.resolve("quick", TINY | {"taus": "0.1,1.3"})
-    figures = bench(config, LocalContext(config))
+    ctx = LocalContext(config)
+    figures = bench(config, ctx)
+    world = ctx.checkpoints[-1]["world"]  # the world the τ table shared (and a bundle keeps): V, M, the dream starts
+    assert len(world["start_mu"]) == config["rollouts"]
     assert [row["tau"] for row in figures["taus"]] == [0.1, 1.3]
     assert all({"dream_score", "dream_score_se", "real_score", "real_score_se"} <= set(row) for row in figures["taus"])
     assert set(figures["random"]) == {"random_score", "random_score_se"}

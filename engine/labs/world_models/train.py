@@ -459,6 +459,7 @@ def run_rounds(config: dict[str, Any], ctx: Context, last_controller: bool = Tru
             seconds["V"] += time.perf_counter() - started
             started = progress.enter("M")
             summary |= fit_memory(world, episodes, ctx, generator, round_, progress)
+            ctx.checkpoint(checkpoint_state(world, params, config, round_))  # V, M and the dream starts: a world
             seconds["M"] += time.perf_counter() - started
             started = time.perf_counter()
             probe = probe or new_probe(world, config, ctx)
