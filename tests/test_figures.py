@@ -3,6 +3,7 @@
 from types import SimpleNamespace
 
 import numpy as np
+import plotly.graph_objects as go
 
 from ui.figures import metric_chart
 from ui.meta_rl import ablation_of
@@ -45,3 +46,15 @@ def test_a_stopped_runs_key_figures_are_figures():
 
     run = SimpleNamespace(summary={"stopped": 1.0, "env_steps_done": 3097.0, "train_seconds": 41.5})
     assert key_figures(run) == "env_steps_done=3.1e+03, train_seconds=41.5"  # that it stopped is its status
+
+
+def test_home_pictures_are_still_and_readable():
+    from tools.home_pictures import FONT_SIZE, still
+    from ui.figures import animation_controls
+
+    play, slider = animation_controls(["0", "1"], 0, "▶ Play", frame_ms=100)
+    animated = go.Figure(go.Heatmap(z=[[0, 1]]), frames=[go.Frame(data=[go.Heatmap(z=[[1, 0]])], name="1")])
+    animated.update_layout(updatemenus=[{"type": "buttons", "buttons": [play]}], sliders=[slider])
+    picture = still(animated, "A still", 800, 400)
+    assert not picture.frames and not picture.layout.updatemenus and not picture.layout.sliders  # no play, no slider
+    assert picture.layout.font.size == FONT_SIZE >= 16
