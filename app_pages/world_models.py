@@ -21,6 +21,7 @@ from ui.world_models import (
     bundled_results,
     bundled_viewer_snapshot,
     death_chart,
+    download_png,
     dream_play,
     ends_chart,
     fitness_chart,
@@ -69,11 +70,9 @@ def draw(latest: Run) -> None:
         st.markdown("**V** — real frames (top) and their reconstructions")
         recon = live.snapshot(latest, "recon")
         if recon:
-            st.image(
-                frame_strip([recon[1]["frames"], recon[1]["reconstructions"]]),
-                width="stretch",
-                caption=f"after V epoch {recon[0]}",
-            )
+            strip = frame_strip([recon[1]["frames"], recon[1]["reconstructions"]])
+            st.image(strip, width="stretch", caption=f"after V epoch {recon[0]}")
+            download_png(strip, f"v_reconstructions_epoch_{recon[0]}", "wm.recon_png")
         if v_losses := stage_series(metrics, "V"):
             st.plotly_chart(
                 metric_chart(v_losses, "V's losses", events["V"], height=240, x_title="V epoch"), key="wm.v"
@@ -180,7 +179,9 @@ def bundled_pictures() -> None:
 
 def show_pictures(view: dict, whose: str) -> None:
     st.markdown(pictures_caption(view))
-    st.image(pictures_strip(view), caption="game ← · dream ← · game → · dream →", width=520, clamp=True)
+    strip = pictures_strip(view)
+    st.image(strip, caption="game ← · dream ← · game → · dream →", width=520, clamp=True)
+    download_png(strip, "dream_where_you_went", "wm.pictures_png")
     st.caption(PICTURES_CAPTION + " " + whose)
 
 

@@ -153,3 +153,15 @@ def test_an_arrow_key_moves_the_dream_in_a_browser(app_server, page):
     poll(page, step, lambda text: text.startswith("dream step 4 "), timeout=60)
     page.keyboard.press("ArrowLeft")
     poll(page, step, lambda text: text.startswith("dream step 8 "), timeout=60)
+
+
+def test_a_strip_downloads_as_the_png_of_its_pixels():
+    import io
+
+    from PIL import Image
+
+    from ui.world_models import frame_strip, png
+
+    frames = np.random.default_rng(0).integers(0, 255, (2, 64, 64, 3), dtype=np.uint8)
+    strip = frame_strip([frames, frames[::-1]])
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png(strip)))), strip)

@@ -3,6 +3,7 @@ come from the worker's snapshots (or the bundled checkpoint), dreams are decoded
 
 from __future__ import annotations
 
+import io
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+from PIL import Image
 
 from engine.labs.world_models import BUNDLED_WORLD, train
 from engine.labs.world_models.dream import DreamSession, World
@@ -26,6 +28,17 @@ from ui.figures import PALETTE, Prebuilt, frames_animation
 from ui.live import run_now, shared
 
 BUNDLED = BUNDLED_WORLD  # a Doom quick-preset world, its viewer and τ table
+
+
+def png(image: np.ndarray) -> bytes:
+    """An image (H, W[, 3]) of uint8 as PNG bytes, for a download button."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def download_png(image: np.ndarray, name: str, key: str) -> None:
+    st.download_button("Download PNG", png(image), file_name=f"{name}.png", mime="image/png", key=key)
 
 
 def frame_strip(rows: list[np.ndarray]) -> np.ndarray:
@@ -578,6 +591,8 @@ def dream_play(path: Path, step: int, viewer: dict[str, np.ndarray], env: str, t
         f"from step {start_step(viewer, play.start)} of the real game above"
     )
     image.image(big(play.session.frame()), caption=caption, width=384, clamp=True)
+    with image:
+        download_png(big(play.session.frame()), "dream_frame", "wm.play_png")
     trace.plotly_chart(play_trace(play), key="wm.play_trace")
     if play.hit is not None:
         trace.error(f"M dreamt a hit at step {play.hit}: the dream is over. Restart to dream from another start.")
