@@ -590,7 +590,7 @@ def dream_play(path: Path, step: int, viewer: dict[str, np.ndarray], env: str, t
         f"dream step {len(play.deaths)} at τ = {temperature:g}, "
         f"from step {start_step(viewer, play.start)} of the real game above"
     )
-    image.image(big(play.session.frame()), caption=caption, width=384, clamp=True)
+    image.image(big(play.session.frame()), caption=caption, width="stretch", clamp=True)
     with image:
         download_png(big(play.session.frame()), "dream_frame", "wm.play_png")
     trace.plotly_chart(play_trace(play), key="wm.play_trace")
