@@ -51,6 +51,8 @@ def test_a_first_visit_dreams_in_the_bundled_doom_world_with_its_tau_table(fresh
     assert values(table["paper: real"]["y"]) == [193, 196, 868, 1092, 753]
     ours = table["ours: in the real game"]
     assert len(values(ours["x"])) == 5 and len(values(ours["error_y"]["array"])) == 5
+    over_seeds = [name for name in table if name.startswith("mean over ") and name.endswith(" seeds: real")]
+    assert len(over_seeds) == 1 and len(values(table[over_seeds[0]]["y"])) == 5  # the bundle's seeds, their spread
     assert len(app.dataframe[0].value) == 5
     assert any("nearer the game's picture of the same side" in m.value for m in app.markdown)  # the second probe
     probe = chart(app, "Does the dream know what moving does?")
