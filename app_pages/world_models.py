@@ -1,5 +1,6 @@
 """World Models: V and M learn Doom from pixels, C learns inside their dream, τ keeps the dream honest."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -142,15 +143,23 @@ def run_dream_viewer(run: Run) -> None:
     )
 
 
-def run_probe(run: Run) -> None:
+def after_m(run: Run, name: str, what: str, bundled: Callable[[], None], show: Callable[[dict, Run], None]) -> None:
+    """A figure of the run's world once its M has trained (its `name` snapshot); the bundled world's until then."""
     base = world_run(run)
-    snapshot = latest_snapshot(base, "probe") if base else None
+    snapshot = latest_snapshot(base, name) if base else None
     if snapshot is None:
-        st.caption("**The bundled world's probe**, until this run's M has finished training.")
-        bundled_probe()
+        st.caption(f"**The bundled world's {what}**, until this run's M has finished training.")
+        bundled()
         return
-    st.plotly_chart(probe_chart(snapshot[1]), key="wm.probe")
-    st.caption(PROBE_CAPTION + f" Run #{base.id}'s M.")
+    show(snapshot[1], base)
+
+
+def run_probe(run: Run) -> None:
+    def show(view: dict, base: Run) -> None:
+        st.plotly_chart(probe_chart(view), key="wm.probe")
+        st.caption(PROBE_CAPTION + f" Run #{base.id}'s M.")
+
+    after_m(run, "probe", "probe", bundled_probe, show)
 
 
 PICTURES_CAPTION = (
@@ -160,13 +169,13 @@ PICTURES_CAPTION = (
 
 
 def run_pictures(run: Run) -> None:
-    base = world_run(run)
-    snapshot = latest_snapshot(base, "pictures") if base else None
-    if snapshot is None:
-        st.caption("**The bundled world's pictures**, until this run's M has finished training.")
-        bundled_pictures()
-        return
-    show_pictures(snapshot[1], f"Run #{base.id}'s V and M.")
+    after_m(
+        run,
+        "pictures",
+        "pictures",
+        bundled_pictures,
+        lambda view, base: show_pictures(view, f"Run #{base.id}'s V and M."),
+    )
 
 
 def bundled_pictures() -> None:
