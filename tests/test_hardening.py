@@ -132,7 +132,8 @@ def test_a_worker_over_its_memory_budget_is_ended_by_the_operating_systems_limit
     finally:
         jobs.shutdown(stop_runs=True)
     # what that limit does to a worker that allocates past it at once, faster than any poll of its memory
-    grab = "from engine.runtime.worker import limit_memory; limit_memory(); import numpy; numpy.ones(2**31, 'u1')"
+    past = (budget + worker.ADDRESS_SPACE_SLACK_MB + 1024) * 2**20  # a gigabyte past the limit, reserved at once
+    grab = f"from engine.runtime.worker import limit_memory; limit_memory(); import numpy; numpy.empty({past}, 'u1')"
     env = {**os.environ, "DREAMLAB_WORKER_MEMORY_MB": str(budget)}
     ended = subprocess.run(["python", "-c", grab], env=env, capture_output=True, text=True)
     assert ended.returncode != 0 and "MemoryError" in ended.stderr
