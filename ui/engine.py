@@ -55,8 +55,10 @@ def visitor() -> Visitor:
         if not st.session_state.admin:
             st.warning("That admin token is not valid.")
     admin = not settings.hosted or st.session_state.get("admin", False)
-    forwarded = st.context.headers.get("X-Forwarded-For") or ""
-    client = client_address(st.context.ip_address, forwarded, settings.trusted_proxies)
+    peer, forwarded = st.context.ip_address, st.context.headers.get("X-Forwarded-For") or ""
+    peer = peer if isinstance(peer, str) else None  # AppTest has no browser: no address, no headers
+    forwarded = forwarded if isinstance(forwarded, str) else ""
+    client = client_address(peer, forwarded, settings.trusted_proxies)
     return Visitor(visitor_from_token(st.session_state.visitor_token), admin=admin, client=client)
 
 
