@@ -165,3 +165,5 @@ def test_a_strip_downloads_as_the_png_of_its_pixels():
     frames = np.random.default_rng(0).integers(0, 255, (2, 64, 64, 3), dtype=np.uint8)
     strip = frame_strip([frames, frames[::-1]])
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(png(strip)))), strip)
+    grey = frames[:1, ..., :1]  # a one-channel game's frame (the tutorial's), as play shows it
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png(grey[0])))), grey[0, ..., 0])

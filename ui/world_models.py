@@ -31,9 +31,9 @@ BUNDLED = BUNDLED_WORLD  # a Doom quick-preset world, its viewer and τ table
 
 
 def png(image: np.ndarray) -> bytes:
-    """An image (H, W[, 3]) of uint8 as PNG bytes, for a download button."""
+    """An image (H, W[, 1 or 3]) of uint8 as PNG bytes, for a download button."""
     buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG")
+    Image.fromarray(np.ascontiguousarray(image[..., 0] if image.shape[-1] == 1 else image)).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
