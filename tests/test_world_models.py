@@ -318,18 +318,24 @@ def a_world_whose_dreams_end_where_z_strays() -> World:
     return world
 
 
-def test_at_high_tau_the_dreams_of_one_real_start_end_earlier_than_at_low_tau():
+def blank_episode(steps: int):
+    """A one-channel episode of black frames, action 1 held throughout, ending in a death after `steps` steps."""
     from engine.labs.world_models.rollouts import Episode
-    from engine.labs.world_models.viewer import COUNTED_DREAMS, VIEW_TAUS, share_at_rate, viewer_snapshot
 
-    steps = 40
-    episode = Episode(
+    return Episode(
         np.zeros((steps + 1, 64, 64, 1), np.uint8),
         np.ones(steps, np.int64),
         np.ones(steps, np.float32),
         True,
         np.zeros(steps, np.float32),
     )
+
+
+def test_at_high_tau_the_dreams_of_one_real_start_end_earlier_than_at_low_tau():
+    from engine.labs.world_models.viewer import COUNTED_DREAMS, VIEW_TAUS, share_at_rate, viewer_snapshot
+
+    steps = 40
+    episode = blank_episode(steps)
     viewer = viewer_snapshot(a_world_whose_dreams_end_where_z_strays(), episode, seed=0)
     low, high = VIEW_TAUS.index(0.1), VIEW_TAUS.index(2.0)
     assert viewer["ended"][high] > viewer["ended"][low] and viewer["end_rate"][high] > 2 * viewer["end_rate"][low]

@@ -10,7 +10,7 @@ import torch
 
 from engine.runtime.access import OPERATOR
 from tests.helpers import open_page, poll
-from tests.test_world_models import TUTORIAL
+from tests.test_world_models import TUTORIAL, blank_episode
 from tests.test_world_models_pages import chart
 
 
@@ -18,7 +18,6 @@ def stored_run(data_dir, world_after_v: bool = True, metrics=(), events=()) -> i
     """A stopped tutorial run in the page's store: its checkpoint after V (a world without dream starts) and a viewer
     snapshot of M's first dreams, with these metrics rows (step, name, value) and events (step, kind, detail)."""
     from engine.labs.world_models.config import SPACE
-    from engine.labs.world_models.rollouts import Episode
     from engine.labs.world_models.train import checkpoint_state, new_world
     from engine.labs.world_models.viewer import viewer_snapshot
     from engine.runtime.store import Store
@@ -28,14 +27,7 @@ def stored_run(data_dir, world_after_v: bool = True, metrics=(), events=()) -> i
     run_id = store.create_run("world_models", config, OPERATOR.id)
     store.finish(run_id, "stopped")
     world = new_world(config)
-    steps = 10
-    episode = Episode(
-        np.zeros((steps + 1, 64, 64, 1), np.uint8),
-        np.ones(steps, np.int64),
-        np.ones(steps, np.float32),
-        True,
-        np.zeros(steps, np.float32),
-    )
+    episode = blank_episode(10)
     store.put_snapshot(run_id, "viewer", 4, viewer_snapshot(world, episode, 0))
     if not world_after_v:
         world.start_mu, world.start_logvar = torch.zeros(3, config["z_size"]), torch.zeros(3, config["z_size"])
