@@ -12,6 +12,7 @@ import importlib
 import json
 from collections.abc import Callable
 from pathlib import Path
+from statistics import mean
 from typing import Any
 
 import streamlit as st
@@ -58,8 +59,15 @@ def bench_line(result: dict[str, Any]) -> str:
     defaults = get_lab(result["lab"]).space.resolve(preset, {})
     sets = [f"--set {k}={v}" for k, v in done[0]["config"].items() if k != "seed" and defaults.get(k) != v]
     command = " ".join(["python -m engine bench", result["lab"], *(["--preset", preset] if preset else []), *sets])
-    seeds = ", ".join(str(record["seed"]) for record in done)
+    seeds = named([record["seed"] for record in done])
     return f"`{command} --seeds {len(result['seeds'])}`: mean ± standard error over seeds {seeds}, a process each"
+
+
+def named(seeds: list[int]) -> str:
+    """0–4 for a run of seeds, else the list."""
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}–{seeds[-1]}"
+    return ", ".join(map(str, seeds))
 
 
 def regret(task: str, method: str) -> Callable[[dict[str, Any]], float]:
@@ -150,11 +158,48 @@ def tdm_figures(result: dict[str, Any]) -> str:
     )
 
 
+def world_models_figures() -> str:
+    """The bundled world's figures (World Models keeps its bench over seeds in its checkpoint): its probe, how
+    often its dreams end, its τ table over seeds beside the random policy."""
+    from engine.labs.world_models.viewer import share_at_rate  # torch: only on the page that shows them
+    from ui.world_models import BUNDLED, world_of
+
+    _, _, checkpoint = world_of(BUNDLED)
+    probe, table = checkpoint["probe"]["taus"], checkpoint["tau_table"]
+    viewer, seeds = checkpoint["viewer"], checkpoint["seeds"]
+    order = [row["pair_order"] for row in probe]
+    pairs = probe[0]["pairs"]
+    spread = 100 * (mean(order) * (1 - mean(order)) / pairs) ** 0.5  # a share's standard error
+    hits = [row["probe_dream_hit"] / row["probe_real_hit"] for row in table]
+    taus, ended = viewer["taus"].float().round(decimals=2).tolist(), viewer["ended"].float().tolist()
+    at_real_rate = share_at_rate(float(viewer["real_rate"]), len(viewer["real"]) - 1)
+    per_step = max(viewer["end_rate"].float().tolist()) / float(viewer["real_rate"])
+    means = [row["real_score"] for row in seeds["mean"]["taus"]]
+    random = checkpoint["random"][0]
+    below = sum(max(row["real_score"] for row in one["taus"]) < random for one in seeds["per_seed"])
+    first = table[0]
+    return (
+        "**What the bundled world measures** (the world a first visit shows: the quick preset, seed "
+        f"{checkpoint['config']['seed']}). The probe: M orders {min(order):.0%}–{max(order):.0%} of the pairs of "
+        f"actions as the game does at the table's temperatures ({pairs} pairs: about ±{spread:.0f} points) and "
+        f"dreams a hit {min(hits):.2f}–{max(hits):.2f}× as often as the game. Its dreams end before the real hit in "
+        f"{ended[0]:.0%} at τ {taus[0]:g}, {ended[taus.index(1.0)]:.0%} at τ 1 and {ended[-1]:.0%} at τ "
+        f"{taus[-1]:g}, against {at_real_rate:.0%} at the real game's rate: M ends a dream at most {per_step:.2f}× as "
+        f"often per step as the game did. The τ table: the τ {first['tau']:g} dream promises "
+        f"{first['dream_score'] / first['real_score']:.1f}× what its controller gets in the real game; over "
+        f"{len(seeds['per_seed'])} seeds the mean real score lies between {min(means):.0f} and {max(means):.0f} "
+        f"across τ (the random policy: {random:.0f}; the paper: 1,092 at τ 1.15, and 750 counts as solved), and "
+        f"{below} of {len(seeds['per_seed'])} seeds' controllers score below random at every τ."
+    )
+
+
 FIGURES = {"meta_rl": meta_rl_figures, "tournament": tournament_figures, "tdm": tdm_figures}
 
 
 def measured(lab: str) -> str:
-    """The lab's figures over seeds, in words and tables, from its bundled file."""
+    """The lab's measured figures, in words and tables, from its bundled file (World Models: its bundled world)."""
+    if lab == "world_models":
+        return world_models_figures()
     result = bundled_seeds(lab)
     if result is None or not seed_figures(result):
         return f"*No bench over seeds is bundled with this lab yet (`{SEEDS_FILE}`).*"
