@@ -1,12 +1,11 @@
 """Each lab's figures over seeds: read from the bench JSON bundled beside its checkpoints (here: tiny benches of two
-seeds), shown by its page where its notes say so, each as the mean ± standard error of the seeds' own values."""
+seeds), each as the mean ± standard error of the seeds' own values (the pages show them: tests/test_pages.py)."""
 
 from pathlib import Path
 
 import pytest
 
 from engine.runtime.seeds import statistics
-from tests.helpers import open_page
 
 DATA = Path(__file__).with_name("data")
 
@@ -43,10 +42,3 @@ def test_a_lab_without_its_file_says_so(fresh_app, monkeypatch, tmp_path):
 
     monkeypatch.setattr(ui.results, "seeds_path", lambda lab: tmp_path / "missing.json")
     assert "No bench over seeds is bundled" in ui.results.measured("tdm")
-
-
-def test_the_page_shows_them_in_its_notes(tiny_seeds):
-    app = open_page("tournament")
-    assert not app.exception
-    [notes] = [m.value for m in app.markdown if "The paper's argmax" in m.value]
-    assert "<!-- measured -->" not in notes and "of 10** mechanisms owned by distinct experts" in notes

@@ -128,7 +128,7 @@ def tournament_figures(result: dict[str, Any]) -> str:
         f"owned by distinct experts on test digits ({each} per seed), {owned['held_out_classes']} on the held-out "
         f"classes. Won together by one expert, per seed: {shared}. The winners' error against the clean digit is "
         f"{over_seeds(result, lambda f: f['test']['mean_winner_error'], '.4f')} against "
-        f"{over_seeds(result, lambda f: f['test']['mean_identity_error'], '.3f')} for doing nothing."
+        f"{over_seeds(result, lambda f: f['test']['mean_identity_error'], '.4f')} for doing nothing."
     )
 
 
@@ -148,9 +148,16 @@ def tdm_figures(result: dict[str, Any]) -> str:
         worst = over_seeds(result, iou_at_worst_tau(layout, "heatmap_worst_start"))
         each = per_seed(result, iou_at_worst_tau(layout, "heatmap"))
         success = over_seeds(result, lambda f, layout=layout: f["layouts"][layout]["success"]["tdm"], ".1%")
+        steps = [f["layouts"][layout]["steps_to_success_mark"]["tdm"] for f in seed_figures(result)]
+        passed = [s for s in steps if s is not None]
+        mark = (
+            f"{config['success_mark']:.0%} after {min(passed):,}–{max(passed):,} env steps"
+            if len(passed) == len(steps)
+            else f"{config['success_mark']:.0%} passed by {len(passed)} of {len(steps)} seeds"
+        )
         parts.append(
             f"{layout}: IoU at the worst τ **{iou}** over the starts ({each} per seed), {worst} at the worst start; "
-            f"goals reached at the end {success}"
+            f"goals reached at the end {success} ({mark})"
         )
     return (
         f"Measured here ({bench_line(result)}; {config['env_steps']:,} env steps, {config['updates_per_step']} "
