@@ -27,7 +27,7 @@ def test_reading_a_labs_space_imports_no_torch(lab):
 @pytest.mark.parametrize("lab", list(LABS))
 def test_every_ctx_params_lookup_in_a_lab_names_one_of_its_parameters(lab):
     """`ctx.params["…"]` fails only inside a worker: a misspelt name is caught here instead."""
-    package = Path(__file__).resolve().parents[1] / "engine" / "labs" / lab
+    package = Path(__file__).resolve().parents[2] / "engine" / "labs" / lab
     names = {p.name for p in get_lab(lab).space.params}
     looked_up = set()
     for path in package.glob("*.py"):
