@@ -1,5 +1,5 @@
 """Each lab's figures over seeds: read from the bench JSON bundled beside its checkpoints (here: tiny benches of two
-seeds), each as the mean ± standard error of the seeds' own values (the pages show them: tests/test_pages.py)."""
+seeds), each as the mean ± standard error of the seeds' own values (the pages show them: tests/app/test_pages.py)."""
 
 from pathlib import Path
 
