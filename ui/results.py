@@ -12,7 +12,6 @@ import importlib
 import json
 from collections.abc import Callable
 from pathlib import Path
-from statistics import mean
 from typing import Any
 
 import streamlit as st
@@ -176,7 +175,8 @@ def world_models_figures() -> str:
     viewer, seeds = checkpoint["viewer"], checkpoint["seeds"]
     order = [row["pair_order"] for row in probe]
     pairs = probe[0]["pairs"]
-    spread = 100 * (mean(order) * (1 - mean(order)) / pairs) ** 0.5  # a share's standard error
+    agree = sum(order) / len(order)
+    spread = 100 * (agree * (1 - agree) / pairs) ** 0.5  # a share's standard error
     hits = [row["probe_dream_hit"] / row["probe_real_hit"] for row in table]
     taus, ended = viewer["taus"].float().round(decimals=2).tolist(), viewer["ended"].float().tolist()
     at_real_rate = share_at_rate(float(viewer["real_rate"]), len(viewer["real"]) - 1)
