@@ -18,7 +18,8 @@ def stored_run(data_dir, world_after_v: bool = True, metrics=(), events=()) -> i
     """A stopped tutorial run in the page's store: its checkpoint after V (a world without dream starts) and a viewer
     snapshot of M's first dreams, with these metrics rows (step, name, value) and events (step, kind, detail)."""
     from engine.labs.world_models.config import SPACE
-    from engine.labs.world_models.train import checkpoint_state, new_world
+    from engine.labs.world_models.resume import checkpoint_state
+    from engine.labs.world_models.stages import new_world
     from engine.labs.world_models.viewer import viewer_snapshot
     from engine.runtime.store import Store
 

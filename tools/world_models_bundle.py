@@ -22,8 +22,10 @@ import torch
 from engine.context import LocalContext
 from engine.labs.world_models import BUNDLED_WORLD
 from engine.labs.world_models.config import SPACE
+from engine.labs.world_models.resume import load_world
 from engine.labs.world_models.rollouts import RandomPolicy, play
-from engine.labs.world_models.train import COLLECT_STREAM, DREAM_STREAM, bench, env_maker, load_world, seed_of
+from engine.labs.world_models.stages import COLLECT_STREAM, DREAM_STREAM, env_maker, seed_of
+from engine.labs.world_models.train import bench
 from engine.labs.world_models.viewer import viewer_episode, viewer_snapshot
 from engine.params import parse_assignments
 from engine.runtime.checkpoints import load_checkpoint, save_checkpoint

@@ -62,7 +62,7 @@ class LinearController:
 def train_controller(
     n_params: int,
     fitness: Callable[[torch.Tensor, float], torch.Tensor],
-    held_out: Callable[[torch.Tensor, float], float],
+    held_out_fitness: Callable[[torch.Tensor, float], float],
     ctx: Context,
     progress: Callable[[float], None],
     seed: int,
@@ -72,12 +72,13 @@ def train_controller(
     ceiling: float = math.inf,
     resumed: dict[str, Any] | None = None,
     save: Callable[[dict[str, Any]], None] | None = None,
-) -> tuple[torch.Tensor, float]:
+) -> tuple[torch.Tensor, float, dict[str, Any]]:
     """CMA-ES on C's flat parameters around `start` (default zero), maximising `fitness(params (P, n), tau) -> (P,)`.
 
     temperature None: the live ctx value, read again before every generation; a number: fixed (a τ-table job).
-    Every generation the search's mean is scored by `held_out` (the same dreams each time, none of them seen by
-    the search); the best mean so far is returned with its held-out score, not merely the last one. When every
+    Every generation the search's mean is scored by `held_out_fitness` (the same dreams each time, none of them seen
+    by the search); the best mean so far is returned with its held-out score, not merely the last one, and the
+    whole search's state (as `save` receives it). When every
     candidate reaches `ceiling` (the longest dream) two generations running, the dream has nothing left to teach
     and the search ends early.
 
@@ -113,7 +114,7 @@ def train_controller(
         scores = fitness(torch.as_tensor(np.stack(candidates), dtype=torch.float32), tau).numpy()
         strategy.tell(candidates, (-scores).tolist())  # pycma minimises
         mean = torch.as_tensor(strategy.mean, dtype=torch.float32)
-        mean_score = held_out(mean, tau)
+        mean_score = held_out_fitness(mean, tau)
         if mean_score >= best_score:
             best, best_score = mean, mean_score
         step = generation_offset + generation
@@ -142,9 +143,10 @@ def train_controller(
             break
         if save and ctx.checkpoint_due():
             save(searched(fitness_so_far, best, best_score, at_ceiling))
+    search = searched(fitness_so_far, best, best_score, at_ceiling)
     if save:  # the whole search: a resume after it replays it and goes straight on
-        save(searched(fitness_so_far, best, best_score, at_ceiling))
-    return best, best_score
+        save(search)
+    return best, best_score, search
 
 
 def searched(fitness: list[torch.Tensor], best: torch.Tensor, best_score: float, at_ceiling: int) -> dict[str, Any]:
