@@ -433,7 +433,8 @@ def test_carracing_frames_are_64x64_rgb():
 def test_device_auto_falls_back_to_the_cpu_and_cuda_without_a_gpu_says_so():
     from engine.labs.world_models.stages import device_of
 
-    assert device_of({"device": "auto"}).type == "cpu" and device_of({"device": "cpu"}).type == "cpu"
+    auto, cpu = SPACE.typed({"device": "auto"}), SPACE.typed({"device": "cpu"})
+    assert device_of(auto).type == "cpu" and device_of(cpu).type == "cpu"
     with pytest.raises(ConfigError, match="device cuda: torch finds no CUDA GPU"):
         run({"device": "cuda"})
 

@@ -48,18 +48,18 @@ def packed_viewer(snapshot: dict[str, Any]) -> dict[str, torch.Tensor]:
 def new_viewer(state: dict[str, Any], episodes: int = 8) -> dict[str, torch.Tensor]:
     """The viewer's snapshot for a bundled world, from `episodes` real episodes of the random policy (seeded by its
     config, as round 1's collection is)."""
-    config = state["config"]
+    config = SPACE.typed(state["config"])
     world, _ = load_world(state)
     seed = seed_of(config, COLLECT_STREAM, 1)
     space = world.controller.space
     played = play(
         env_maker(config),
-        RandomPolicy(space, config["action_repeat"], seed),
+        RandomPolicy(space, config.action_repeat, seed),
         episodes,
         seed,
         lambda: None,
-        min(episodes, config["envs_at_once"]),
-        config["rollout_steps"],
+        min(episodes, config.envs_at_once),
+        config.rollout_steps,
     )
     return packed_viewer(viewer_snapshot(world, viewer_episode(played), seed_of(config, DREAM_STREAM, 0)))
 

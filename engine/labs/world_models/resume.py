@@ -8,11 +8,13 @@ points (their real episodes, gigabytes of frames, are not kept): a run stopped t
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from engine.context import restore_random_state
+from engine.labs.world_models.config import SPACE, Config
 from engine.labs.world_models.dream import World, world_from_state
 from engine.labs.world_models.envs import env_spaces
 from engine.labs.world_models.stages import steps_of
@@ -21,22 +23,22 @@ if TYPE_CHECKING:  # labs sit below the runtime: the context's interface is only
     from engine.context import Context
 
 
-def checkpoint_state(world: World, params: torch.Tensor | None, config: dict[str, Any], round_: int) -> dict[str, Any]:
+def checkpoint_state(world: World, params: torch.Tensor | None, config: Config, round_: int) -> dict[str, Any]:
     """V, M (and C when there is one) with the dream starts and the config."""
-    state = {"world": world.state(), "config": dict(config), "round": round_}
+    state = {"world": world.state(), "config": asdict(config), "round": round_}
     return state if params is None else state | {"controller": params}
 
 
 def load_world(checkpoint: dict[str, Any]) -> tuple[World, torch.Tensor | None]:
     """The world and the controller's parameters (None before the first C) from a checkpoint written here."""
-    world = world_from_state(checkpoint["world"], env_spaces(checkpoint["config"]["env"])[1])
+    world = world_from_state(checkpoint["world"], env_spaces(SPACE.typed(checkpoint["config"]).env)[1])
     return world, checkpoint.get("controller")
 
 
 def resume_point(
     ctx: Context,
     world: World,
-    config: dict[str, Any],
+    config: Config,
     round_: int,
     search: dict[str, Any] | None,
     controller: torch.Tensor | None = None,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from engine.labs.world_models.config import parse_taus
+from engine.labs.world_models.config import Config, parse_taus
 from engine.labs.world_models.controller import train_controller
 from engine.labs.world_models.dream import World, build_world, dream_fitness, dream_returns
 from engine.labs.world_models.envs import env_spaces, make_env
@@ -40,28 +40,28 @@ if TYPE_CHECKING:  # labs sit below the runtime: the context's interface is only
     from engine.context import Context
 
 STAGES = {"collect": 0.15, "V": 0.25, "M": 0.25, "C": 0.2, "evaluate": 0.15}  # shares of a round's progress bar
-PER_ROUND = {"V": "vae_epochs", "M": "rnn_updates", "C": "cma_generations"}  # each stage's metric steps per round
 RECON_FRAMES = 8
 COLLECT_STREAM, CMA_STREAM, EVAL_STREAM, DREAM_STREAM, PROBE_STREAM = 0, 1, 2, 3, 4
 PICTURES_TAU = 0.1  # the second probe dreams at a low τ: the action, not the noise, decides what it shows
 
 
-def seed_of(config: dict[str, Any], stream: int, index: int) -> int:
+def seed_of(config: Config, stream: int, index: int) -> int:
     """Independent seeds from one config seed: evaluation never replays a training episode."""
-    return int(np.random.default_rng([stream, index, config["seed"]]).integers(2**31))
+    return int(np.random.default_rng([stream, index, config.seed]).integers(2**31))
 
 
-def steps_of(config: dict[str, Any], stage: str, rounds: int) -> int:
+def steps_of(config: Config, stage: str, rounds: int) -> int:
     """The metric steps that `rounds` rounds of a stage log: metric steps count per stage across rounds (V epochs,
     M updates, CMA generations), so round r's begin after steps_of(config, stage, r - 1)."""
-    return rounds * config[PER_ROUND[stage]]
+    per_round = {"V": config.vae_epochs, "M": config.rnn_updates, "C": config.cma_generations}
+    return rounds * per_round[stage]
 
 
-def device_of(config: dict[str, Any]) -> torch.device:
+def device_of(config: Config) -> torch.device:
     """Where V, M and the dreams run: `device` cuda, or auto when torch finds a CUDA GPU; else the CPU."""
-    if config["device"] == "cuda" and not torch.cuda.is_available():
+    if config.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device cuda: torch finds no CUDA GPU on this machine; use auto or cpu")
-    return torch.device("cuda" if config["device"] != "cpu" and torch.cuda.is_available() else "cpu")
+    return torch.device("cuda" if config.device != "cpu" and torch.cuda.is_available() else "cpu")
 
 
 @contextmanager
@@ -76,8 +76,8 @@ def on_device(module: torch.nn.Module, device: torch.device) -> Iterator[None]:
         module.to(home)
 
 
-def env_maker(config: dict[str, Any]):
-    return lambda seed: make_env(config["env"], seed, config["doom_skill"])
+def env_maker(config: Config):
+    return lambda seed: make_env(config.env, seed, config.doom_skill)
 
 
 @dataclass
@@ -116,20 +116,20 @@ def timed(seconds: dict[str, float], stage: str) -> Iterator[None]:
     seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - started
 
 
-def new_world(config: dict[str, Any]) -> World:
-    observations, actions = env_spaces(config["env"])
+def new_world(config: Config) -> World:
+    observations, actions = env_spaces(config.env)
     return build_world(
         observations.shape[-1],
-        config["z_size"],
-        config["vae_width"],
-        config["rnn_hidden"],
-        config["mdn_components"],
+        config.z_size,
+        config.vae_width,
+        config.rnn_hidden,
+        config.mdn_components,
         actions,
-        config["death_weight"],
-        config["death_rule"],
-        config["death_threshold"],
-        GAMES[config["env"]].survival,
-        GAMES[config["env"]].axis_actions(),
+        config.death_weight,
+        config.death_rule,
+        config.death_threshold,
+        GAMES[config.env].survival,
+        GAMES[config.env].axis_actions(),
     )
 
 
@@ -137,23 +137,23 @@ def new_world(config: dict[str, Any]) -> World:
 
 
 def collect(
-    world: World, params: torch.Tensor | None, config: dict[str, Any], ctx: Context, round_: int, progress: Progress
+    world: World, params: torch.Tensor | None, config: Config, ctx: Context, round_: int, progress: Progress
 ) -> list[Episode]:
     """Real rollouts: the paper's random policy first, then C (exploring a little) once one exists."""
     seed, space = seed_of(config, COLLECT_STREAM, round_), world.controller.space
     policy = (
-        RandomPolicy(space, config["action_repeat"], seed)
+        RandomPolicy(space, config.action_repeat, seed)
         if params is None
-        else ControllerPolicy(world, params, config["exploration"], space, seed)
+        else ControllerPolicy(world, params, config.exploration, space, seed)
     )
     return play(
         env_maker(config),
         policy,
-        config["rollouts"],
+        config.rollouts,
         seed,
         ctx.keep_going,
-        config["envs_at_once"],
-        config["rollout_steps"],
+        config.envs_at_once,
+        config.rollout_steps,
         progress,
     )
 
@@ -161,7 +161,7 @@ def collect(
 def fit_vision(
     world: World,
     episodes: list[Episode],
-    config: dict[str, Any],
+    config: Config,
     ctx: Context,
     generator: torch.Generator,
     round_: int,
@@ -177,7 +177,7 @@ def fit_vision(
 
     with on_device(world.vae, device_of(config)):
         return train_vae(
-            world.vae, frames, ctx, generator, progress, steps_of(config, "V", round_ - 1), show_reconstructions
+            world.vae, frames, config, ctx, generator, progress, steps_of(config, "V", round_ - 1), show_reconstructions
         )
 
 
@@ -196,7 +196,7 @@ def viewable(frames: np.ndarray) -> np.ndarray:
 def fit_memory(
     world: World,
     episodes: list[Episode],
-    config: dict[str, Any],
+    config: Config,
     ctx: Context,
     generator: torch.Generator,
     round_: int,
@@ -204,16 +204,15 @@ def fit_memory(
 ) -> dict[str, float]:
     """M on every episode seen through V (and, `mirror` on in a symmetric game, in a mirror too: as many hits again,
     and no side of the room safer than the other); the dreams will start from V's codes of the real first frames."""
-    p = config
-    shown, mirror = viewer_episode(episodes), GAMES[p["env"]].mirrored
-    if p["mirror"] and mirror:
+    shown, mirror = viewer_episode(episodes), GAMES[config.env].mirrored
+    if config.mirror and mirror:
         episodes = episodes + [mirrored(episode, mirror) for episode in episodes]
     with torch.no_grad():
         latents = [world.vae.encode(to_tensor(episode.frames)) for episode in episodes]
     world.start_mu = torch.stack([mu[0] for mu, _ in latents])
     world.start_logvar = torch.stack([logvar[0] for _, logvar in latents])
     actions = [world.controller.action_vectors(torch.as_tensor(episode.actions)) for episode in episodes]
-    deaths = [death_labels(e.damage, e.terminated, p["death_target"], p["death_horizon"]) for e in episodes]
+    deaths = [death_labels(e.damage, e.terminated, config.death_target, config.death_horizon) for e in episodes]
     data = Sequences(
         [mu for mu, _ in latents],
         [logvar for _, logvar in latents],
@@ -221,42 +220,42 @@ def fit_memory(
         [torch.as_tensor(e.rewards) for e in episodes],
         deaths,
     )
-    offset = steps_of(p, "M", round_ - 1)
+    offset = steps_of(config, "M", round_ - 1)
 
     def show_dreams(update: int) -> None:  # the viewer follows M as it learns
-        if viewer_due(update, p["rnn_updates"]):
+        if viewer_due(update, config.rnn_updates):
             with on_device(world.rnn, torch.device("cpu")):
-                ctx.snapshot("viewer", offset + update, viewer_snapshot(world, shown, seed_of(p, DREAM_STREAM, 0)))
+                ctx.snapshot("viewer", offset + update, viewer_snapshot(world, shown, seed_of(config, DREAM_STREAM, 0)))
 
-    with on_device(world.rnn, device_of(p)):
-        return train_rnn(world.rnn, data, ctx, generator, progress, offset, show_dreams)
+    with on_device(world.rnn, device_of(config)):
+        return train_rnn(world.rnn, data, config, ctx, generator, progress, offset, show_dreams)
 
 
-def new_probe(world: World, config: dict[str, Any], ctx: Context) -> Probe | None:
+def new_probe(world: World, config: Config, ctx: Context) -> Probe | None:
     """The probe's held-out states and the real outcomes there (None in a game without discrete actions)."""
-    if not config["probe_episodes"] or not world.controller.discrete:
+    if not config.probe_episodes or not world.controller.discrete:
         return None
     return make_probe(
         env_maker(config),
         world.controller.space,
-        GAMES[config["env"]].actions,
-        config["probe_episodes"],
-        config["action_repeat"],
+        GAMES[config.env].actions,
+        config.probe_episodes,
+        config.action_repeat,
         seed_of(config, PROBE_STREAM, 0),
-        config["probe_horizon"],
-        config["probe_lead"],
+        config.probe_horizon,
+        config.probe_lead,
         ctx.keep_going,
-        config["envs_at_once"],
+        config.envs_at_once,
     )
 
 
-def new_pictures(probe: Probe | None, config: dict[str, Any], ctx: Context) -> Pictures | None:
+def new_pictures(probe: Probe | None, config: Config, ctx: Context) -> Pictures | None:
     """The second probe's starts, in the first probe's held-out episodes (a game with a left and a right)."""
-    game = GAMES[config["env"]]
+    game = GAMES[config.env]
     if probe is None or not set(SIDES) <= set(game.actions):
         return None
     return make_pictures(
-        env_maker(config), probe.states, game.actions, config["pictures_steps"], game.fireballs, ctx.keep_going
+        env_maker(config), probe.states, game.actions, config.pictures_steps, game.fireballs, ctx.keep_going
     )
 
 
@@ -269,17 +268,17 @@ class Probes:
     probe_view: dict[str, np.ndarray] | None = None
     pictures_view: dict[str, np.ndarray] | None = None
 
-    def first(self, world: World, config: dict[str, Any], ctx: Context) -> Probe | None:
+    def first(self, world: World, config: Config, ctx: Context) -> Probe | None:
         """The first probe, made when first asked for."""
         self.probe = self.probe or new_probe(world, config, ctx)
         return self.probe
 
-    def show(self, world: World, config: dict[str, Any], ctx: Context, step: int) -> None:
+    def show(self, world: World, config: Config, ctx: Context, step: int) -> None:
         """Does the dream know what moving does? M's odds beside the real game's, at every τ of the table. Does it
         show where you went? M's dream of left and right, decoded by V, beside the game's."""
         if self.first(world, config, ctx) is not None:
-            taus, seed = parse_taus(config["taus"]), seed_of(config, PROBE_STREAM, step)
-            self.probe_view = self.probe.snapshot(world, taus, config["probe_dreams"], seed)
+            taus, seed = parse_taus(config.taus), seed_of(config, PROBE_STREAM, step)
+            self.probe_view = self.probe.snapshot(world, taus, config.probe_dreams, seed)
             ctx.snapshot("probe", step, self.probe_view)
         self.pictures = self.pictures or new_pictures(self.probe, config, ctx)
         if self.pictures is not None:
@@ -289,7 +288,7 @@ class Probes:
 
 def fit_controller(
     world: World,
-    config: dict[str, Any],
+    config: Config,
     ctx: Context,
     progress: Progress,
     *,
@@ -316,20 +315,19 @@ def fit_controller(
         return search | {"generator": generator.get_state()}
 
     def fitness(params: torch.Tensor, tau: float) -> torch.Tensor:
-        return dream_fitness(world, params, config["dream_episodes"], config["dream_length"], tau, generator)
+        return dream_fitness(world, params, config.dream_episodes, config.dream_length, tau, generator)
 
     def held_out_fitness(params: torch.Tensor, tau: float) -> float:
         fixed = torch.Generator().manual_seed(seed + 1)
-        return dream_fitness(
-            world, params.unsqueeze(0), config["held_out_dreams"], config["dream_length"], tau, fixed
-        ).item()
+        return dream_fitness(world, params.unsqueeze(0), config.held_out_dreams, config.dream_length, tau, fixed).item()
 
-    ceiling = config["dream_length"] if world.survival_reward else math.inf  # every dream survived to the end
+    ceiling = config.dream_length if world.survival_reward else math.inf  # every dream survived to the end
     with progress.timed("C"), on_device(world.rnn, device_of(config)):
         params, held_out, search = train_controller(
             world.controller.n_params,
             fitness,
             held_out_fitness,
+            config,
             ctx,
             progress,
             seed,
@@ -342,7 +340,7 @@ def fit_controller(
         )
         search = with_generator(search)
     with progress.timed("evaluate"):
-        tau = ctx.params["temperature"] if temperature is None else temperature
+        tau = ctx.live(config).temperature if temperature is None else temperature
         probe = probes.first(world, config, ctx) if probes else None
         scored = evaluate(world, params, config, ctx, tau, step, with_random, probe)
     return params, scored | {"held_out": held_out}, search
@@ -351,7 +349,7 @@ def fit_controller(
 def evaluate(
     world: World,
     params: torch.Tensor,
-    config: dict[str, Any],
+    config: Config,
     ctx: Context,
     temperature: float,
     step: int,
@@ -360,9 +358,9 @@ def evaluate(
 ) -> dict[str, float]:
     """C over `real_eval_episodes` real episodes and as many dreams at its temperature (mean ± standard error);
     the random policy on the same real episodes when asked; C from the probe's states, real and dreamt."""
-    n, seed = config["real_eval_episodes"], seed_of(config, EVAL_STREAM, 0)  # every C plays the same episodes
+    n, seed = config.real_eval_episodes, seed_of(config, EVAL_STREAM, 0)  # every C plays the same episodes
     action_space = world.controller.space
-    poll, slots = ctx.keep_going, config["envs_at_once"]
+    poll, slots = ctx.keep_going, config.envs_at_once
     real = mean_and_error(
         scores(
             play(
@@ -378,7 +376,7 @@ def evaluate(
     )
     generator = torch.Generator().manual_seed(seed_of(config, DREAM_STREAM, step))
     dreamt = mean_and_error(
-        dream_returns(world, params.unsqueeze(0), n, config["dream_length"], temperature, generator)[0].numpy()
+        dream_returns(world, params.unsqueeze(0), n, config.dream_length, temperature, generator)[0].numpy()
     )
     summary = {
         "real_score": real[0],
@@ -401,7 +399,7 @@ def evaluate(
             world,
             params,
             temperature,
-            config["probe_dreams"],
+            config.probe_dreams,
             seed_of(config, PROBE_STREAM, step),
         )
     ctx.log(step, **summary)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from engine.context import LocalContext
+from engine.labs.world_models.config import Config
 from engine.labs.world_models.dream import World
 from engine.labs.world_models.stages import CMA_STREAM, Probes, Progress, fit_controller, seed_of, steps_of
 
@@ -26,13 +28,13 @@ def bench_cores() -> int:
     return int(os.environ.get("DREAMLAB_BENCH_CORES", 0)) or len(os.sched_getaffinity(0))
 
 
-def tau_row(shared: Shared, config: dict[str, Any], ctx: Context, index: int, tau: float) -> dict[str, Any]:
+def tau_row(shared: Shared, config: Config, ctx: Context, index: int, tau: float) -> dict[str, Any]:
     """One row of the τ table: a C trained in the shared world's dream at `tau`, scored in it and in the real game
     (the random policy too, in the first row), with what it took. Its steps follow the loop's rounds: its CMA
     generations after those of `rounds + index` rounds, its scores at step `rounds + index`."""
     world, start, probes = shared
     progress = Progress(ctx, 1, stage="C", label=f"tau {tau:g}")
-    done = config["rounds"] + index
+    done = config.rounds + index
     _, row, _ = fit_controller(
         world,
         config,
@@ -54,10 +56,10 @@ def tau_row(shared: Shared, config: dict[str, Any], ctx: Context, index: int, ta
     )
 
 
-_FORKED: tuple[Shared, dict[str, Any]] | None = None  # a τ job's world and config, inherited by fork, never pickled
+_FORKED: tuple[Shared, Config] | None = None  # a τ job's world and config, inherited by fork, never pickled
 
 
-def _share(shared: Shared, config: dict[str, Any]) -> None:
+def _share(shared: Shared, config: Config) -> None:
     global _FORKED
     _FORKED = shared, config
     torch.set_num_threads(1)
@@ -65,10 +67,10 @@ def _share(shared: Shared, config: dict[str, Any]) -> None:
 
 def _forked_tau_row(index: int, tau: float) -> dict[str, Any]:
     shared, config = _FORKED
-    return tau_row(shared, config, LocalContext(config), index, tau)
+    return tau_row(shared, config, LocalContext(asdict(config)), index, tau)
 
 
-def tau_table(shared: Shared, config: dict[str, Any], ctx: Context, taus: list[float]) -> list[dict[str, Any]]:
+def tau_table(shared: Shared, config: Config, ctx: Context, taus: list[float]) -> list[dict[str, Any]]:
     """Every τ's row, the jobs spread over bench_cores() processes (forked: each inherits the world); in this
     process, with its context's figures, when there is one core."""
     cores = min(bench_cores(), len(taus))

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from engine.context import Stopped, random_state
-from engine.labs.world_models.config import parse_taus
+from engine.labs.world_models.config import SPACE, Config, parse_taus
 from engine.labs.world_models.dream import World
 from engine.labs.world_models.pictures import pictures_summary
 from engine.labs.world_models.probe import probe_summary
@@ -56,14 +56,14 @@ class Outcome:
     probes: Probes
 
 
-def run_rounds(config: dict[str, Any], ctx: Context, last_controller: bool = True) -> Outcome:
+def run_rounds(config: Config, ctx: Context, last_controller: bool = True) -> Outcome:
     """Section 5's loop. last_controller False: stop after the last round's M (the bench's τ table trains C)."""
-    torch.manual_seed(config["seed"])
+    torch.manual_seed(config.seed)
     world, params = new_world(config), None
-    generator = torch.Generator().manual_seed(config["seed"])
+    generator = torch.Generator().manual_seed(config.seed)
     episodes: list[Episode] = []
     summary: dict[str, float] = {}
-    progress, probes = Progress(ctx, config["rounds"]), Probes()
+    progress, probes = Progress(ctx, config.rounds), Probes()
     first, search = 1, None
     if ctx.resume:  # in the last round's C stage: V and M trained, the search so far
         world, params, summary, first, search = restore(ctx.resume.state, generator, progress.seconds)
@@ -74,8 +74,8 @@ def run_rounds(config: dict[str, Any], ctx: Context, last_controller: bool = Tru
         kept = {"start": start, "random": random_state(generator), "summary": summary, "seconds": progress.seconds}
         resume_point(ctx, world, config, round_, search, start if controller is None else controller, kept)
 
-    for round_ in range(first, config["rounds"] + 1):
-        progress.round, last = round_, round_ == config["rounds"]
+    for round_ in range(first, config.rounds + 1):
+        progress.round, last = round_, round_ == config.rounds
         if not (ctx.resume and round_ == first):
             with progress.timed("collect"):
                 episodes += collect(world, params, config, ctx, round_, progress)
@@ -115,11 +115,11 @@ def run_rounds(config: dict[str, Any], ctx: Context, last_controller: bool = Tru
     return Outcome(world, params, summary, progress.seconds, probes)
 
 
-def controller_in_world(config: dict[str, Any], ctx: Context) -> dict[str, float]:
+def controller_in_world(config: Config, ctx: Context) -> dict[str, float]:
     """A τ-table job: V and M come from run `world_run` (one world shared by every temperature, so the table
     compares temperatures and nothing else); only C is trained, in their dream at `temperature`, then scored."""
-    world, _ = load_world(ctx.load_run_checkpoint(config["world_run"]))
-    world.death_rule, world.death_threshold = config["death_rule"], config["death_threshold"]
+    world, _ = load_world(ctx.load_run_checkpoint(config.world_run))
+    world.death_rule, world.death_threshold = config.death_rule, config.death_threshold
     progress = Progress(ctx, rounds=1)
 
     def save(search: dict[str, Any], controller: torch.Tensor | None = None) -> None:
@@ -132,7 +132,7 @@ def controller_in_world(config: dict[str, Any], ctx: Context) -> dict[str, float
         progress,
         seed=seed_of(config, CMA_STREAM, 1),
         step=1,
-        temperature=config["temperature"],
+        temperature=config.temperature,
         resumed=ctx.resume.state["search"] if ctx.resume else None,
         save=save,
         probes=Probes(),  # made after C, to score it from
@@ -141,10 +141,11 @@ def controller_in_world(config: dict[str, Any], ctx: Context) -> dict[str, float
     return summary | {"C_seconds": progress.seconds["C"]}
 
 
-def train(config: dict[str, Any], ctx: Context) -> dict[str, float]:
+def train(values: dict[str, Any], ctx: Context) -> dict[str, float]:
     torch.set_num_threads(1)
+    config = SPACE.typed(values)
     try:
-        if config["world_run"]:
+        if config.world_run:
             summary = controller_in_world(config, ctx)
         else:
             outcome = run_rounds(config, ctx)
@@ -155,11 +156,12 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, float]:
     return summary | {"stopped": 0.0}
 
 
-def bench(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
+def bench(values: dict[str, Any], ctx: Context) -> dict[str, Any]:
     """The whole pipeline, then the τ table in its world: one C per temperature in `taus`, each scored in its own
     dream and over `real_eval_episodes` real episodes, beside the random policy on the same episodes."""
     torch.set_num_threads(1)
-    taus = parse_taus(config["taus"])
+    config = SPACE.typed(values)
+    taus = parse_taus(config.taus)
     outcome = run_rounds(config, ctx, last_controller=False)
     with timed(outcome.seconds, "tau_table"):
         table = tau_table((outcome.world, outcome.params, outcome.probes), config, ctx, taus)
