@@ -1,6 +1,6 @@
-"""The stages of World Models' loop (train.py), one function each: collect, fit_vision, fit_memory, the probes,
-learn_controller, evaluate; and what they share: the seeds, the device, the progress bar with its stage clock, and
-where each stage's metric steps begin.
+"""The stages of World Models' loop (train.py), one function each: collect, fit_vision, fit_memory, the probes
+(Probes.show), fit_controller (train C in the dream, then score it: evaluate); and what they share: the seeds, the
+device, the progress bar with its stage clock, and where each stage's metric steps begin.
 """
 
 from __future__ import annotations

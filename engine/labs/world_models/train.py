@@ -49,6 +49,9 @@ if TYPE_CHECKING:  # labs sit below the runtime: the context's interface is only
 
 @dataclass
 class Outcome:
+    """What the loop ends with: the world, C (None: the bench's loop trains none), the last figures, the stage
+    clock and the probes of M."""
+
     world: World
     params: torch.Tensor | None
     summary: dict[str, float]
