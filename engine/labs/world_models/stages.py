@@ -304,7 +304,7 @@ def fit_controller(
 ) -> tuple[torch.Tensor, dict[str, float], dict[str, Any]]:
     """Train C, then score it. C by CMA-ES on dream_fitness at `temperature` (None: the live value, read every
     generation), from `start`; held out: the same `held_out_dreams` dreams for every generation's mean. Then C
-    scored by evaluate at step `step` (from the first probe's states too), at the temperature it last learnt at.
+    scored by evaluate at step `step` (from the first probe's states too), at `temperature` (None: the live one).
     Returns C, its scores with its held-out score, and the whole search's state (with the dreams' generator),
     which `save` also receives whenever a checkpoint is due; `resumed` continues such a search."""
     generator = torch.Generator().manual_seed(seed)
