@@ -81,8 +81,8 @@ class Stopped(Exception):
 
 
 class Context:
-    """Interface. `params` holds the current values of every hyperparameter, live changes applied; `resume` the
-    checkpoint to continue from (None: start from scratch)."""
+    """Interface. `params` holds the current values of every hyperparameter, live changes applied (a trainer reads
+    them typed, with `live`); `resume` the checkpoint to continue from (None: start from scratch)."""
 
     def __init__(
         self,

@@ -104,8 +104,8 @@ def param(
 ) -> Any:
     """One field of a lab's Config: its default and what its Param says besides the name (the field's) and the help
     (the docstring under the field)."""
-    facts = {"low": low, "high": high, "choices": tuple(choices), "live": live, "branch": branch}
-    return field(default=default, metadata={"param": facts | {"log_scale": log_scale, "in_ui": in_ui}})
+    facts = dict(low=low, high=high, choices=tuple(choices), live=live, branch=branch, log_scale=log_scale, in_ui=in_ui)
+    return field(default=default, metadata={"param": facts})
 
 
 def attribute_docs(cls: type) -> dict[str, str]:
