@@ -1,5 +1,5 @@
-"""A deployment's environment: cgroup quotas (v1 and v2), the one-line check of PORT and the data directory, and
-visitor identity in the app embedded on another site, as Hugging Face Spaces shows it."""
+"""A deployment's environment: cgroup quotas (v1 and v2), the one-line check of PORT and the data directory, the
+local profile's address, the health check, secrets (a visitor in a cross-site iframe: tests/e2e)."""
 
 import os
 import subprocess
@@ -8,9 +8,8 @@ import sys
 import pytest
 
 from engine.runtime import settings
-from tests.conftest import LONG_META_RL, start_app
+from tests.conftest import start_app
 from tests.helpers import ROOT
-from tools.image_smoke import two_visitors_in_an_iframe
 
 
 @pytest.fixture
@@ -112,16 +111,6 @@ def test_a_data_directory_on_a_network_filesystem_is_refused(tmp_path, monkeypat
     assert settings.data_dir_problem(tmp_path) is None
 
 
-def test_a_visitor_inside_a_cross_site_iframe_keeps_their_runs(hosted_app, browser):
-    """The app at http://localhost:B inside a page of http://127.0.0.1:A (another site): A reloads and still
-    controls A's run; B, in another browser context, sees it read-only."""
-    url, data = hosted_app
-    from engine.runtime.store import Store
-
-    run_id = two_visitors_in_an_iframe(browser, url.replace("127.0.0.1", "localhost"), LONG_META_RL)
-    Store(data).request_stop(run_id)
-
-
 def test_the_spaces_card_serves_the_images_port():
     """README's YAML block is the Space's card: a Docker Space whose app_port is the port the image serves."""
     from tests.helpers import ROOT
@@ -153,6 +142,7 @@ def listening_addresses(port: int) -> set[str]:
     return found
 
 
+@pytest.mark.slow
 def test_the_local_profile_listens_on_this_machine_only(tmp_path):
     """`streamlit run app.py` with no address given: loopback only, not a café's network (the image asks for all)."""
     server, url = start_app(tmp_path, address=None)
@@ -171,7 +161,7 @@ def test_the_health_check_asks_the_job_manager_the_store_and_the_disk(data_dir):
     from engine.runtime.health import engine_problems
     from engine.runtime.jobs import SUPERVISOR_BEAT, JobManager
     from tests.conftest import local_settings
-    from tests.test_runtime import wait_for
+    from tests.runtime.test_runtime import wait_for
 
     knobs = local_settings(min_free_mb=1)
     assert engine_problems(data_dir, knobs)[0] == "the job manager has not started"

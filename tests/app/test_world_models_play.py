@@ -1,6 +1,7 @@
-"""Playing inside the dream (buttons, arrow keys, Restart) and the World Models page's fixes: a run whose world has
-no dream starts yet, the play panel of another world, a probe without near-hit states, events on their stage's
-chart. Runs are written into the store directly (a world after V alone, metrics and events): no training."""
+"""Playing inside the dream (buttons, Restart; arrow keys: tests/e2e) and the World Models page's fixes: a run
+whose world has no dream starts yet, the play panel of another world, a probe without near-hit states, events on
+their stage's chart. Runs are written into the store directly (a world after V alone, metrics and events): no
+training."""
 
 import json
 import warnings
@@ -9,9 +10,9 @@ import numpy as np
 import torch
 
 from engine.runtime.access import OPERATOR
-from tests.helpers import open_page, poll
-from tests.test_world_models import TUTORIAL, blank_episode
-from tests.test_world_models_pages import chart
+from tests.app.test_world_models_pages import chart
+from tests.helpers import open_page
+from tests.labs.test_world_models import TUTORIAL, blank_episode
 
 
 def stored_run(data_dir, world_after_v: bool = True, metrics=(), events=()) -> int:
@@ -139,18 +140,6 @@ def test_a_probe_without_near_hit_states_says_so_plainly_without_a_warning():
         warnings.simplefilter("error")
         title = json.loads(probe_chart(snapshot).to_json())["layout"]["title"]["text"]
     assert "6 real states, none of them 20 steps before a hit" in title
-
-
-def test_an_arrow_key_moves_the_dream_in_a_browser(app_server, page):
-    url, _ = app_server
-    page.goto(f"{url}/world_models")
-    step = """() => [...document.querySelectorAll('[data-testid="stImageCaption"]')]
-        .map(e => e.innerText).find(t => t.startsWith('dream step')) || ''"""
-    poll(page, step, lambda text: text.startswith("dream step 0 "), timeout=120)
-    page.keyboard.press("ArrowRight")
-    poll(page, step, lambda text: text.startswith("dream step 4 "), timeout=60)
-    page.keyboard.press("ArrowLeft")
-    poll(page, step, lambda text: text.startswith("dream step 8 "), timeout=60)
 
 
 def test_a_strip_downloads_as_the_png_of_its_pixels():

@@ -15,9 +15,9 @@ from engine.runtime.access import OPERATOR, NotAllowed, Visitor
 from engine.runtime.jobs import MAX_RECOVERIES, RESTART_GRACE, JobManager
 from engine.runtime.launchers import is_worker
 from engine.runtime.store import Store
-from tests import test_tdm, test_tournament, test_world_models
 from tests.conftest import TINY_META_RL, local_settings, start_app
-from tests.test_runtime import wait_for
+from tests.labs import test_tdm, test_tournament, test_world_models
+from tests.runtime.test_runtime import wait_for
 
 TINY = {
     "meta_rl": TINY_META_RL | {"updates": 6},
@@ -72,6 +72,7 @@ def history(store, run_id: int) -> list[str]:
     return store.histories().get(run_id, [])
 
 
+@pytest.mark.slow
 def test_a_stopped_run_resumes_on_resume_and_ends_as_the_uninterrupted_run(manager):
     whole = manager.submit("meta_rl", SHORT_META_RL, by=OPERATOR)
     assert manager.wait(whole, timeout=120) == "done"
@@ -91,6 +92,7 @@ def test_a_stopped_run_resumes_on_resume_and_ends_as_the_uninterrupted_run(manag
     ]
 
 
+@pytest.mark.slow
 def test_a_run_whose_worker_died_with_the_server_resumes_when_a_scheduler_starts(data_dir):
     first = JobManager(data_dir, settings=local_settings(slots=2), supervise_every=0.1)
     run_id = first.submit("meta_rl", SHORT_META_RL | {"updates": 400}, by=OPERATOR)
@@ -117,6 +119,7 @@ def test_a_run_whose_worker_died_with_the_server_resumes_when_a_scheduler_starts
         second.wait(run_id, timeout=30)
 
 
+@pytest.mark.slow
 def test_a_run_without_a_checkpoint_starts_over_and_says_so(manager):
     run_id = manager.store.create_run("meta_rl", get_lab("meta_rl").space.resolve("quick", TINY_META_RL), "cli")
     manager.store.claim(run_id, pid=0)  # as a worker of an earlier server left it: running, then gone
@@ -129,6 +132,7 @@ def test_a_run_without_a_checkpoint_starts_over_and_says_so(manager):
     assert steps_once(manager.store, run_id) == list(range(1, TINY_META_RL["updates"] + 1))
 
 
+@pytest.mark.slow
 def test_automatic_resumes_are_bounded(manager):
     run_id = manager.store.create_run("meta_rl", get_lab("meta_rl").space.resolve("quick", TINY_META_RL), "cli")
     manager.store.claim(run_id, pid=0)
@@ -138,6 +142,7 @@ def test_automatic_resumes_are_bounded(manager):
     assert f"given up after {MAX_RECOVERIES} automatic resumes without progress" in manager.store.get_run(run_id).error
 
 
+@pytest.mark.slow
 def test_a_branch_starts_from_its_parents_checkpoint_with_new_values(manager):
     parent = manager.submit("meta_rl", SHORT_META_RL, by=OPERATOR)
     assert manager.wait(parent, timeout=120) == "done"
@@ -234,6 +239,7 @@ SERVER_RUNS = {  # a worker's run of some seconds, with checkpoints at its evalu
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lab", list(SERVER_RUNS))
 def test_a_run_survives_the_whole_server_killed_and_ends_as_if_never_interrupted(tmp_path, lab):
     """SIGKILL to the server and its worker mid-run; the app started again resumes the run with no page visited."""
@@ -270,8 +276,9 @@ def test_a_run_survives_the_whole_server_killed_and_ends_as_if_never_interrupted
 # the command line ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_cli_branches_and_resumes_with_clear_refusals(data_dir):
-    from tests.test_cli import cli
+    from tests.runtime.test_cli import cli
 
     sets = [arg for key, value in SHORT_META_RL.items() for arg in ("--set", f"{key}={value}")]
     parent = json.loads(cli("train", "meta_rl", *sets, "--json", data_dir=data_dir).stdout)
@@ -304,6 +311,7 @@ def test_the_cli_branches_and_resumes_with_clear_refusals(data_dir):
 # the pages -------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_page_resumes_a_stopped_run_branches_it_and_the_runs_table_says_so(fresh_app):
     from tests.helpers import open_page
     from ui.engine import job_manager
@@ -329,6 +337,7 @@ def test_the_page_resumes_a_stopped_run_branches_it_and_the_runs_table_says_so(f
     assert table[child.id] == f"branched from run #{run_id} at step {SHORT_META_RL['updates']} (updates=44)"
 
 
+@pytest.mark.slow
 def test_the_hosted_server_settles_a_visitors_run_at_start_without_a_visit(tmp_path):
     store = Store(tmp_path)
     owner = Visitor("alice").id

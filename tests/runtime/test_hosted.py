@@ -12,7 +12,7 @@ from engine.params import ConfigError
 from engine.runtime.access import OPERATOR, Busy, NotAllowed, Visitor
 from engine.runtime.jobs import JobManager
 from tests.conftest import LONG_META_RL, TINY_META_RL, local_settings
-from tests.test_runtime import wait_for
+from tests.runtime.test_runtime import wait_for
 
 ALICE, BOB = Visitor("alice"), Visitor("bob")
 
@@ -47,6 +47,7 @@ def training(jobs: JobManager, run_id: int) -> None:
     wait_for(lambda: "loss" in jobs.store.metrics(run_id))
 
 
+@pytest.mark.slow
 def test_another_visitor_cannot_control_or_delete_a_run_but_its_owner_and_the_admin_can(demo):
     run_id = demo.submit("meta_rl", LONG_META_RL, by=ALICE)
     training(demo, run_id)
@@ -72,6 +73,7 @@ def test_another_visitor_cannot_control_or_delete_a_run_but_its_owner_and_the_ad
     assert demo.store.get_run(run_id) is None
 
 
+@pytest.mark.slow
 def test_a_visitor_gets_one_active_run_and_a_full_queue_says_busy(demo):
     first = demo.submit("meta_rl", LONG_META_RL, by=ALICE)
     with pytest.raises(Busy, match="per visitor"):
@@ -87,6 +89,7 @@ def test_a_visitor_gets_one_active_run_and_a_full_queue_says_busy(demo):
     demo.submit("meta_rl", TINY_META_RL, by=ALICE)  # a finished run frees the visitor's quota
 
 
+@pytest.mark.slow
 def test_a_batch_is_validated_all_or_none_and_counts_as_one_submission(demo):
     config = get_lab("meta_rl").space.resolve(None, LONG_META_RL)
     with pytest.raises(ConfigError, match="lr"):
@@ -98,6 +101,7 @@ def test_a_batch_is_validated_all_or_none_and_counts_as_one_submission(demo):
         demo.submit("meta_rl", TINY_META_RL, by=ALICE)
 
 
+@pytest.mark.slow
 @pytest.mark.settings(runs_per_visitor=3, queue_limit=10)
 def test_dispatch_is_fair_across_visitors(demo):
     alice = [demo.submit("meta_rl", LONG_META_RL, by=ALICE) for _ in range(3)]
@@ -109,6 +113,7 @@ def test_dispatch_is_fair_across_visitors(demo):
     assert demo.store.get_run(alice[1]).status == "queued"
 
 
+@pytest.mark.slow
 @pytest.mark.settings(runs_per_visitor=2)
 def test_a_paused_run_gives_its_slot_away_and_resumes_when_one_frees(demo):
     paused = demo.submit("meta_rl", LONG_META_RL, by=ALICE)
@@ -126,6 +131,7 @@ def test_a_paused_run_gives_its_slot_away_and_resumes_when_one_frees(demo):
     wait_for(lambda: len(demo.store.metrics(paused)["loss"][0]) > steps)  # and it trains again
 
 
+@pytest.mark.slow
 @pytest.mark.settings(run_seconds=2)
 def test_a_run_past_its_wall_clock_limit_stops_with_its_checkpoint(demo):
     run_id = demo.submit("meta_rl", LONG_META_RL, by=ALICE)
@@ -134,6 +140,7 @@ def test_a_run_past_its_wall_clock_limit_stops_with_its_checkpoint(demo):
     assert "limit" in run.note and demo.store.checkpoint_path(run_id).is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.settings(pause_seconds=1)
 def test_a_run_paused_past_its_limit_is_stopped(demo):
     run_id = demo.submit("meta_rl", LONG_META_RL, by=ALICE)
@@ -157,6 +164,7 @@ def test_carracing_frames_do_not_fit_the_demo_but_the_doom_quick_preset_does(dem
     assert get_lab("world_models").memory_mb(get_lab("world_models").space.resolve("quick", {})) < 4096
 
 
+@pytest.mark.slow
 def test_a_worker_over_its_memory_ceiling_fails_alone(demo, monkeypatch):
     import engine.labs
 
@@ -170,6 +178,7 @@ def test_a_worker_over_its_memory_ceiling_fails_alone(demo, monkeypatch):
     assert demo.wait(demo.submit("meta_rl", TINY_META_RL, by=BOB), timeout=90) == "done"  # the server goes on
 
 
+@pytest.mark.slow
 def test_a_silent_but_living_worker_is_never_orphaned(demo):
     run_id = demo.submit("meta_rl", LONG_META_RL, by=ALICE)
     training(demo, run_id)
@@ -187,6 +196,7 @@ def test_a_silent_but_living_worker_is_never_orphaned(demo):
             os.killpg(pid, signal.SIGKILL)
 
 
+@pytest.mark.slow
 @pytest.mark.settings(stop_grace_seconds=1)
 def test_stop_ends_a_worker_that_does_not_obey(demo):
     run_id = demo.submit("meta_rl", LONG_META_RL, by=ALICE)
@@ -199,6 +209,7 @@ def test_stop_ends_a_worker_that_does_not_obey(demo):
     wait_for(lambda: not demo.launcher.alive(run))
 
 
+@pytest.mark.slow
 def test_the_local_profile_has_no_quota_and_the_operator_controls_everything(manager):
     runs = [manager.submit("meta_rl", TINY_META_RL, by=Visitor("someone")) for _ in range(3)]
     assert len(manager.store.list_runs()) == 3
@@ -210,6 +221,7 @@ def live_workers(jobs: JobManager) -> list[int]:
     return [run.id for run in jobs.store.list_runs() if run.pid and jobs.launcher.alive(run)]
 
 
+@pytest.mark.slow
 def test_a_paused_run_on_one_slot_leaves_one_live_worker(demo):
     paused = demo.submit("meta_rl", LONG_META_RL, by=ALICE)
     training(demo, paused)
@@ -231,6 +243,7 @@ def test_a_paused_run_on_one_slot_leaves_one_live_worker(demo):
     wait_for(lambda: live_workers(demo) == [paused])  # Bob's stopped worker exits
 
 
+@pytest.mark.slow
 @pytest.mark.settings(runs_per_visitor=1, runs_per_client=1, queue_limit=30)
 def test_a_flood_of_cookies_from_one_client_gets_no_more_than_that_clients_share(demo):
     import threading

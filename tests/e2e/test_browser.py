@@ -1,7 +1,11 @@
 """Real browser (Playwright + Debian chromium) against `streamlit run app.py`."""
 
+import pytest
+
 from tests.conftest import LONG_META_RL
 from tests.helpers import poll
+
+pytestmark = pytest.mark.slow
 
 # plotly ships arrays base64-encoded; _fullData holds them decoded, as drawn
 TRAINING_POINTS = """() => {

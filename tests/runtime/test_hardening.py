@@ -14,7 +14,7 @@ from engine.runtime.checkpoints import load_checkpoint
 from engine.runtime.jobs import JobManager
 from engine.runtime.store import Store
 from tests.conftest import LONG_META_RL, TINY_META_RL, local_settings
-from tests.test_runtime import wait_for
+from tests.runtime.test_runtime import wait_for
 
 
 class FlakyStore(Store):
@@ -99,6 +99,7 @@ def fill(disk, leave_mb: float) -> None:
         filler.write(b"\0" * int(free - leave_mb * 2**20))
 
 
+@pytest.mark.slow
 def test_a_full_disk_fails_the_run_in_flight_with_its_reason_and_loses_nothing(small_disk):
     jobs = JobManager(small_disk, settings=local_settings(slots=1, min_free_mb=8), supervise_every=0.1)
     try:
@@ -120,6 +121,7 @@ def test_a_full_disk_fails_the_run_in_flight_with_its_reason_and_loses_nothing(s
         jobs.store.close()
 
 
+@pytest.mark.slow
 def test_a_worker_over_its_memory_budget_is_ended_by_the_operating_systems_limit(data_dir):
     budget = 600  # above the tiny run's estimate and its resident memory
     jobs = JobManager(data_dir, settings=local_settings(slots=1, memory_mb=budget), supervise_every=0.1)
@@ -161,6 +163,7 @@ def test_retention_takes_old_runs_checkpoints_and_snapshots_and_keeps_their_char
     assert store.disk_mb("") == 0
 
 
+@pytest.mark.slow
 def test_a_visitor_over_their_disk_budget_is_refused_with_one_line(data_dir):
     from engine.runtime.access import Visitor
 

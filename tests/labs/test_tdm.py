@@ -1,4 +1,5 @@
-"""TDM lab: the env, the exact reachability, the TDM target and relabelling, a short training, the page."""
+"""TDM lab: the env, the exact reachability, the TDM target and relabelling, a short training
+(the page: tests/app/test_tdm_page.py)."""
 
 import numpy as np
 import pytest
@@ -11,8 +12,6 @@ from engine.labs.tdm.buffer import TrajectoryBuffer
 from engine.labs.tdm.config import SPACE
 from engine.labs.tdm.envs import LAYOUTS, PointMassEnv, move
 from engine.labs.tdm.networks import Actor, Critic
-from engine.runtime.access import OPERATOR
-from tests.helpers import chart_titles, open_page, poll, titled
 
 TINY_TDM = {
     "baseline": True,
@@ -209,60 +208,3 @@ def test_bad_values_are_rejected_with_a_message():
         SPACE.resolve("quick", {"max_step": 0.13})
     with pytest.raises(ConfigError, match="bench_layouts"):
         SPACE.resolve("quick", {"bench_layouts": "open,maze"})
-
-
-# ---- the page, under AppTest and in a real browser ----
-
-
-def test_the_first_visit_shows_the_bundled_tdm(fresh_app):
-    app = open_page("tdm")
-    assert not app.exception and not app.error
-    titles = chart_titles(app)
-    for title in ("how close can it get", "Success on held-out", "Final distance", "Rollouts toward the goal"):
-        assert titled(titles, title), (title, titles)
-    assert app.query_params["sx"] == "-0.4"  # the start is in the URL, so a view can be shared
-
-
-def test_a_finished_run_shows_its_curves_heatmaps_and_rollouts(fresh_app):
-    from ui.engine import job_manager
-
-    run_id = job_manager().submit("tdm", TINY_TDM, by=OPERATOR)
-    assert job_manager().wait(run_id, timeout=60) == "done", job_manager().store.get_run(run_id).error
-    app = open_page("tdm", run=str(run_id), sx="0.3", sy="0.2")
-    assert not app.exception and not app.error
-    assert app.slider(key="tdm.sx").value == 0.3
-    assert not titled(chart_titles(app), "after 60 env steps")  # another start than the snapshot's: from the checkpoint
-    assert len(app.get("plotly_chart")) == 4
-    app.slider(key="tdm.sx").set_value(-0.4).run()
-    app.slider(key="tdm.sy").set_value(-0.5).run()
-    assert titled(chart_titles(app), "after 60 env steps")  # the default start: the trainer's snapshot
-
-
-def test_bad_points_in_the_link_get_a_message(fresh_app):
-    app = open_page("tdm", sx="far", sy="0.0", gx="0.0")
-    assert not app.exception
-    warnings = " ".join(w.value for w in app.warning)
-    assert "sx" in warnings and "inside a wall" in warnings  # (0.0, 0.0) is not, but the goal (0.0, -0.5) is
-
-
-HEATMAP = """() => {
-  for (const chart of document.querySelectorAll('.js-plotly-plot')) {
-    const title = (chart.layout && chart.layout.title && chart.layout.title.text) || '';
-    if (title.includes('how close can it get') && chart._fullData) {
-      let total = 0;  // z is an array of typed rows; walls are NaN
-      for (const row of chart._fullData[0].z) for (const v of row) if (v !== null && !Number.isNaN(v)) total += v;
-      return total;
-    }
-  }
-  return null;
-}"""
-
-
-def test_moving_the_tau_slider_changes_the_heatmap(app_url, page):
-    page.goto(f"{app_url}/tdm")
-    before = poll(page, HEATMAP, lambda total: total is not None, timeout=90)
-    rail = page.locator(".slider-rail-touch-rect").first  # Plotly's τ slider under the heatmaps
-    box = rail.bounding_box()
-    rail.click(position={"x": box["width"] * 0.98, "y": box["height"] / 2})  # drag to τ = τ_max
-    after = poll(page, HEATMAP, lambda total: total is not None and total < before - 1, timeout=30)
-    assert after < before  # a longer horizon: every goal is closer

@@ -16,7 +16,7 @@ from engine.runtime.checkpoints import load_checkpoint
 from engine.runtime.jobs import JobManager
 from engine.runtime.ray_launcher import node_id_prefix, node_label
 from tests.conftest import LONG_META_RL, TINY_META_RL, local_settings
-from tests.test_runtime import wait_for
+from tests.runtime.test_runtime import wait_for
 
 
 def _listeners_off_loopback() -> set[int]:
@@ -108,6 +108,7 @@ def test_a_ray_workers_node_label_names_its_node():
     assert node_id_prefix("pid 4242") == node_id_prefix("ray: waiting for a node with a free CPU") == ""
 
 
+@pytest.mark.slow
 def test_a_run_trains_on_a_worker_node_and_its_writes_reach_the_apps_store(cluster, remote):
     run_id = remote.submit("meta_rl", TINY_META_RL, by=OPERATOR)
     assert remote.wait(run_id, timeout=180) == "done", remote.store.get_run(run_id).error
@@ -122,6 +123,7 @@ def test_a_run_trains_on_a_worker_node_and_its_writes_reach_the_apps_store(clust
     assert _descendants_owning(_listeners_off_loopback()) == []  # no Ray process listens off loopback
 
 
+@pytest.mark.slow
 def test_live_controls_reach_a_remote_worker(remote):
     run_id = remote.submit("meta_rl", LONG_META_RL, by=OPERATOR)
     wait_for(lambda: "loss" in remote.store.metrics(run_id), timeout=180)
@@ -140,6 +142,7 @@ def test_live_controls_reach_a_remote_worker(remote):
     assert remote.store.checkpoint_path(run_id).is_file()
 
 
+@pytest.mark.slow
 def test_a_sweep_spreads_across_nodes(cluster, remote):
     base = remote.submit("meta_rl", TINY_META_RL, by=OPERATOR)
     assert remote.wait(base, timeout=180) == "done"
@@ -152,6 +155,7 @@ def test_a_sweep_spreads_across_nodes(cluster, remote):
     assert len(nodes) == 2 and all(any(n.startswith(p) for n in worker_node_ids(cluster)) for p in nodes)
 
 
+@pytest.mark.slow
 def test_a_worker_killed_by_ray_fails_its_run_with_the_reason(remote):
     run_id = remote.submit("meta_rl", LONG_META_RL, by=OPERATOR)
     wait_for(lambda: "loss" in remote.store.metrics(run_id), timeout=180)
@@ -161,6 +165,7 @@ def test_a_worker_killed_by_ray_fails_its_run_with_the_reason(remote):
     assert not remote.launcher.alive(remote.store.get_run(run_id))
 
 
+@pytest.mark.slow
 def test_an_unreachable_cluster_is_a_clear_error_not_a_hang(data_dir):
     from engine.runtime.ray_launcher import RayUnavailable
 
@@ -171,6 +176,7 @@ def test_an_unreachable_cluster_is_a_clear_error_not_a_hang(data_dir):
         JobManager(data_dir, settings=local_settings(ray_address=address))
 
 
+@pytest.mark.slow
 def test_a_run_whose_node_disappears_resumes_on_the_other_node(cluster, remote):
     run_id = remote.submit(
         "meta_rl", TINY_META_RL | {"updates": 150, "eval_every": 5, "live_eval_episodes": 10}, by=OPERATOR

@@ -7,7 +7,7 @@ import plotly.io as pio
 import pytest
 
 from tests.conftest import TINY_META_RL
-from tests.test_tdm import TINY_TDM
+from tests.labs.test_tdm import TINY_TDM
 from ui.figures import Prebuilt, metric_chart
 
 

@@ -15,6 +15,7 @@ TINY_BENCH = [
 ]
 
 
+@pytest.mark.slow
 def test_two_seeds_run_side_by_side_with_their_mean_and_standard_error(capsys):
     swept = subprocess.run(
         [sys.executable, "-m", "engine", "bench", "meta_rl", "--preset", "quick", *TINY_BENCH, "--seeds", "2"]

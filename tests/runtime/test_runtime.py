@@ -26,6 +26,7 @@ def wait_for(predicate, timeout=60.0, every=0.05):
     raise AssertionError("condition not met in time")
 
 
+@pytest.mark.slow
 def test_a_run_trains_to_done_with_metrics_snapshots_and_checkpoint(manager):
     run_id = manager.submit("meta_rl", TINY_META_RL, by=OPERATOR)
     assert manager.wait(run_id, timeout=60) == "done", manager.store.get_run(run_id).error
@@ -46,6 +47,7 @@ def test_bad_config_starts_no_job(manager):
     assert manager.store.list_runs() == []
 
 
+@pytest.mark.slow
 def test_a_live_change_reaches_the_worker(manager):
     run_id = manager.submit("meta_rl", LONG_META_RL, by=OPERATOR)
     wait_for(lambda: "loss" in manager.store.metrics(run_id))
@@ -58,6 +60,7 @@ def test_a_live_change_reaches_the_worker(manager):
         manager.set_params(run_id, {"hidden": 4}, by=OPERATOR)
 
 
+@pytest.mark.slow
 def test_pause_resume_stop(manager):
     run_id = manager.submit("meta_rl", LONG_META_RL, by=OPERATOR)
     wait_for(lambda: "loss" in manager.store.metrics(run_id))
@@ -76,6 +79,7 @@ def test_pause_resume_stop(manager):
     assert [e["kind"] for e in manager.store.events(run_id)] == ["pause", "set", "set", "resume", "stop"]
 
 
+@pytest.mark.slow
 def test_a_sigkilled_worker_is_marked_failed_and_the_manager_keeps_serving(manager):
     run_id = manager.submit("meta_rl", LONG_META_RL, by=OPERATOR)
     pid = wait_for(lambda: manager.store.get_run(run_id).pid)
@@ -87,6 +91,7 @@ def test_a_sigkilled_worker_is_marked_failed_and_the_manager_keeps_serving(manag
     assert manager.wait(next_run, timeout=60) == "done"
 
 
+@pytest.mark.slow
 def test_a_restarted_manager_keeps_runs_and_detects_death_by_heartbeat(data_dir):
     first = JobManager(data_dir, settings=local_settings(slots=2), supervise_every=0.1)
     finishing = first.submit("meta_rl", TINY_META_RL, by=OPERATOR)
@@ -107,6 +112,7 @@ def test_a_restarted_manager_keeps_runs_and_detects_death_by_heartbeat(data_dir)
         second.shutdown()
 
 
+@pytest.mark.slow
 def test_the_job_cap_queues_runs(data_dir):
     manager = JobManager(data_dir, settings=local_settings(slots=1), supervise_every=0.1)
     try:

@@ -1,4 +1,4 @@
-"""The expert-tournament lab: mechanisms, the winner-only update, specialisation, the page, the live browser view."""
+"""The expert-tournament lab: mechanisms, the winner-only update, specialisation (the page: tests/app, tests/e2e)."""
 
 import io
 
@@ -12,8 +12,6 @@ from engine.labs.tournament.config import SPACE
 from engine.labs.tournament.mechanisms import MECHANISMS, TRANSLATIONS, parse_classes, parse_mechanisms
 from engine.labs.tournament.train import Tournament, assign_winners, bench, draw_batch, from_checkpoint, train
 from engine.params import ConfigError
-from engine.runtime.access import OPERATOR
-from tests.helpers import chart_titles, open_page, plotly_count, poll, titled
 
 # a tournament that runs through every stage in a few seconds
 TINY = {
@@ -203,63 +201,3 @@ def test_bench_reports_ownership_and_errors():
         assert 0 <= result[part]["mechanisms_owned_by_distinct_experts"] <= 3
         for mechanism in result[part]["per_mechanism"].values():
             assert {"winner", "winner_share", "owned", "winner_error", "identity_error"} <= set(mechanism)
-
-
-@pytest.mark.usefixtures("fresh_app")
-def test_page_first_visit_shows_the_bundled_tournament():
-    app = open_page("tournament")
-    assert not app.exception and not app.error
-    assert plotly_count(app) == 6  # win matrix, history, cross-application, samples, transfer, transfer samples
-    assert titled(chart_titles(app), "argmax, the paper's rule")
-    assert any("owned" in m.value for m in app.markdown)
-    app.segmented_control(key="tournament.bundled_rule").set_value("balanced").run()  # the cap, beside it
-    assert not app.exception and not app.error
-    assert titled(chart_titles(app), "balanced, a fair share per round")
-
-
-@pytest.mark.usefixtures("fresh_app")
-def test_page_shows_a_finished_run_and_rejects_bad_links():
-    from ui.engine import job_manager
-
-    run_id = job_manager().submit("tournament", TINY, by=OPERATOR)
-    assert job_manager().wait(run_id, timeout=60) == "done", job_manager().store.get_run(run_id).error
-    app = open_page("tournament", run=str(run_id))
-    assert not app.exception and not app.error
-    titles = chart_titles(app)
-    for title in (
-        "Who wins: rounds 16",
-        "round by round",
-        "Mechanisms owned",
-        "Every expert on every mechanism",
-        "Transfer",
-    ):
-        assert titled(titles, title), (title, titles)
-    bad = open_page("tournament", mechanisms="N,spin", experts="99")
-    assert not bad.exception
-    warnings = " ".join(w.value for w in bad.warning)
-    assert "experts" in warnings
-    bad.button(key="tournament.train").click().run()
-    assert any("mechanisms" in e.value for e in bad.error)  # a message, and no job
-    assert len(job_manager().store.list_runs()) == 1
-
-
-WIN_CELLS = """() => {
-  for (const chart of document.querySelectorAll('.js-plotly-plot')) {
-    const title = (chart.layout && chart.layout.title && chart.layout.title.text) || '';
-    if (title.includes('Who wins: rounds') && chart._fullData) {
-      return chart._fullData[0].z.reduce((total, row) => total + Array.from(row).reduce((a, b) => a + b, 0), 0);
-    }
-  }
-  return -1;
-}"""
-
-
-def test_browser_starts_a_run_and_sees_the_win_matrix_fill(app_url, page):
-    query = "&".join(f"{k}={v}" for k, v in (TINY | {"rounds": 100_000, "eval_every": 100_000}).items())
-    page.goto(f"{app_url}/tournament?{query}")
-    page.get_by_role("button", name="Train", exact=True).click()
-    filled = poll(page, WIN_CELLS, lambda total: total > 0, timeout=90)  # row shares: one per mechanism
-    assert filled == pytest.approx(3)
-    assert "run=" in page.url
-    page.get_by_role("button", name="Stop", exact=True).click()
-    page.get_by_text("stopped").first.wait_for(timeout=20_000)

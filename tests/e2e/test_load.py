@@ -21,6 +21,7 @@ def test_percentile_interpolates():
     assert percentile([float(v) for v in range(101)], 99) == pytest.approx(99.0)
 
 
+@pytest.mark.slow
 def test_a_few_visitors_for_twenty_seconds(hosted_server):
     url, data = hosted_server
     port = int(url.rsplit(":", 1)[1])
@@ -44,6 +45,7 @@ def test_a_few_visitors_for_twenty_seconds(hosted_server):
     assert started <= {run.id for run in Store(data).list_runs()}
 
 
+@pytest.mark.slow
 def test_a_page_that_does_not_exist_is_reported(hosted_server):
     import asyncio
 

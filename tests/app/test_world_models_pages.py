@@ -1,5 +1,5 @@
-"""The World Models page under AppTest and in a real browser: the bundled Doom world, a run, the τ table as one
-engine sweep, the τ slider over Doom frames (the real game and M's dreams of it on one timeline)."""
+"""The World Models page under AppTest: the bundled Doom world, a run, the τ table as one engine sweep (the τ slider
+in a real browser: tests/e2e/test_world_models_browser.py)."""
 
 import base64
 import json
@@ -8,8 +8,8 @@ import time
 import numpy as np
 
 from engine.runtime.access import OPERATOR
-from tests.helpers import chart_titles, open_page, poll, titled
-from tests.test_world_models import TINY as TINY_DOOM
+from tests.helpers import chart_titles, open_page, titled
+from tests.labs.test_world_models import TINY as TINY_DOOM
 
 
 def chart(app, title: str) -> dict:
@@ -55,6 +55,7 @@ def test_a_first_visit_dreams_in_the_bundled_doom_world_with_its_tau_table(fresh
     assert len(over_seeds) == 1 and len(values(table[over_seeds[0]]["y"])) == 5  # the bundle's seeds, their spread
     assert len(app.dataframe[0].value) == 5
     assert any("nearer the game's picture of the same side" in m.value for m in app.markdown)  # the second probe
+    assert any("**What the bundled world measures**" in m.value for m in app.markdown)  # the notes' figures, read
     probe = chart(app, "Does the dream know what moving does?")
     bars = {trace["name"]: trace for trace in probe["data"] if trace["type"] == "bar"}
     assert {"the real game", "dream τ = 1"} <= set(bars) and list(bars["the real game"]["x"]) == [
@@ -125,39 +126,3 @@ def test_a_run_shows_every_stage_then_fills_its_tau_table_by_one_engine_sweep(fr
     ours = traces(chart(app, "The τ table"))["ours: in the real game"]
     assert values(ours["x"]) == list(TABLE_TAUS) and len(values(ours["error_y"]["array"])) == 5
     assert app.dataframe[0].value["real (ours)"].notna().all()
-
-
-def test_the_tau_slider_moves_the_dream_over_doom_frames(app_server, page):
-    from engine.runtime.jobs import JobManager
-
-    url, data = app_server
-    manager = JobManager(data)
-    run_id = manager.submit("world_models", TINY_DOOM, by=OPERATOR)
-    assert manager.wait(run_id, timeout=180) == "done", manager.store.get_run(run_id).error
-    manager.shutdown()
-
-    page.goto(f"{url}/world_models?run={run_id}")
-    title = """() => {
-      for (const chart of document.querySelectorAll('.js-plotly-plot')) {
-        const title = (chart.layout && chart.layout.title && chart.layout.title.text) || '';
-        if (title.includes('dreams of it at')) return title;
-      }
-      return '';
-    }"""
-    last_frame = """() => {
-      for (const chart of document.querySelectorAll('.js-plotly-plot')) {
-        if (!(chart.layout.title.text || '').includes('dreams of it at')) continue;
-        const frames = chart._transitionData._frames;
-        return chart.layout.title.text + '|' + frames[frames.length - 1].data[0].source;
-      }
-      return '';
-    }"""
-    poll(page, title, lambda t: "τ = 1 (" in t, timeout=90)
-    before = poll(page, last_frame, lambda v: "τ = 1 (" in v, timeout=30).split("|")[1]
-    slider = page.get_by_role("slider", name="Dream temperature τ")
-    slider.focus()
-    page.keyboard.press("ArrowLeft")
-    after = poll(page, last_frame, lambda v: "τ = 0.75 (" in v, timeout=60).split("|")[1]
-    # the dream of the same real start at the new τ: other Doom frames, drawn as PNG images
-    assert before.startswith("data:image/png;base64,") and after.startswith("data:image/png;base64,")
-    assert after != before

@@ -11,6 +11,8 @@ import pytest
 from tests.conftest import CHROMIUM
 from tests.helpers import ROOT
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.skipif(shutil.which("podman") is None, reason="podman is not installed (.ci/run installs it)")
 def test_the_image_builds_serves_two_visitors_and_settles_runs_after_a_restart():

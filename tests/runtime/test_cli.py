@@ -2,6 +2,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import TINY_META_RL
 
 
@@ -41,6 +43,7 @@ def test_params_lists_every_hyperparameter(data_dir):
         assert name in listing
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_a_cli_run_cleanly(data_dir):
     import signal
     import time
