@@ -15,11 +15,12 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from engine.labs.world_models import BUNDLED_WORLD, train
+from engine.labs.world_models import BUNDLED_WORLD
 from engine.labs.world_models.dream import DreamSession, World
 from engine.labs.world_models.facts import GAMES, PAPER_TAU_TABLE
 from engine.labs.world_models.pictures import pictures_summary
 from engine.labs.world_models.probe import probe_summary
+from engine.labs.world_models.resume import load_world
 from engine.labs.world_models.viewer import decode, real_start, share_at_rate, start_step
 from engine.runtime.checkpoints import load_checkpoint
 from engine.runtime.store import Run
@@ -404,7 +405,7 @@ def stage_events(events: list[dict[str, Any]], metrics: dict[str, Any], config: 
 def cached_checkpoint(path: str, mtime: float) -> tuple[World, Any, dict[str, Any]]:
     """(world, controller or None, the checkpoint) — loaded once per file version, shared by every session."""
     checkpoint = load_checkpoint(Path(path))
-    world, params = train.load_world(checkpoint)
+    world, params = load_world(checkpoint)
     return world, params, checkpoint
 
 
