@@ -28,7 +28,6 @@ import ast
 import inspect
 import math
 import textwrap
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from itertools import pairwise
 from typing import Any, TypeVar
@@ -136,9 +135,9 @@ class ParamSpace:
 
     params: tuple[Param, ...]
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # constraints between parameters (e.g. an arm count a task family does not have); raises ConfigError
-    check: Callable[[dict[str, Any]], None] | None = None
-    config_type: type | None = None  # the frozen dataclass it was declared as (its __post_init__ checks constraints)
+    # the frozen dataclass it was declared as; its __post_init__ checks the constraints between parameters (e.g. an
+    # arm count a task family does not have) and raises ConfigError
+    config_type: type | None = None
 
     def __post_init__(self) -> None:
         for preset in self.presets:
@@ -191,8 +190,6 @@ class ParamSpace:
             config[name] = self[name].coerce(value)
         if self.config_type:
             self.config_type(**config)  # its __post_init__ checks the constraints between parameters
-        if self.check:
-            self.check(config)
         return config
 
     def resolve(self, preset: str | None, overrides: dict[str, Any]) -> dict[str, Any]:

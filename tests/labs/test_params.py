@@ -61,17 +61,6 @@ def test_cli_assignments():
         parse_assignments(["lr"])
 
 
-def test_constraints_between_parameters_are_checked():
-    def task_needs_two_arms(config):
-        if config["task"] == "dependent" and config["hidden"] > 100:
-            raise ConfigError("hidden: too big for dependent")
-
-    space = ParamSpace(params=SPACE.params, check=task_needs_two_arms)
-    assert space.resolve(None, {"hidden": 200})["hidden"] == 200
-    with pytest.raises(ConfigError, match="too big"):
-        space.resolve(None, {"hidden": 200, "task": "dependent"})
-
-
 @dataclass(frozen=True)
 class Config:
     lr: float = param(1e-3, low=1e-5, high=1e-1, live=True, log_scale=True)
