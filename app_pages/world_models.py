@@ -11,7 +11,7 @@ from engine.labs.world_models.facts import PAPER_RANDOM, TABLE_TAUS
 from engine.labs.world_models.viewer import COUNTED_DREAMS, VIEW_TAUS
 from engine.params import ConfigError
 from engine.runtime.access import Busy
-from engine.runtime.store import Run
+from engine.runtime.store import Run, Status
 from ui import live
 from ui.engine import job_manager, visitor
 from ui.figures import metric_chart
@@ -201,7 +201,7 @@ def tau_table(run: Run) -> None:
     if run.config.get("world_run"):
         st.caption(f"This run is one row of run #{run.config['world_run']}'s τ table: open that run to see it all.")
         return
-    if run.status != "done":
+    if run.status != Status.DONE:
         st.caption("The τ table starts from a finished run: its V and M become the world every τ shares.")
         return
     if missing and st.button(

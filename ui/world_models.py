@@ -22,7 +22,7 @@ from engine.labs.world_models.pictures import pictures_summary
 from engine.labs.world_models.probe import probe_summary
 from engine.labs.world_models.viewer import decode, real_start, share_at_rate, start_step
 from engine.runtime.checkpoints import load_checkpoint
-from engine.runtime.store import Run
+from engine.runtime.store import Run, Status
 from ui.engine import job_manager, store
 from ui.figures import PALETTE, Prebuilt, frames_animation
 from ui.live import run_now, shared
@@ -627,7 +627,9 @@ def tau_rows(results: dict[float, tuple[str, dict[str, Any]]]) -> list[dict[str,
 
 
 def sweep_results(sweep: list[Run]) -> dict[float, tuple[str, dict[str, Any]]]:
-    return {r.config["temperature"]: (f"#{r.id} {r.status}", r.summary if r.status == "done" else {}) for r in sweep}
+    return {
+        r.config["temperature"]: (f"#{r.id} {r.status}", r.summary if r.status == Status.DONE else {}) for r in sweep
+    }
 
 
 def bundled_results(table: list[dict[str, Any]]) -> dict[float, tuple[str, dict[str, Any]]]:
