@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 
 from engine.labs import get_lab
+from engine.labs.world_models import BUNDLED_WORLD
 from engine.labs.world_models.facts import PAPER_RANDOM, TABLE_TAUS
 from engine.labs.world_models.viewer import COUNTED_DREAMS, VIEW_TAUS
 from engine.params import ConfigError
@@ -17,7 +18,6 @@ from ui.engine import job_manager, visitor
 from ui.figures import metric_chart
 from ui.run_panel import lab_header, live_controls, live_panel
 from ui.world_models import (
-    BUNDLED,
     STEPS_PER_PRESS,
     bundled_results,
     bundled_viewer_snapshot,
@@ -179,7 +179,7 @@ def run_pictures(run: Run) -> None:
 
 
 def bundled_pictures() -> None:
-    view = world_of(BUNDLED)[2].get("pictures")
+    view = world_of(BUNDLED_WORLD)[2].get("pictures")
     if view is None:
         st.caption("The bundled world predates this probe.")
         return
@@ -237,16 +237,18 @@ PROBE_CAPTION = (
 
 
 def bundled_viewer() -> None:
-    dream_viewer(BUNDLED, 0, bundled_viewer_snapshot(), world_of(BUNDLED)[2]["config"]["env"], "The bundled world.")
+    dream_viewer(
+        BUNDLED_WORLD, 0, bundled_viewer_snapshot(), world_of(BUNDLED_WORLD)[2]["config"]["env"], "The bundled world."
+    )
 
 
 def bundled_probe() -> None:
-    st.plotly_chart(probe_chart(world_of(BUNDLED)[2]["probe"]), key="wm.probe")
+    st.plotly_chart(probe_chart(world_of(BUNDLED_WORLD)[2]["probe"]), key="wm.probe")
     st.caption(PROBE_CAPTION + " The bundled world's M.")
 
 
 def bundled_tau_table() -> None:
-    _, _, checkpoint = world_of(BUNDLED)
+    _, _, checkpoint = world_of(BUNDLED_WORLD)
     rows = tau_rows(bundled_results(checkpoint["tau_table"]))
     st.dataframe(table_frame(rows), hide_index=True, key="wm.tau_table")
     st.plotly_chart(tau_table_chart(rows, tuple(checkpoint["random"]), checkpoint.get("seeds")), key="wm.tau_chart")

@@ -16,7 +16,7 @@ from engine.runtime.store import HISTORY, TRAINING, Run, Status, params_now
 from ui.engine import errors_shown, job_manager, store, visitor
 from ui.params import hyperparameter_form, ignored_in_link, param_widget, snap_to_widget, url_number
 
-BUNDLED = 0  # the run picker's entry for the run shipped with Dreamlab (run ids start at 1)
+BUNDLED_RUN_ID = 0  # the run picker's entry for the run shipped with Dreamlab (run ids start at 1)
 STATUS_ICONS = {
     Status.QUEUED: "○",
     Status.RUNNING: "▶",
@@ -56,18 +56,18 @@ def select_run(lab: str) -> Run | None:
             del st.query_params["run"]
         return None
     me = visitor()
-    options = [BUNDLED, *by_id]
+    options = [BUNDLED_RUN_ID, *by_id]
     if wanted is not None or f"{lab}.run" not in st.session_state:
         own = [r.id for r in runs if r.owner == me.id or (me.admin and not job_manager().settings.hosted)]
-        st.session_state[f"{lab}.run"] = wanted or (own[0] if own else BUNDLED)
+        st.session_state[f"{lab}.run"] = wanted or (own[0] if own else BUNDLED_RUN_ID)
     chosen = st.selectbox(
         "Run",
         options,
         key=f"{lab}.run",
-        format_func=lambda i: "the bundled run" if i == BUNDLED else run_label(by_id[i]),
+        format_func=lambda i: "the bundled run" if i == BUNDLED_RUN_ID else run_label(by_id[i]),
     )
-    st.session_state[f"{lab}.run_in_url"] = None if chosen == BUNDLED else chosen
-    if chosen == BUNDLED:
+    st.session_state[f"{lab}.run_in_url"] = None if chosen == BUNDLED_RUN_ID else chosen
+    if chosen == BUNDLED_RUN_ID:
         if "run" in st.query_params:
             del st.query_params["run"]
         return None

@@ -15,7 +15,7 @@ from engine.labs.tdm.envs import BOX, LAYOUTS
 from engine.runtime.checkpoints import load_checkpoint
 from ui.figures import PALETTE, animation_controls
 
-BUNDLED = Path(agent.__file__).with_name("bundled_tdm.pt")
+BUNDLED_CHECKPOINT = Path(agent.__file__).with_name("bundled_tdm.pt")
 WALL_COLOR = "#444"
 METHOD_NAMES = {"tdm": "TDM", "ddpg": "DDPG"}
 

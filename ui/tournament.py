@@ -15,7 +15,7 @@ from engine.runtime.checkpoints import load_checkpoint
 from ui.figures import animation_controls, metric_chart
 
 # one quick-preset run per winner rule: the paper's argmax, and the balanced cap beside it
-BUNDLED = {rule: Path(train.__file__).with_name(f"bundled_tournament_{rule}.pt") for rule in WINNER_RULES}
+BUNDLED_CHECKPOINTS = {rule: Path(train.__file__).with_name(f"bundled_tournament_{rule}.pt") for rule in WINNER_RULES}
 WINNER_RGB = (0, 204, 150)  # the winner's frame in the sample grid
 MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
 CURVE_NAMES = {
@@ -219,7 +219,7 @@ def reading(result: dict[str, np.ndarray], mechanisms: list[str], owned_share: f
 @st.cache_resource(show_spinner="Replaying the bundled tournament on held-out digits…")
 def bundled_preview(rule: str) -> dict[str, dict]:
     """The bundled checkpoint of a quick-preset run with this winner rule: its win history, and a fresh evaluation."""
-    state = load_checkpoint(BUNDLED[rule])
+    state = load_checkpoint(BUNDLED_CHECKPOINTS[rule])
     tournament = train.from_checkpoint(state)
     config = state["config"]
     results = train.evaluation(tournament, data.digits_of(config), parse_mechanisms(config["mechanisms"]))

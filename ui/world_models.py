@@ -27,8 +27,6 @@ from ui.engine import job_manager, store
 from ui.figures import PALETTE, Prebuilt, frames_animation
 from ui.live import run_now, shared
 
-BUNDLED = BUNDLED_WORLD  # a Doom quick-preset world, its viewer and τ table
-
 
 def png(image: np.ndarray) -> bytes:
     """An image (H, W[, 1 or 3]) of uint8 as PNG bytes, for a download button."""
@@ -421,7 +419,7 @@ def dream_frames(path: str, mtime: float, latents: np.ndarray) -> np.ndarray:
 
 def bundled_viewer_snapshot() -> dict[str, np.ndarray]:
     """The bundled world's viewer snapshot (viewer.viewer_snapshot's arrays)."""
-    return {name: tensor.numpy() for name, tensor in world_of(BUNDLED)[2]["viewer"].items()}
+    return {name: tensor.numpy() for name, tensor in world_of(BUNDLED_WORLD)[2]["viewer"].items()}
 
 
 def bundled_picture() -> np.ndarray:
@@ -429,7 +427,7 @@ def bundled_picture() -> np.ndarray:
     viewer = bundled_viewer_snapshot()
     k = list(viewer["taus"].round(2)).index(1.0)
     length = viewer["lengths"][k, 0]
-    dream = dream_frames(str(BUNDLED), BUNDLED.stat().st_mtime, viewer["latents"][k, 0, : length + 1])
+    dream = dream_frames(str(BUNDLED_WORLD), BUNDLED_WORLD.stat().st_mtime, viewer["latents"][k, 0, : length + 1])
     shown = min(len(dream), len(viewer["real"]), 60)
     return frame_strip([viewer["real"][:shown:10], dream[:shown:10]])
 
