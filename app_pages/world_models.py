@@ -18,19 +18,21 @@ from ui.engine import job_manager, visitor
 from ui.figures import metric_chart
 from ui.run_panel import lab_header, live_controls, live_panel
 from ui.world_models import (
-    STEPS_PER_PRESS,
-    bundled_results,
-    bundled_viewer_snapshot,
     death_chart,
     download_png,
-    dream_play,
     ends_chart,
     fitness_chart,
     frame_strip,
-    latest_snapshot,
     pictures_caption,
     pictures_strip,
     probe_chart,
+    tau_table_chart,
+    viewer_timeline,
+)
+from ui.world_models_data import (
+    bundled_results,
+    bundled_viewer_snapshot,
+    latest_snapshot,
     random_score,
     real_end,
     stage_events,
@@ -40,13 +42,12 @@ from ui.world_models import (
     sweep_version,
     table_frame,
     tau_rows,
-    tau_table_chart,
-    viewer_timeline,
     viewer_version,
     world_checkpoint,
     world_of,
     world_run,
 )
+from ui.world_models_play import STEPS_PER_PRESS, dream_play
 
 LAB = get_lab("world_models")
 

@@ -89,7 +89,7 @@ def test_the_page_keeps_the_bundled_world_labelled_while_a_run_trains(fresh_app)
 def test_a_run_shows_every_stage_then_fills_its_tau_table_by_one_engine_sweep(fresh_app):
     from engine.labs.world_models.facts import TABLE_TAUS
     from ui.engine import job_manager
-    from ui.world_models import STEPS_PER_PRESS
+    from ui.world_models_play import STEPS_PER_PRESS
 
     run_id = finished_doom_run()
     app = open_page("world_models", run=str(run_id))

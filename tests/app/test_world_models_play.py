@@ -42,7 +42,7 @@ def stored_run(data_dir, world_after_v: bool = True, metrics=(), events=()) -> i
 
 def test_buttons_move_the_dream_several_steps_a_press_and_restart_starts_from_another_real_frame(fresh_app):
     from engine.labs.world_models import BUNDLED_WORLD
-    from ui.world_models import STEPS_PER_PRESS
+    from ui.world_models_play import STEPS_PER_PRESS
 
     app = open_page("world_models")
     play = app.session_state["world_models.play"]
