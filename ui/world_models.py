@@ -19,7 +19,7 @@ from engine.labs.world_models.facts import PAPER_TAU_TABLE
 from engine.labs.world_models.pictures import pictures_summary
 from engine.labs.world_models.probe import probe_summary
 from engine.labs.world_models.viewer import share_at_rate
-from ui.figures import PALETTE, Prebuilt, frames_animation
+from ui.figures import PALETTE, Prebuilt, chart_layout, frames_animation
 from ui.live import shared
 from ui.world_models_data import bundled_viewer_snapshot, dream_frames, real_end
 
@@ -58,13 +58,13 @@ def fitness_chart(series: dict[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure
     for name, (label, line) in styles.items():
         if name in series:
             figure.add_scatter(x=series[name][0], y=series[name][1], name=label, line=line)
-    figure.update_layout(
+    chart_layout(
+        figure,
         title="C: CMA-ES fitness in the dream",
         height=300,
         xaxis_title="generation",
         yaxis_title="mean dream return",
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "y": -0.3},
+        legend_y=-0.3,
     )
     return figure
 
@@ -93,13 +93,13 @@ def death_chart(death: np.ndarray, lengths: np.ndarray, real_end: int | None) ->
             )
     if real_end is not None:
         figure.add_vline(x=real_end, line={"dash": "dash", "color": "black"}, annotation_text="the real hit")
-    figure.update_layout(
+    chart_layout(
+        figure,
         title="M's probability that the dream ends here, per dream step",
         height=240,
         xaxis_title="dream step",
         yaxis={"range": [0, odds_top(death)], "title": "P(end)"},
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "y": -0.3},
+        legend_y=-0.3,
     )
     return figure
 
@@ -122,12 +122,12 @@ def ends_chart(viewer: dict[str, np.ndarray]) -> go.Figure:
     figure.add_scatter(
         x=taus, y=viewer["ended"], mode="lines+markers", line={"color": PALETTE[1], "width": 3}, name="dreams"
     )
-    figure.update_layout(
+    chart_layout(
+        figure,
         title=f"Dreams ended before the real hit (step {steps})",
         height=260,
         xaxis_title="τ",
         yaxis={"range": [0, 1], "tickformat": ".0%", "title": "of the dreams"},
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
         showlegend=False,
     )
     return figure
@@ -239,12 +239,13 @@ def probe_chart(probe: dict[str, Any]) -> go.Figure:
         if summary["near_hit"]
         else f"none of them {summary['lead']} steps before a hit: its episodes gave none"
     )
-    figure.update_layout(
+    chart_layout(
+        figure,
         title=f"Does the dream know what moving does? ({summary['states']} real states, {near})",
         height=360,
         barmode="group",
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        legend={"orientation": "h", "y": -0.2},
+        margin={"t": 60},
+        legend_y=-0.2,
     )
     return figure
 
@@ -326,13 +327,13 @@ def tau_table_chart(
         annotation_text="solved: 750",
         annotation_position="bottom right",
     )
-    figure.update_layout(
+    chart_layout(
+        figure,
         title="The τ table: score in the dream vs in the real game",
         height=380,
         xaxis_title="τ",
         yaxis_title="score (steps survived)",
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "y": -0.25},
+        legend_y=-0.25,
     )
     return figure
 

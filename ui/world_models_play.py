@@ -14,7 +14,7 @@ import streamlit as st
 from engine.labs.world_models.dream import DreamSession
 from engine.labs.world_models.facts import GAMES
 from engine.labs.world_models.viewer import real_start, start_step
-from ui.figures import PALETTE
+from ui.figures import PALETTE, chart_layout
 from ui.world_models import download_png, odds_top
 from ui.world_models_data import world_of
 
@@ -115,12 +115,12 @@ def play_trace(play: Play) -> go.Figure:
             textposition="top center",
             name="M's hit",
         )
-    figure.update_layout(
+    chart_layout(
+        figure,
         title="P(the dream ends here), by M",
         height=260,
         xaxis={"title": "dream step", "range": [0, max(40, len(play.deaths) + 2)]},
         yaxis={"range": [0, odds_top(np.array(play.deaths))], "title": "P(end)"},
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
         showlegend=False,
     )
     return figure
