@@ -17,6 +17,7 @@ def hosted(fresh_app, monkeypatch):
     return fresh_app
 
 
+@pytest.mark.slow
 def test_a_stranger_sees_a_run_read_only_and_a_forged_call_is_refused(hosted):
     from ui.engine import job_manager
 
@@ -47,6 +48,7 @@ def test_a_stranger_sees_a_run_read_only_and_a_forged_call_is_refused(hosted):
     assert job_manager().wait(run.id, timeout=60) == "stopped"
 
 
+@pytest.mark.slow
 def test_a_failed_run_shows_visitors_one_line_and_its_owner_the_details(hosted):
     from ui.engine import job_manager
 

@@ -1,5 +1,7 @@
 """Every page under Streamlit's AppTest: renders without an exception, shows real figures, rejects bad links."""
 
+import pytest
+
 from engine.runtime.access import OPERATOR
 from tests.conftest import TINY_META_RL
 from tests.helpers import open_page, plotly_count
@@ -30,6 +32,7 @@ def test_meta_rl_first_visit_shows_the_bundled_agent(fresh_app):
     assert any("scored on 1,000 held-out bandits" in m.value for m in app.markdown)  # why it is not the text's figure
 
 
+@pytest.mark.slow
 def test_meta_rl_shows_a_finished_run_and_its_figures(fresh_app):
     run_id = finished_run()
     app = open_page("meta_rl", run=str(run_id))
@@ -56,6 +59,7 @@ def test_the_link_seeds_the_hyperparameters(fresh_app):
     assert app.selectbox(key="meta_rl.param.task").value == "dependent"
 
 
+@pytest.mark.slow
 def test_train_starts_a_run_and_stop_stops_it(fresh_app):
     from ui.engine import job_manager
 
@@ -70,6 +74,7 @@ def test_train_starts_a_run_and_stop_stops_it(fresh_app):
     assert job_manager().wait(run.id, timeout=20) == "stopped"
 
 
+@pytest.mark.slow
 def test_runs_page_lists_and_exports(fresh_app):
     assert any("No runs yet" in i.value for i in open_page("runs").info)
     run_id = finished_run()
