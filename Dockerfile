@@ -1,11 +1,11 @@
 # The hosted demo: `docker build -t dreamlab . && docker run -p 8501:8501 -v dreamlab-data:/data dreamlab`
-# Every knob of the hosted profile is an environment variable (README: "The hosted profile"); pass them with -e.
-# On Hugging Face Spaces this file is the Space's recipe (README: "Hugging Face Spaces"): uid 1000, app_port 8501.
+# Every knob of the hosted profile is an environment variable (docs/deploying.md: "The hosted profile"); pass them with -e.
+# On Hugging Face Spaces this file is the Space's recipe (docs/deploying.md: "Hugging Face Spaces"): uid 1000, app_port 8501.
 FROM python:3.11-slim
 
 # torch's CPU build: PyTorch's CPU wheel index beside PyPI (PyPI's torch would pull ~3 GB of CUDA libraries this
 # image never uses). Built offline from a folder of wheels instead: --build-arg PIP_FIND_LINKS=/wheels (mounted
-# with -v) and --build-arg PIP_EXTRA_INDEX_URL= (README: "Docker").
+# with -v) and --build-arg PIP_EXTRA_INDEX_URL= (docs/deploying.md: "The Docker image").
 ARG PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu
 ARG PIP_FIND_LINKS=
 

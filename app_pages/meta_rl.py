@@ -1,7 +1,5 @@
 """Learning to reinforcement learn: an LSTM that learns a bandit algorithm."""
 
-from pathlib import Path
-
 import streamlit as st
 
 from engine.labs import get_lab
@@ -11,6 +9,7 @@ from ui.engine import store
 from ui.figures import Prebuilt, metric_chart
 from ui.meta_rl import ablation_of, bundled_reading, episode_chart, reading, regret_chart
 from ui.meta_rl_agents import PREVIEW_EPISODES, bundled_preview, replay
+from ui.results import explain
 from ui.run_panel import lab_header, live_controls, live_panel, look_for, start_run
 
 LAB = get_lab("meta_rl")
@@ -133,4 +132,4 @@ else:
         st.caption("The explorer opens at the first checkpoint.")
 
 with st.expander("What the figures show", expanded=True):
-    st.markdown(Path(__file__).with_suffix(".md").read_text())
+    explain(__file__, LAB.name)

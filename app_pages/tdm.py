@@ -12,6 +12,7 @@ from ui import live
 from ui.engine import store
 from ui.figures import Prebuilt, metric_chart
 from ui.params import url_number
+from ui.results import explain
 from ui.run_panel import lab_header, live_controls, live_panel, look_for
 from ui.tdm import (
     BUNDLED_CHECKPOINT,
@@ -204,4 +205,4 @@ else:
     live_panel(run, draw)
 
 with st.expander("What the figures show", expanded=True):
-    st.markdown(Path(__file__).with_suffix(".md").read_text())
+    explain(__file__, LAB.name)

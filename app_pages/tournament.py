@@ -1,7 +1,5 @@
 """Expert tournament: independent causal mechanisms, and which expert wins each round."""
 
-from pathlib import Path
-
 import streamlit as st
 
 from engine.labs import get_lab
@@ -10,6 +8,7 @@ from engine.labs.tournament.mechanisms import parse_mechanisms
 from engine.runtime.store import Run
 from ui import live
 from ui.figures import Prebuilt
+from ui.results import explain
 from ui.run_panel import lab_header, live_controls, live_panel, look_for
 from ui.tournament import (
     bundled_preview,
@@ -195,4 +194,4 @@ else:
     live_panel(run, draw)
 
 with st.expander("What the figures show", expanded=True):
-    st.markdown(Path(__file__).with_suffix(".md").read_text())
+    explain(__file__, LAB.name)

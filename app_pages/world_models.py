@@ -16,6 +16,7 @@ from engine.runtime.store import Run, Status
 from ui import live
 from ui.engine import job_manager, visitor
 from ui.figures import metric_chart
+from ui.results import explain
 from ui.run_panel import lab_header, live_controls, live_panel
 from ui.world_models import (
     death_chart,
@@ -283,4 +284,4 @@ for title, bundled_figure, run_figure in (
         run_figure(run)
 
 with st.expander("Why add noise when imagining experience?", expanded=True):
-    st.markdown(Path(__file__).with_suffix(".md").read_text())
+    explain(__file__, LAB.name)

@@ -1,6 +1,6 @@
 """Dreamlab's engine: everything but the Streamlit app. It knows nothing of Streamlit.
 
-Floors, each importing only from the floors below it (the README's "How the code is laid out"):
+Floors, each importing only from the floors below it (docs/architecture.md, "How the code is laid out"):
 - `params.py` and `context.py`, the ground floor: a ParamSpace, and the `ctx` a trainer talks to. Anything may
   import them; they import nothing of Dreamlab but each other (context imports params).
 - `labs/`: the science, one package per lab, and the lab registry. Imports only the ground floor.

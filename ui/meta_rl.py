@@ -138,7 +138,8 @@ def bundled_reading(curves: dict[str, np.ndarray], bandits: int) -> str:
     return (
         reading(curves)
         + f" This is the agent bundled with Dreamlab, scored on {bandits:,} held-out bandits (± is the standard "
-        "error). The figures quoted under *What the figures show* are other agents of the same preset, trained "
-        "afresh by `python -m engine bench meta_rl --preset quick` and scored on 10,000 bandits: each training "
-        "run ends a little differently, so the two readings differ by that and by the luck of the bandits drawn."
+        "error). The figures under *What the figures show* are other agents of the same preset, one per seed, "
+        "trained afresh by `python -m engine bench meta_rl --preset quick --seeds N` and each scored on bandits of "
+        "its own: each training run ends a little differently, so the two readings differ by that and by the luck of "
+        "the bandits drawn."
     )

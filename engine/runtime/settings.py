@@ -1,9 +1,9 @@
 """The deployment's knobs, read once from the environment: the local profile (one person, no limits) or the
 hosted profile (`DREAMLAB_MODE=demo`: many visitors, each in control of their own runs, with quotas and limits).
 
-Every knob is an environment variable with a sane default; README.md lists them. `python -m engine.runtime.settings`
-checks a deployment's environment before the server starts (the Docker image does): a bad knob, port or data
-directory gets one line and exit status 2, not a traceback at the first visit.
+Every knob is an environment variable with a sane default; docs/deploying.md lists them.
+`python -m engine.runtime.settings` checks a deployment's environment before the server starts (the Docker image
+does): a bad knob, port or data directory gets one line and exit status 2, not a traceback at the first visit.
 """
 
 from __future__ import annotations

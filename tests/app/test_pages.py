@@ -30,6 +30,7 @@ def test_meta_rl_first_visit_shows_the_bundled_agent(fresh_app):
     assert sum(c.value.startswith(":material/search: **Look for**") for c in app.caption) == 2  # one under each
     assert any("frozen agent's regret" in m.value for m in app.markdown)
     assert any("scored on 1,000 held-out bandits" in m.value for m in app.markdown)  # why it is not the text's figure
+    assert any("mean ± standard error over seeds" in m.value for m in app.markdown)  # the notes: its bundled seeds
 
 
 @pytest.mark.slow

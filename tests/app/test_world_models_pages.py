@@ -56,6 +56,7 @@ def test_a_first_visit_dreams_in_the_bundled_doom_world_with_its_tau_table(fresh
     assert len(over_seeds) == 1 and len(values(table[over_seeds[0]]["y"])) == 5  # the bundle's seeds, their spread
     assert len(app.dataframe[0].value) == 5
     assert any("nearer the game's picture of the same side" in m.value for m in app.markdown)  # the second probe
+    assert any("**What the bundled world measures**" in m.value for m in app.markdown)  # the notes' figures, read
     probe = chart(app, "Does the dream know what moving does?")
     bars = {trace["name"]: trace for trace in probe["data"] if trace["type"] == "bar"}
     assert {"the real game", "dream τ = 1"} <= set(bars) and list(bars["the real game"]["x"]) == [
