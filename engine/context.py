@@ -20,11 +20,13 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from engine.params import ConfigError
+from engine.params import ConfigError, with_live
+
+C = TypeVar("C")
 
 CHECKPOINT_SECONDS = 10.0  # a worker's `checkpoint_due()` interval: what a crash or a restart loses at most
 
@@ -79,8 +81,8 @@ class Stopped(Exception):
 
 
 class Context:
-    """Interface. `params` holds the current values of every hyperparameter, live changes applied; `resume` the
-    checkpoint to continue from (None: start from scratch)."""
+    """Interface. `params` holds the current values of every hyperparameter, live changes applied (a trainer reads
+    them typed, with `live`); `resume` the checkpoint to continue from (None: start from scratch)."""
 
     def __init__(
         self,
@@ -92,6 +94,11 @@ class Context:
         self.params: dict[str, Any] = dict(config)
         self.lab, self.resume, self.checkpoint_seconds = lab, resume, checkpoint_seconds
         self._checkpointed = time.monotonic()
+
+    def live(self, config: C) -> C:
+        """A lab's typed `config` with its live parameters as they are now (changes made while the run trains): read
+        a live parameter as `ctx.live(config).lr`, each step it is used."""
+        return with_live(config, self.params)
 
     def log(self, step: int, **scalars: float) -> None:
         raise NotImplementedError

@@ -22,8 +22,10 @@ import torch
 from engine.context import LocalContext
 from engine.labs.world_models import BUNDLED_WORLD
 from engine.labs.world_models.config import SPACE
+from engine.labs.world_models.resume import load_world
 from engine.labs.world_models.rollouts import RandomPolicy, play
-from engine.labs.world_models.train import COLLECT_STREAM, DREAM_STREAM, bench, env_maker, load_world, seed_of
+from engine.labs.world_models.stages import COLLECT_STREAM, DREAM_STREAM, env_maker, seed_of
+from engine.labs.world_models.train import bench
 from engine.labs.world_models.viewer import viewer_episode, viewer_snapshot
 from engine.params import parse_assignments
 from engine.runtime.checkpoints import load_checkpoint, save_checkpoint
@@ -46,18 +48,18 @@ def packed_viewer(snapshot: dict[str, Any]) -> dict[str, torch.Tensor]:
 def new_viewer(state: dict[str, Any], episodes: int = 8) -> dict[str, torch.Tensor]:
     """The viewer's snapshot for a bundled world, from `episodes` real episodes of the random policy (seeded by its
     config, as round 1's collection is)."""
-    config = state["config"]
+    config = SPACE.typed(state["config"])
     world, _ = load_world(state)
     seed = seed_of(config, COLLECT_STREAM, 1)
     space = world.controller.space
     played = play(
         env_maker(config),
-        RandomPolicy(space, config["action_repeat"], seed),
+        RandomPolicy(space, config.action_repeat, seed),
         episodes,
         seed,
         lambda: None,
-        min(episodes, config["envs_at_once"]),
-        config["rollout_steps"],
+        min(episodes, config.envs_at_once),
+        config.rollout_steps,
     )
     return packed_viewer(viewer_snapshot(world, viewer_episode(played), seed_of(config, DREAM_STREAM, 0)))
 

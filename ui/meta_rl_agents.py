@@ -14,6 +14,7 @@ import numpy as np
 import streamlit as st
 
 from engine.labs.meta_rl import agent, evaluate
+from engine.labs.meta_rl.config import SPACE
 from engine.runtime.checkpoints import load_checkpoint
 from engine.runtime.store import pack_arrays, unpack_arrays
 
@@ -31,7 +32,7 @@ def load_agent(path: str, mtime: float) -> agent.ActorCritic:
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def _replay(path: str, mtime: float, config: dict, bandit: int) -> dict[str, np.ndarray]:
-    return evaluate.explore_episode(load_agent(path, mtime), config, seed=bandit)
+    return evaluate.explore_episode(load_agent(path, mtime), SPACE.typed(config), seed=bandit)
 
 
 def replay(path: Path, config: dict, bandit: int) -> dict[str, np.ndarray]:
@@ -48,7 +49,7 @@ def evaluate_bundled() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The bundled agent beside the baselines on held-out bandits (regret curves), and its first explorer episode."""
     state = load_checkpoint(BUNDLED_CHECKPOINT)
     model = agent.from_checkpoint(state)
-    config = state["config"]
+    config = SPACE.typed(state["config"])
     curves = {"agent": evaluate.evaluate_agent(model, config, PREVIEW_EPISODES)}
     curves |= evaluate.evaluate_baselines(config, PREVIEW_EPISODES)
     return evaluate.regret_snapshot(curves), evaluate.explore_episode(model, config)

@@ -11,6 +11,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from engine.labs.tdm import agent, evaluate, reachability
+from engine.labs.tdm.config import SPACE
 from engine.labs.tdm.envs import BOX, LAYOUTS
 from engine.runtime.checkpoints import load_checkpoint
 from ui.figures import PALETTE, animation_controls, chart_layout
@@ -52,6 +53,7 @@ def paths_toward(
     """Each learner's deterministic rollout from start toward goal: positions (steps + 1, 2)."""
     learners, config, _ = load_learners(path, mtime)
     starts, goals = np.array([start]), np.array([goal])
+    config = SPACE.typed(config)
     return {method: evaluate.rollouts(learner, config, starts, goals)[:, 0] for method, learner in learners.items()}
 
 

@@ -221,6 +221,8 @@ def bundled_preview(rule: str) -> dict[str, dict]:
     """The bundled checkpoint of a quick-preset run with this winner rule: its win history, and a fresh evaluation."""
     state = load_checkpoint(BUNDLED_CHECKPOINTS[rule])
     tournament = train.from_checkpoint(state)
-    config = state["config"]
-    results = train.evaluation(tournament, data.digits_of(config), parse_mechanisms(config["mechanisms"]))
-    return results | {"wins": {name: tensor.numpy() for name, tensor in state["wins"].items()}, "config": config}
+    results = train.evaluation(
+        tournament, data.digits_of(tournament.config), parse_mechanisms(tournament.config.mechanisms)
+    )
+    wins = {name: tensor.numpy() for name, tensor in state["wins"].items()}
+    return results | {"wins": wins, "config": state["config"]}

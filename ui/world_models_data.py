@@ -10,9 +10,10 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from engine.labs.world_models import BUNDLED_WORLD, train
+from engine.labs.world_models import BUNDLED_WORLD
 from engine.labs.world_models.dream import World
 from engine.labs.world_models.facts import PAPER_TAU_TABLE
+from engine.labs.world_models.resume import load_world
 from engine.labs.world_models.viewer import decode
 from engine.runtime.checkpoints import load_checkpoint
 from engine.runtime.store import Run, Status
@@ -56,7 +57,7 @@ def stage_events(events: list[dict[str, Any]], metrics: dict[str, Any], config: 
 def cached_checkpoint(path: str, mtime: float) -> tuple[World, Any, dict[str, Any]]:
     """(world, controller or None, the checkpoint) — loaded once per file version, shared by every session."""
     checkpoint = load_checkpoint(Path(path))
-    world, params = train.load_world(checkpoint)
+    world, params = load_world(checkpoint)
     return world, params, checkpoint
 
 

@@ -1,7 +1,8 @@
 """The labs, one package each, and this registry: the one list of labs (name, title, icon, page, url).
 
-Each lab: a ParamSpace (engine/labs/<lab>/config.py, torch-free) and a trainer module with
-`train(config, ctx) -> dict` and `bench(config, ctx) -> dict`, imported lazily (torch is heavy): reading a lab's
+Each lab: a ParamSpace (engine/labs/<lab>/config.py, torch-free; declared as a typed, frozen Config, see
+engine/params.py) and a trainer module with `train(config, ctx) -> dict` and `bench(config, ctx) -> dict` (config: the
+stored dict, which the trainer reads as its typed Config), imported lazily (torch is heavy): reading a lab's
 `space` imports no torch (tests/test_labs.py).
 
 A lab imports only engine.params, engine.context and its own package (numpy, torch, gymnasium); never the

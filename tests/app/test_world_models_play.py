@@ -19,7 +19,8 @@ def stored_run(data_dir, world_after_v: bool = True, metrics=(), events=()) -> i
     """A stopped tutorial run in the page's store: its checkpoint after V (a world without dream starts) and a viewer
     snapshot of M's first dreams, with these metrics rows (step, name, value) and events (step, kind, detail)."""
     from engine.labs.world_models.config import SPACE
-    from engine.labs.world_models.train import checkpoint_state, new_world
+    from engine.labs.world_models.resume import checkpoint_state
+    from engine.labs.world_models.stages import new_world
     from engine.labs.world_models.viewer import viewer_snapshot
     from engine.runtime.store import Store
 
@@ -27,12 +28,12 @@ def stored_run(data_dir, world_after_v: bool = True, metrics=(), events=()) -> i
     config = SPACE.resolve("tutorial", TUTORIAL)
     run_id = store.create_run("world_models", config, OPERATOR.id)
     store.finish(run_id, "stopped")
-    world = new_world(config)
+    world = new_world(SPACE.typed(config))
     episode = blank_episode(10)
     store.put_snapshot(run_id, "viewer", 4, viewer_snapshot(world, episode, 0))
     if not world_after_v:
         world.start_mu, world.start_logvar = torch.zeros(3, config["z_size"]), torch.zeros(3, config["z_size"])
-    store.save_run_checkpoint(run_id, checkpoint_state(world, None, config, 1))
+    store.save_run_checkpoint(run_id, checkpoint_state(world, None, SPACE.typed(config), 1))
     store.add_metrics([(run_id, step, name, value) for step, name, value in metrics])
     for step, kind, detail in events:
         store.add_event(run_id, step, kind, detail)

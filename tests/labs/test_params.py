@@ -1,6 +1,9 @@
+from dataclasses import FrozenInstanceError, asdict, dataclass, replace
+
 import pytest
 
-from engine.params import ConfigError, Param, ParamSpace, parse_assignments
+from engine.context import LocalContext
+from engine.params import ConfigError, Param, ParamSpace, param, parse_assignments
 
 SPACE = ParamSpace(
     params=(
@@ -67,3 +70,70 @@ def test_constraints_between_parameters_are_checked():
     assert space.resolve(None, {"hidden": 200})["hidden"] == 200
     with pytest.raises(ConfigError, match="too big"):
         space.resolve(None, {"hidden": 200, "task": "dependent"})
+
+
+@dataclass(frozen=True)
+class Config:
+    lr: float = param(1e-3, low=1e-5, high=1e-1, live=True, log_scale=True)
+    """learning rate"""
+    hidden: int = param(48, low=4, high=512)
+    """LSTM
+    units"""
+    task: str = param("independent", choices=("independent", "dependent"))
+    """bandit family"""
+    reward_input: bool = param(True)
+    """feed the reward back"""
+
+    def __post_init__(self) -> None:
+        if self.task == "dependent" and self.hidden > 100:
+            raise ConfigError("hidden: too big for dependent")
+
+
+TYPED = ParamSpace.of(Config, presets={"quick": {"hidden": 16}})
+
+
+def test_a_config_class_declares_the_same_space_as_its_params():
+    assert TYPED.params == SPACE.params  # name from the field, help from the docstring under it (folded)
+    assert TYPED.resolve("quick", {"lr": "0.01"}) == SPACE.resolve("quick", {"lr": "0.01"})
+
+
+def test_a_typed_config_is_checked_frozen_and_a_misspelt_name_fails_at_once():
+    config = TYPED.typed({"hidden": "8"})
+    assert config == Config(hidden=8) and config.hidden == 8
+    with pytest.raises(AttributeError):
+        config.hiden  # noqa: B018
+    with pytest.raises(FrozenInstanceError):
+        config.hidden = 9
+    with pytest.raises(ConfigError, match="unknown parameter"):
+        TYPED.typed({"hiden": 8})
+    with pytest.raises(ConfigError, match="too big"):  # __post_init__: constraints between parameters
+        TYPED.resolve(None, {"hidden": 200, "task": "dependent"})
+
+
+def test_a_config_class_that_misdeclares_a_parameter_fails_at_import():
+    @dataclass(frozen=True)
+    class NoHelp:
+        lr: float = param(1e-3)
+
+    @dataclass(frozen=True)
+    class IntForFloat:
+        lr: float = param(1)
+        """learning rate"""
+
+    @dataclass
+    class Mutable:
+        lr: float = param(1e-3)
+        """learning rate"""
+
+    for config_type in (NoHelp, IntForFloat, Mutable):
+        with pytest.raises(TypeError):
+            ParamSpace.of(config_type)
+
+
+def test_live_values_come_typed_from_the_context():
+    config = TYPED.typed({})
+    ctx = LocalContext(asdict(config))
+    assert ctx.live(config) is config
+    ctx.params["lr"] = 0.02  # what a worker does with a live change
+    ctx.params["hidden"] = 8  # not live: never read from the context
+    assert ctx.live(config) == replace(config, lr=0.02)

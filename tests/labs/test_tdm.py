@@ -160,7 +160,7 @@ def test_the_later_state_lies_on_the_same_trajectory_within_the_horizon():
 
 
 def test_a_short_training_learns_heatmaps_that_follow_the_truth():
-    config = SPACE.resolve(
+    values = SPACE.resolve(
         "quick",
         {
             "layout": "open",
@@ -173,10 +173,11 @@ def test_a_short_training_learns_heatmaps_that_follow_the_truth():
             "eval_pairs": 50,
         },
     )
-    players, done, _ = train.run(config, LocalContext(config))
+    config = SPACE.typed(values)
+    players, done, _ = train.run(config, LocalContext(values))
     assert done == 900
     start = np.array(LAYOUTS["open"].starts[0])
-    truth = reachability.exact_distances("open", start, 5, config["max_step"])
+    truth = reachability.exact_distances("open", start, 5, config.max_step)
     model = evaluate.predicted_distances(players["tdm"].learner.averaged(), start, 5)
     correlation = np.corrcoef(model[:3].ravel(), truth[:3].ravel())[0, 1]
     assert correlation > 0.9, correlation

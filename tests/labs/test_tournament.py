@@ -77,9 +77,10 @@ def test_canonical_transformed_and_test_digits_are_disjoint_and_held_out_classes
 
 
 def test_a_batch_has_every_mechanism_equally_often():
-    config = SPACE.resolve("quick", TINY)
+    config = SPACE.typed(SPACE.resolve("quick", TINY))
+    source = data.load(2, 0, (8, 9)).source
     _, ids = draw_batch(
-        data.load(2, 0, (8, 9)).source, ["N", "invert", "noise"], config, torch.Generator().manual_seed(1)
+        source, ["N", "invert", "noise"], config.batch, config.shift, config.noise_std, torch.Generator().manual_seed(1)
     )
     assert np.bincount(ids.numpy()).tolist() == [4, 4, 4]
 
@@ -92,11 +93,12 @@ def test_winner_rules():
 
 
 def test_the_winner_only_update_touches_only_the_winners_parameters():
-    config = SPACE.resolve("quick", TINY | {"experts": 8, "batch": 4, "winner_rule": "argmax"})
+    config = SPACE.typed(SPACE.resolve("quick", TINY | {"experts": 8, "batch": 4, "winner_rule": "argmax"}))
     torch.manual_seed(0)
     tournament = Tournament(config, 20)
     before = [[p.detach().clone() for p in expert.parameters()] for expert in tournament.experts]
-    transformed, _ = draw_batch(data.load(2, 0, (8, 9)).source, ["N", "invert", "noise"], config, torch.Generator())
+    source = data.load(2, 0, (8, 9)).source
+    transformed, _ = draw_batch(source, ["N", "invert", "noise"], 4, config.shift, config.noise_std, torch.Generator())
     winners, _ = tournament.play_round(transformed, data.load(2, 0, (8, 9)).canonical[:4])
     changed = {
         j

@@ -14,7 +14,8 @@ from engine.labs.world_models.dream import DreamSession, DreamState, World, buil
 from engine.labs.world_models.envs import DoomTakeCover, TakeCoverEnv, make_env, vizdoom_home
 from engine.labs.world_models.facts import GAMES, TIME_LIMIT
 from engine.labs.world_models.mdn_rnn import MDNRNN, Prediction, death_labels, mdn_loss, sample_mdn
-from engine.labs.world_models.train import bench, load_world, train
+from engine.labs.world_models.resume import load_world
+from engine.labs.world_models.train import bench, train
 from engine.labs.world_models.vae import ConvVAE, salience, vae_loss
 from engine.labs.world_models.viewer import SHOWN_DREAMS, real_start
 from engine.params import ConfigError
@@ -433,9 +434,10 @@ def test_carracing_frames_are_64x64_rgb():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
 def test_device_auto_falls_back_to_the_cpu_and_cuda_without_a_gpu_says_so():
-    from engine.labs.world_models.train import device_of
+    from engine.labs.world_models.stages import device_of
 
-    assert device_of({"device": "auto"}).type == "cpu" and device_of({"device": "cpu"}).type == "cpu"
+    auto, cpu = SPACE.typed({"device": "auto"}), SPACE.typed({"device": "cpu"})
+    assert device_of(auto).type == "cpu" and device_of(cpu).type == "cpu"
     with pytest.raises(ConfigError, match="device cuda: torch finds no CUDA GPU"):
         run({"device": "cuda"})
 

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.labs.meta_rl.config import SPACE
+
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -49,8 +51,8 @@ class ActorCritic(nn.Module):
 
 def from_checkpoint(state: dict) -> ActorCritic:
     """The frozen agent a checkpoint holds (`{"model": state_dict, "config": config}`), ready to play."""
-    config = state["config"]
-    model = ActorCritic(config["arms"], config["hidden"], config["reward_input"])
+    config = SPACE.typed(state["config"])
+    model = ActorCritic(config.arms, config.hidden, config.reward_input)
     model.load_state_dict(state["model"])
     return model.eval()
 

@@ -8,13 +8,13 @@ method plays the same bandits with the same luck (see baselines.play).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 
 from engine.labs.meta_rl import agent, baselines
 from engine.labs.meta_rl.bandits import instant_regret, sample_probs
+from engine.labs.meta_rl.config import Config
 
 TRAIN_STREAM, EVAL_STREAM, EXPLORE_STREAM = 0, 1, 2
 
@@ -48,24 +48,24 @@ class RegretCurve:
         return float(self.se[-1])
 
 
-def held_out_bandits(config: dict[str, Any], episodes: int) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
+def held_out_bandits(config: Config, episodes: int) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
     """The evaluation bandits (the same ones at every evaluation of a run), their payout luck, and an rng for play."""
-    rng = stream(config["seed"], EVAL_STREAM)
-    probs = sample_probs(config["task"], config["arms"], episodes, rng)
-    uniforms = rng.random((episodes, config["pulls"], config["arms"]), dtype=np.float32)
+    rng = stream(config.seed, EVAL_STREAM)
+    probs = sample_probs(config.task, config.arms, episodes, rng)
+    uniforms = rng.random((episodes, config.pulls, config.arms), dtype=np.float32)
     return probs, uniforms, rng
 
 
-def evaluate_agent(model: agent.ActorCritic, config: dict[str, Any], episodes: int) -> RegretCurve:
+def evaluate_agent(model: agent.ActorCritic, config: Config, episodes: int) -> RegretCurve:
     """The frozen agent plays its most likely arm: its policy keeps some entropy from training (the entropy
     bonus), and that leftover randomness costs regret (measured: ~0.2 at pull 100) without informing anyone."""
     probs, uniforms, rng = held_out_bandits(config, episodes)
     return RegretCurve.of(probs, agent.play(model, probs, uniforms, torch_generator(rng), greedy=True).actions)
 
 
-def evaluate_baselines(config: dict[str, Any], episodes: int) -> dict[str, RegretCurve]:
+def evaluate_baselines(config: Config, episodes: int) -> dict[str, RegretCurve]:
     curves = {}
-    for name, policy in baselines.baselines(config["task"], config["arms"], config["pulls"]).items():
+    for name, policy in baselines.baselines(config.task, config.arms, config.pulls).items():
         probs, uniforms, rng = held_out_bandits(config, episodes)
         curves[name] = RegretCurve.of(probs, baselines.play(policy, probs, uniforms, rng))
     return curves
@@ -80,18 +80,18 @@ def regret_snapshot(curves: dict[str, RegretCurve]) -> dict[str, np.ndarray]:
     return snapshot
 
 
-def explore_episode(model: agent.ActorCritic, config: dict[str, Any], seed: int = 0) -> dict[str, np.ndarray]:
+def explore_episode(model: agent.ActorCritic, config: Config, seed: int = 0) -> dict[str, np.ndarray]:
     """One held-out bandit played greedily by the agent: what it did, what it got, its policy (`arm_probs`), and
     what an ideal learner would believe.
 
     posterior_mean[t, i] is the Beta(1,1)-posterior mean of arm i's payout before pull t, from the agent's own data.
     """
-    rng = stream(config["seed"] + seed, EXPLORE_STREAM)
-    probs = sample_probs(config["task"], config["arms"], 1, rng)
-    uniforms = rng.random((1, config["pulls"], config["arms"]), dtype=np.float32)
+    rng = stream(config.seed + seed, EXPLORE_STREAM)
+    probs = sample_probs(config.task, config.arms, 1, rng)
+    uniforms = rng.random((1, config.pulls, config.arms), dtype=np.float32)
     played = agent.play(model, probs, uniforms, torch_generator(rng), greedy=True)  # as evaluated
     actions, rewards = played.actions[0], played.rewards[0]
-    pulled = np.eye(config["arms"])[actions]  # (pulls, arms) one-hot
+    pulled = np.eye(config.arms)[actions]  # (pulls, arms) one-hot
     successes = np.cumsum(pulled * rewards[:, None], axis=0) - pulled * rewards[:, None]  # counts before pull t
     tries = np.cumsum(pulled, axis=0) - pulled
     return {

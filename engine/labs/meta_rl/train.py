@@ -11,6 +11,7 @@ per played episode and, late in training, one bad step could collapse it onto al
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,6 +20,7 @@ import torch
 from engine.context import Stopped, random_state, restore_random_state
 from engine.labs.meta_rl import agent, evaluate
 from engine.labs.meta_rl.bandits import TASKS, check_arms, instant_regret, sample_probs
+from engine.labs.meta_rl.config import SPACE, Config
 from engine.params import ConfigError
 
 if TYPE_CHECKING:
@@ -56,15 +58,15 @@ def leave_one_out(advantages: torch.Tensor, group: int) -> torch.Tensor:
 
 
 def collect(
-    model: agent.ActorCritic, config: dict[str, Any], rng: np.random.Generator, generator: torch.Generator
+    model: agent.ActorCritic, config: Config, rng: np.random.Generator, generator: torch.Generator
 ) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
     """Play one batch of episodes with the current policy; return what the PPO epochs reuse, and its stats."""
-    bandits = sample_probs(config["task"], config["arms"], config["batch"] // config["group"], rng)
-    probs = np.repeat(bandits, config["group"], axis=0)  # copies of a bandit are consecutive rows
-    uniforms = rng.random((config["batch"], config["pulls"], config["arms"]), dtype=np.float32)
+    bandits = sample_probs(config.task, config.arms, config.batch // config.group, rng)
+    probs = np.repeat(bandits, config.group, axis=0)  # copies of a bandit are consecutive rows
+    uniforms = rng.random((config.batch, config.pulls, config.arms), dtype=np.float32)
     episodes = agent.play(model, probs, uniforms, generator)
     actions = torch.from_numpy(episodes.actions)
-    regret = np.stack([instant_regret(probs, episodes.actions[:, t]) for t in range(config["pulls"])], axis=1)
+    regret = np.stack([instant_regret(probs, episodes.actions[:, t]) for t in range(config.pulls)], axis=1)
     # Learning signal: -regret_t = p_{a_t} - max_i p_i instead of the sampled 0/1 reward. The expected reward
     # removes the coin-flip noise and max_i p_i is a per-bandit constant that no action can change, so the
     # policy gradient stays unbiased with less variance. The agent's *input* is still the sampled reward.
@@ -72,8 +74,8 @@ def collect(
 
     with torch.no_grad():  # the played episodes again, in one fused LSTM call (same inputs => same policy)
         logits, values, _ = model(episodes.obs)
-    advantages, returns = advantages_and_returns(learning_signal, values, config["gamma"], config["gae_lambda"])
-    advantages = leave_one_out(advantages, config["group"])
+    advantages, returns = advantages_and_returns(learning_signal, values, config.gamma, config.gae_lambda)
+    advantages = leave_one_out(advantages, config.group)
     advantages = advantages / (advantages.std() + 1e-8)  # already centred per bandit and pull
     rollout = {
         "obs": episodes.obs,
@@ -90,7 +92,7 @@ def ppo_update(
     model: agent.ActorCritic,
     optimizer: torch.optim.Optimizer,
     rollout: dict[str, torch.Tensor],
-    config: dict[str, Any],
+    config: Config,
     entropy_coef: float,
     generator: torch.Generator,
 ) -> dict[str, float]:
@@ -103,21 +105,21 @@ def ppo_update(
     With epochs = minibatches = 1, rho = 1 and this is exactly A2C.
     """
     batch = len(rollout["actions"])
-    for _ in range(config["epochs"]):
-        for index in torch.randperm(batch, generator=generator).chunk(config["minibatches"]):
+    for _ in range(config.epochs):
+        for index in torch.randperm(batch, generator=generator).chunk(config.minibatches):
             logits, values, _ = model(rollout["obs"][index])
             dist = torch.distributions.Categorical(logits=logits)
             ratio = torch.exp(dist.log_prob(rollout["actions"][index]) - rollout["log_probs"][index])
             advantages = rollout["advantages"][index]
-            clipped = torch.clamp(ratio, 1 - config["clip"], 1 + config["clip"])
+            clipped = torch.clamp(ratio, 1 - config.clip, 1 + config.clip)
             policy_loss = -torch.min(ratio * advantages, clipped * advantages).mean()
             value_loss = 0.5 * (rollout["returns"][index] - values).pow(2).mean()
             entropy = dist.entropy().mean()
-            loss = policy_loss + config["value_coef"] * value_loss - entropy_coef * entropy
+            loss = policy_loss + config.value_coef * value_loss - entropy_coef * entropy
 
             optimizer.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config["max_grad_norm"])
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             optimizer.step()
     return {"loss": loss.item(), "entropy": entropy.item(), "value_loss": value_loss.item()}  # last minibatch
 
@@ -125,7 +127,7 @@ def ppo_update(
 def checkpoint_state(
     model: agent.ActorCritic,
     optimizer: torch.optim.Optimizer,
-    config: dict[str, Any],
+    config: Config,
     rng: np.random.Generator,
     generator: torch.Generator,
 ) -> dict[str, Any]:
@@ -133,7 +135,7 @@ def checkpoint_state(
     resumed run needs to continue exactly as if it had never stopped)."""
     return {
         "model": model.state_dict(),
-        "config": dict(config),
+        "config": asdict(config),
         "optimizer": optimizer.state_dict(),
         "random": random_state(rng, generator),
     }
@@ -143,7 +145,7 @@ def report_evaluation(
     ctx: Context,
     step: int,
     model: agent.ActorCritic,
-    config: dict[str, Any],
+    config: Config,
     episodes: int,
     baseline_curves: dict[str, evaluate.RegretCurve],
 ) -> dict[str, evaluate.RegretCurve]:
@@ -155,16 +157,16 @@ def report_evaluation(
     return curves
 
 
-def train(config: dict[str, Any], ctx: Context) -> dict[str, float]:
+def train(values: dict[str, Any], ctx: Context) -> dict[str, float]:
     torch.set_num_threads(1)
-    check_arms(config["task"], config["arms"])
+    config = SPACE.typed(values)  # checked: a task with arms it does not have fails here
     started = time.perf_counter()
-    rng = evaluate.stream(config["seed"], evaluate.TRAIN_STREAM)
-    torch.manual_seed(config["seed"])
+    rng = evaluate.stream(config.seed, evaluate.TRAIN_STREAM)
+    torch.manual_seed(config.seed)
     generator = evaluate.torch_generator(rng)
-    model = agent.ActorCritic(config["arms"], config["hidden"], config["reward_input"])
-    optimizer = torch.optim.Adam(model.parameters(), lr=ctx.params["lr"])
-    live_episodes = min(config["live_eval_episodes"], config["eval_episodes"])
+    model = agent.ActorCritic(config.arms, config.hidden, config.reward_input)
+    optimizer = torch.optim.Adam(model.parameters(), lr=ctx.live(config).lr)
+    live_episodes = min(config.live_eval_episodes, config.eval_episodes)
     live_baselines = evaluate.evaluate_baselines(config, live_episodes)
     done = 0
     if ctx.resume:  # continue after the checkpoint's update, as if training had never stopped
@@ -176,22 +178,22 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, float]:
     def save() -> None:
         ctx.checkpoint(checkpoint_state(model, optimizer, config, rng, generator), step=done, stage="training")
 
-    updates = config["updates"]
+    updates = config.updates
     try:
         for update in range(done + 1, updates + 1):
             ctx.keep_going()
             # Linear decay to zero of both the step size (a noisy policy gradient only settles with a shrinking
             # step) and the entropy bonus (explore early, commit late); the live sliders set the starting heights.
-            remaining = 1 - (update - 1) / updates
-            lr = ctx.params["lr"] * remaining
+            remaining, live = 1 - (update - 1) / updates, ctx.live(config)
+            lr = live.lr * remaining
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            entropy_coef = ctx.params["entropy_coef"] * remaining
+            entropy_coef = live.entropy_coef * remaining
             rollout, stats = collect(model, config, rng, generator)
             ctx.log(update, lr=lr, **stats, **ppo_update(model, optimizer, rollout, config, entropy_coef, generator))
             ctx.progress(TRAIN_SHARE * update / updates, "training")
             done = update
-            if update % config["eval_every"] == 0 and update < updates:
+            if update % config.eval_every == 0 and update < updates:
                 report_evaluation(ctx, update, model, config, live_episodes, live_baselines)
                 save()
             elif ctx.checkpoint_due():
@@ -205,8 +207,8 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, float]:
         save()
         return summary | {"stopped": 1.0}
     ctx.progress(TRAIN_SHARE, "evaluating")
-    final_baselines = evaluate.evaluate_baselines(config, config["eval_episodes"])
-    curves = report_evaluation(ctx, done, model, config, config["eval_episodes"], final_baselines)
+    final_baselines = evaluate.evaluate_baselines(config, config.eval_episodes)
+    curves = report_evaluation(ctx, done, model, config, config.eval_episodes, final_baselines)
     save()
     ctx.progress(1.0, "done")
     for name, curve in curves.items():
@@ -214,24 +216,24 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, float]:
     return summary | {"stopped": 0.0}
 
 
-def bench_tasks(config: dict[str, Any]) -> list[str]:
-    tasks = [task.strip() for task in config["bench_tasks"].split(",") if task.strip()]
+def bench_tasks(names: str, arms: int) -> list[str]:
+    tasks = [task.strip() for task in names.split(",") if task.strip()]
     unknown = [task for task in tasks if task not in TASKS]
     if not tasks or unknown:
-        raise ConfigError(f"bench_tasks: {config['bench_tasks']!r} must list tasks from {', '.join(TASKS)}")
+        raise ConfigError(f"bench_tasks: {names!r} must list tasks from {', '.join(TASKS)}")
     for task in tasks:
-        check_arms(task, config["arms"])
+        check_arms(task, arms)
     return tasks
 
 
-def bench(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
+def bench(values: dict[str, Any], ctx: Context) -> dict[str, Any]:
     """Train one agent per task in `bench_tasks` and evaluate it with `eval_episodes` held-out bandits.
 
     Returns {"tasks": {task: {"train_seconds": s, "regret": {method: {"mean": m, "se": se}}}}}, regret at the last pull.
     """
-    results = {}
-    for task in bench_tasks(config):
-        summary = train(config | {"task": task}, ctx)
+    config, results = SPACE.typed(values), {}
+    for task in bench_tasks(config.bench_tasks, config.arms):
+        summary = train(values | {"task": task}, ctx)
         if summary["stopped"]:
             break
         methods = [key.removesuffix("_regret") for key in summary if key.endswith("_regret")]

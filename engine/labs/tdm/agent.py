@@ -17,21 +17,22 @@ import torch
 
 from engine.labs.tdm import ddpg, tdm
 from engine.labs.tdm.buffer import Batch
+from engine.labs.tdm.config import SPACE, Config
 from engine.labs.tdm.networks import Actor, Critic
 
 
 class Learner:
-    def __init__(self, method: str, config: dict[str, Any]):
+    def __init__(self, method: str, config: Config):
         """method: "tdm" (with the config's head) or "ddpg"."""
         self.method, self.config = method, config
-        head = config["head"] if method == "tdm" else "ddpg"
-        tau_max = config["tau_max"] if method == "tdm" else 0
-        hidden, layers = config["hidden"], config["layers"]
+        head = config.head if method == "tdm" else "ddpg"
+        tau_max = config.tau_max if method == "tdm" else 0
+        hidden, layers = config.hidden, config.layers
         self.actor, self.critic = Actor(hidden, tau_max, layers), Critic(hidden, head, tau_max, layers)
         self.actor_target, self.critic_target = copy.deepcopy(self.actor), copy.deepcopy(self.critic)
         # fused: one kernel per step instead of one per tensor; these nets are small enough for that to matter
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config["actor_lr"], fused=True)
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config["critic_lr"], fused=True)
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr, fused=True)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr, fused=True)
 
     @torch.no_grad()
     def act(self, state: np.ndarray, goal: np.ndarray, tau: np.ndarray) -> np.ndarray:
@@ -62,10 +63,10 @@ class Learner:
                     later_tau,
                     self.actor_target,
                     self.critic_target,
-                    self.config["max_step"],
+                    self.config.max_step,
                 )
             else:
-                y = ddpg.target(next_state, goal, self.actor_target, self.critic_target, self.config["gamma"])
+                y = ddpg.target(next_state, goal, self.actor_target, self.critic_target, self.config.gamma)
         critic_loss = 0.5 * (y - self.critic.psi(state, action, goal, tau)).pow(2).sum(dim=1).mean()
         self._step(self.critic, self.critic_optimizer, critic_loss, critic_lr)
 
@@ -88,7 +89,7 @@ class Learner:
     def _follow(self) -> None:
         """Polyak-averaged target networks: θ' ← (1 - ρ) θ' + ρ θ."""
         for net, target in ((self.actor, self.actor_target), (self.critic, self.critic_target)):
-            torch._foreach_lerp_(list(target.parameters()), list(net.parameters()), self.config["target_rate"])
+            torch._foreach_lerp_(list(target.parameters()), list(net.parameters()), self.config.target_rate)
 
     def averaged(self) -> Learner:
         """The same learner read through its Polyak-averaged (target) networks: what evaluation, heatmaps and
@@ -118,7 +119,7 @@ def from_checkpoint(state: dict[str, Any], method: str = "tdm") -> Learner:
 
     For evaluation.
     """
-    learner = Learner(method, state["config"])
+    learner = Learner(method, SPACE.typed(state["config"]))
     learner.actor.load_state_dict(state[method]["actor"])
     learner.critic.load_state_dict(state[method]["critic"])
     return learner

@@ -1,122 +1,90 @@
-"""Every hyperparameter of the TDM lab: default, bounds, one line of help."""
+"""Every hyperparameter of the TDM lab, one line each (type, default, bounds), its help in the line under it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from engine.labs.tdm.envs import LAYOUTS
-from engine.params import ConfigError, Param, ParamSpace
+from engine.params import ConfigError, ParamSpace, param
 
 HEADS = ("vector", "scalar", "ddpg")  # the critic's heads (networks.py): the last is the DDPG baseline's
 
 
-def bench_layouts(config: dict) -> list[str]:
-    layouts = [name.strip() for name in config["bench_layouts"].split(",") if name.strip()]
+def bench_layouts(names: str) -> list[str]:
+    layouts = [name.strip() for name in names.split(",") if name.strip()]
     if not layouts or any(name not in LAYOUTS for name in layouts):
-        raise ConfigError(f"bench_layouts: {config['bench_layouts']!r} must list layouts from {', '.join(LAYOUTS)}")
+        raise ConfigError(f"bench_layouts: {names!r} must list layouts from {', '.join(LAYOUTS)}")
     return layouts
 
 
-def check(config: dict) -> None:
-    if config["future_goals"] + config["random_goals"] > 1:
-        raise ConfigError("future_goals + random_goals: the two relabelling shares add up to more than 1")
-    if config["batch"] > config["buffer_episodes"] * config["episode_steps"]:
-        raise ConfigError("batch: larger than the replay buffer")
-    bench_layouts(config)
+@dataclass(frozen=True)
+class Config:
+    layout: str = param("wall", choices=tuple(LAYOUTS))
+    """Room: open, a wall with a gap in the middle, or a U-shaped cup"""
+    head: str = param("vector", choices=HEADS[:2])
+    """TDM critic: the paper's vector head (one distance per goal dimension, Q = their sum) or a scalar Q"""
+    baseline: bool = param(False)
+    """Also train the model-free DDPG baseline (dense reward -‖s'-g‖), step for step beside the TDM on the same budget
+    (the compare preset)"""
+    env_steps: int = param(7000, low=10, high=200_000, branch=True)
+    """Environment steps per learner"""
+    tau_max: int = param(15, low=1, high=40)
+    """Largest horizon τ: Q(s,a,g,τ) looks τ + 1 steps ahead"""
+    max_step: float = param(0.15, choices=(0.1, 0.125, 0.15, 0.2, 0.25))
+    """Longest move per step along each axis (a whole number of 0.025 grid cells)"""
+    episode_steps: int = param(50, low=5, high=400)
+    """Steps per episode, in training and in the goal-reaching test"""
+    radius: float = param(0.1, low=0.025, high=0.5)
+    """A goal is reached within this distance (the heatmap's reached set and success)"""
+    hidden: int = param(128, low=8, high=512)
+    """Units in each hidden layer of the actor and the critic"""
+    layers: int = param(2, low=1, high=6)
+    """Hidden layers of the actor and the critic"""
+    batch: int = param(256, low=8, high=2048, branch=True)
+    """Transitions per update"""
+    updates_per_step: int = param(3, low=1, high=32, live=True)
+    """Gradient updates per environment step (the paper's most important knob)"""
+    critic_lr: float = param(3e-3, low=1e-5, high=1e-1, live=True, log_scale=True)
+    """Critic Adam learning rate"""
+    actor_lr: float = param(3e-3, low=1e-5, high=1e-1, live=True, log_scale=True)
+    """Actor Adam learning rate"""
+    noise: float = param(0.3, low=0.0, high=1.0, live=True)
+    """Exploration: std of the Gaussian added to the actor's action"""
+    future_goals: float = param(0.4, low=0.0, high=1.0, branch=True)
+    """Share of replayed goals relabelled with a later state of the same episode"""
+    random_goals: float = param(0.5, low=0.0, high=1.0, branch=True)
+    """Share of replayed goals drawn uniformly from the room"""
+    target_rate: float = param(0.01, low=1e-4, high=1.0, branch=True)
+    """Polyak rate of the target networks per update"""
+    gamma: float = param(0.98, low=0.5, high=1.0, branch=True)
+    """DDPG discount (the TDM needs none: τ is its horizon)"""
+    warmup: int = param(500, low=0, high=100_000)
+    """Steps of uniformly random actions before learning starts"""
+    buffer_episodes: int = param(2000, low=1, high=100_000)
+    """Replay capacity in episodes"""
+    eval_every: int = param(500, low=10, high=100_000, branch=True)
+    """Environment steps between evaluations (curves, heatmaps, checkpoint)"""
+    eval_pairs: int = param(200, low=1, high=5000, branch=True)
+    """Held-out start-goal pairs in each goal-reaching test"""
+    bench_layouts: str = param("open,wall,umaze", in_ui=False)
+    """Comma-separated layouts that `bench` trains and scores"""
+    success_mark: float = param(0.9, low=0.0, high=1.0, in_ui=False)
+    """Success rate at which `bench` reports a learner's env steps to get there"""
+    min_out_of_reach: int = param(10, low=2, high=1681, in_ui=False)
+    """Fewest goals out of reach for which a heatmap's rank correlation is reported (`bench`; fewer: none)"""
+    seed: int = param(0, low=0, high=2**31 - 1)
+    """Random seed: a run is reproducible from its config"""
+
+    def __post_init__(self) -> None:
+        if self.future_goals + self.random_goals > 1:
+            raise ConfigError("future_goals + random_goals: the two relabelling shares add up to more than 1")
+        if self.batch > self.buffer_episodes * self.episode_steps:
+            raise ConfigError("batch: larger than the replay buffer")
+        bench_layouts(self.bench_layouts)
 
 
-SPACE = ParamSpace(
-    params=(
-        Param(
-            "layout", "wall", "Room: open, a wall with a gap in the middle, or a U-shaped cup", choices=tuple(LAYOUTS)
-        ),
-        Param(
-            "head",
-            "vector",
-            "TDM critic: the paper's vector head (one distance per goal dimension, Q = their sum) or a scalar Q",
-            choices=HEADS[:2],
-        ),
-        Param(
-            "baseline",
-            False,
-            "Also train the model-free DDPG baseline (dense reward -‖s'-g‖), step for step "
-            "beside the TDM on the same budget (the compare preset)",
-        ),
-        Param("env_steps", 7000, "Environment steps per learner", low=10, high=200_000, branch=True),
-        Param("tau_max", 15, "Largest horizon τ: Q(s,a,g,τ) looks τ + 1 steps ahead", low=1, high=40),
-        Param(
-            "max_step",
-            0.15,
-            "Longest move per step along each axis (a whole number of 0.025 grid cells)",
-            choices=(0.1, 0.125, 0.15, 0.2, 0.25),
-        ),
-        Param("episode_steps", 50, "Steps per episode, in training and in the goal-reaching test", low=5, high=400),
-        Param(
-            "radius",
-            0.1,
-            "A goal is reached within this distance (the heatmap's reached set and success)",
-            low=0.025,
-            high=0.5,
-        ),
-        Param("hidden", 128, "Units in each hidden layer of the actor and the critic", low=8, high=512),
-        Param("layers", 2, "Hidden layers of the actor and the critic", low=1, high=6),
-        Param("batch", 256, "Transitions per update", low=8, high=2048, branch=True),
-        Param(
-            "updates_per_step",
-            3,
-            "Gradient updates per environment step (the paper's most important knob)",
-            low=1,
-            high=32,
-            live=True,
-        ),
-        Param("critic_lr", 3e-3, "Critic Adam learning rate", low=1e-5, high=1e-1, live=True, log_scale=True),
-        Param("actor_lr", 3e-3, "Actor Adam learning rate", low=1e-5, high=1e-1, live=True, log_scale=True),
-        Param(
-            "noise", 0.3, "Exploration: std of the Gaussian added to the actor's action", low=0.0, high=1.0, live=True
-        ),
-        Param(
-            "future_goals",
-            0.4,
-            "Share of replayed goals relabelled with a later state of the same episode",
-            low=0.0,
-            high=1.0,
-            branch=True,
-        ),
-        Param(
-            "random_goals", 0.5, "Share of replayed goals drawn uniformly from the room", low=0.0, high=1.0, branch=True
-        ),
-        Param("target_rate", 0.01, "Polyak rate of the target networks per update", low=1e-4, high=1.0, branch=True),
-        Param("gamma", 0.98, "DDPG discount (the TDM needs none: τ is its horizon)", low=0.5, high=1.0, branch=True),
-        Param("warmup", 500, "Steps of uniformly random actions before learning starts", low=0, high=100_000),
-        Param("buffer_episodes", 2000, "Replay capacity in episodes", low=1, high=100_000),
-        Param(
-            "eval_every",
-            500,
-            "Environment steps between evaluations (curves, heatmaps, checkpoint)",
-            low=10,
-            high=100_000,
-            branch=True,
-        ),
-        Param("eval_pairs", 200, "Held-out start-goal pairs in each goal-reaching test", low=1, high=5000, branch=True),
-        Param(
-            "bench_layouts", "open,wall,umaze", "Comma-separated layouts that `bench` trains and scores", in_ui=False
-        ),
-        Param(
-            "success_mark",
-            0.9,
-            "Success rate at which `bench` reports a learner's env steps to get there",
-            low=0.0,
-            high=1.0,
-            in_ui=False,
-        ),
-        Param(
-            "min_out_of_reach",
-            10,
-            "Fewest goals out of reach for which a heatmap's rank correlation is reported (`bench`; fewer: none)",
-            low=2,
-            high=1681,
-            in_ui=False,
-        ),
-        Param("seed", 0, "Random seed: a run is reproducible from its config", low=0, high=2**31 - 1),
-    ),
+SPACE = ParamSpace.of(
+    Config,
     presets={
         "quick": {},
         "compare": {"baseline": True, "env_steps": 8000},
@@ -130,5 +98,4 @@ SPACE = ParamSpace(
             "actor_lr": 1e-3,
         },
     },
-    check=check,
 )

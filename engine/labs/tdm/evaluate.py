@@ -15,17 +15,18 @@ from scipy.stats import spearmanr
 
 from engine.labs.tdm import reachability
 from engine.labs.tdm.agent import Learner
+from engine.labs.tdm.config import Config
 from engine.labs.tdm.envs import LAYOUTS, goal_distance, move, sample_free
 from engine.labs.tdm.networks import value
 
 EVAL_STREAM = 1
 
 
-def eval_pairs(config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+def eval_pairs(layout: str, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The fixed held-out start-goal pairs of a run (the same at every evaluation, never trained on)."""
-    rng = np.random.default_rng([EVAL_STREAM, config["seed"]])
-    walls = LAYOUTS[config["layout"]].walls
-    return sample_free(rng, config["eval_pairs"], walls), sample_free(rng, config["eval_pairs"], walls)
+    rng = np.random.default_rng([EVAL_STREAM, seed])
+    walls = LAYOUTS[layout].walls
+    return sample_free(rng, count, walls), sample_free(rng, count, walls)
 
 
 def countdown(t: int, steps: int, tau_max: int) -> int:
@@ -37,20 +38,20 @@ def countdown(t: int, steps: int, tau_max: int) -> int:
     return (steps - 1 - t) % (tau_max + 1)
 
 
-def rollouts(learner: Learner, config: dict[str, Any], starts: np.ndarray, goals: np.ndarray) -> np.ndarray:
+def rollouts(learner: Learner, config: Config, starts: np.ndarray, goals: np.ndarray) -> np.ndarray:
     """Deterministic episodes of `episode_steps` from every start toward its goal: positions (steps + 1, n, 2)."""
-    walls = LAYOUTS[config["layout"]].walls
+    walls = LAYOUTS[config.layout].walls
     path = [np.asarray(starts, dtype=float)]
-    for t in range(config["episode_steps"]):
-        tau = np.full(len(starts), countdown(t, config["episode_steps"], config["tau_max"]), dtype=float)
-        path.append(move(path[-1], learner.act(path[-1], goals, tau), config["max_step"], walls))
+    for t in range(config.episode_steps):
+        tau = np.full(len(starts), countdown(t, config.episode_steps, config.tau_max), dtype=float)
+        path.append(move(path[-1], learner.act(path[-1], goals, tau), config.max_step, walls))
     return np.stack(path)
 
 
-def goal_reaching(learner: Learner, config: dict[str, Any]) -> dict[str, float]:
-    starts, goals = eval_pairs(config)
+def goal_reaching(learner: Learner, config: Config) -> dict[str, float]:
+    starts, goals = eval_pairs(config.layout, config.eval_pairs, config.seed)
     final = goal_distance(rollouts(learner, config, starts, goals)[-1], goals)
-    return {"success": float((final <= config["radius"]).mean()), "final_distance": float(final.mean())}
+    return {"success": float((final <= config.radius).mean()), "final_distance": float(final.mean())}
 
 
 @torch.no_grad()
@@ -95,17 +96,17 @@ def heatmap_scores(
     return scores
 
 
-def score_starts(learner: Learner, config: dict[str, Any]) -> dict[str, Any]:
+def score_starts(learner: Learner, config: Config) -> dict[str, Any]:
     """heatmap_scores for each of the layout's scoring starts, and their mean per τ (None where undefined)."""
-    layout = config["layout"]
+    layout = config.layout
     free = ~reachability.goal_in_wall(layout)
     per_start = {}
     for start in LAYOUTS[layout].starts:
-        exact = reachability.exact_distances(layout, np.array(start), config["tau_max"], config["max_step"])
-        wall_free = reachability.exact_distances("open", np.array(start), config["tau_max"], config["max_step"])
-        predicted = predicted_distances(learner, np.array(start), config["tau_max"])
+        exact = reachability.exact_distances(layout, np.array(start), config.tau_max, config.max_step)
+        wall_free = reachability.exact_distances("open", np.array(start), config.tau_max, config.max_step)
+        predicted = predicted_distances(learner, np.array(start), config.tau_max)
         per_start[str(start)] = heatmap_scores(
-            predicted, exact, wall_free, free, config["radius"], config["min_out_of_reach"]
+            predicted, exact, wall_free, free, config.radius, config.min_out_of_reach
         )
     mean = {}
     for name in next(iter(per_start.values())):

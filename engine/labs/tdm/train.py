@@ -10,7 +10,7 @@ the learners through their Polyak-averaged networks (Learner.averaged).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,7 +20,7 @@ from engine.context import Stopped, random_state, restore_random_state
 from engine.labs.tdm import evaluate
 from engine.labs.tdm.agent import Learner
 from engine.labs.tdm.buffer import TrajectoryBuffer
-from engine.labs.tdm.config import bench_layouts
+from engine.labs.tdm.config import SPACE, Config, bench_layouts
 from engine.labs.tdm.envs import LAYOUTS, PointMassEnv
 
 if TYPE_CHECKING:
@@ -38,20 +38,18 @@ class Player:
     t: int = 0  # step within the episode
     curve: list[tuple[int, float, float]] = field(default_factory=list)  # (env step, success, final distance)
 
-    def play_one_step(
-        self, config: dict[str, Any], params: dict[str, Any], rng: np.random.Generator, explore_only: bool
-    ) -> None:
+    def play_one_step(self, config: Config, rng: np.random.Generator, explore_only: bool) -> None:
         if self.t == 0:
             self.observation, _ = self.env.reset(seed=int(rng.integers(2**31)))
             self.buffer.begin(self.observation["observation"], self.observation["desired_goal"])
         if explore_only:
             action = rng.uniform(-1, 1, 2)
         else:
-            tau = np.array([evaluate.countdown(self.t, config["episode_steps"], config["tau_max"])], dtype=float)
+            tau = np.array([evaluate.countdown(self.t, config.episode_steps, config.tau_max)], dtype=float)
             action = self.learner.act(
                 self.observation["observation"][None], self.observation["desired_goal"][None], tau
             )[0]
-            action = np.clip(action + params["noise"] * rng.standard_normal(2), -1, 1)
+            action = np.clip(action + config.noise * rng.standard_normal(2), -1, 1)
         self.observation, _, _, truncated, _ = self.env.step(action)
         self.buffer.add(action, self.observation["observation"])
         self.t = 0 if truncated else self.t + 1
@@ -75,57 +73,57 @@ class Player:
         self.t = state["t"]
         self.curve = [tuple(row) for row in state["curve"].tolist()]
 
-    def learn(self, config: dict[str, Any], params: dict[str, Any], rng: np.random.Generator) -> dict[str, float]:
+    def learn(self, config: Config, rng: np.random.Generator) -> dict[str, float]:
         losses = {}
-        walls = LAYOUTS[config["layout"]].walls
-        for _ in range(params["updates_per_step"]):
+        walls = LAYOUTS[config.layout].walls
+        for _ in range(config.updates_per_step):
             batch = self.buffer.sample(
-                config["batch"], rng, config["future_goals"], config["random_goals"], self.learner.actor.tau_max, walls
+                config.batch, rng, config.future_goals, config.random_goals, self.learner.actor.tau_max, walls
             )  # 0 for DDPG: no horizon to relabel
-            losses = self.learner.update(batch, params["actor_lr"], params["critic_lr"])
+            losses = self.learner.update(batch, config.actor_lr, config.critic_lr)
         return losses
 
 
-def make_players(config: dict[str, Any]) -> dict[str, Player]:
-    methods = ["tdm", "ddpg"] if config["baseline"] else ["tdm"]
+def make_players(config: Config) -> dict[str, Player]:
+    methods = ["tdm", "ddpg"] if config.baseline else ["tdm"]
     return {
         method: Player(
             Learner(method, config),
-            PointMassEnv(config["layout"], config["max_step"], config["episode_steps"], config["radius"]),
-            TrajectoryBuffer(config["buffer_episodes"], config["episode_steps"]),
+            PointMassEnv(config.layout, config.max_step, config.episode_steps, config.radius),
+            TrajectoryBuffer(config.buffer_episodes, config.episode_steps),
         )
         for method in methods
     }
 
 
-def checkpoint_state(players: dict[str, Player], config: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+def checkpoint_state(players: dict[str, Player], config: Config, rng: np.random.Generator) -> dict[str, Any]:
     """Both learners' averaged weights, the config and the learning curves (what a viewer needs: a bundled
     checkpoint shows them too); every player's whole state and the random generators (what a resumed run needs)."""
     state: dict[str, Any] = {method: player.learner.state_dict() for method, player in players.items()}
     state |= {f"{method}_curve": torch.tensor(player.curve, dtype=torch.float64) for method, player in players.items()}
     return state | {
-        "config": dict(config),
+        "config": asdict(config),
         "players": {method: player.state() for method, player in players.items()},
         "random": random_state(rng),
     }
 
 
-def report(ctx: Context, step: int, players: dict[str, Player], config: dict[str, Any]) -> None:
+def report(ctx: Context, step: int, players: dict[str, Player], config: Config) -> None:
     scalars = {}
     for method, player in players.items():
         result = evaluate.goal_reaching(player.learner.averaged(), config)
         player.curve.append((step, result["success"], result["final_distance"]))
         scalars |= {f"{method}_{name}": value for name, value in result.items()}
     ctx.log(step, **scalars)
-    start = np.array(LAYOUTS[config["layout"]].starts[0])
+    start = np.array(LAYOUTS[config.layout].starts[0])
     ctx.snapshot(
         "heatmap",
         step,
         {
             "start": start,
-            "distance": evaluate.predicted_distances(
-                players["tdm"].learner.averaged(), start, config["tau_max"]
-            ).astype(np.float32),
+            "distance": evaluate.predicted_distances(players["tdm"].learner.averaged(), start, config.tau_max).astype(
+                np.float32
+            ),
         },
     )
 
@@ -135,11 +133,11 @@ def steps_to(curve: list[tuple[int, float, float]], mark: float) -> int | None:
     return next((int(step) for step, success, _ in curve if success >= mark), None)
 
 
-def run(config: dict[str, Any], ctx: Context) -> tuple[dict[str, Player], int, float]:
+def run(config: Config, ctx: Context) -> tuple[dict[str, Player], int, float]:
     """The training loop; returns the players, the env steps done and the training wall time."""
     torch.set_num_threads(1)
-    torch.manual_seed(config["seed"])
-    rng = np.random.default_rng([0, config["seed"]])
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng([0, config.seed])
     started = time.perf_counter()
     players = make_players(config)
     done = 0
@@ -153,55 +151,56 @@ def run(config: dict[str, Any], ctx: Context) -> tuple[dict[str, Player], int, f
         ctx.checkpoint(checkpoint_state(players, config, rng), step=done, stage="training")
 
     try:
-        for step in range(done + 1, config["env_steps"] + 1):
+        for step in range(done + 1, config.env_steps + 1):
             ctx.keep_going()
-            params = ctx.params
+            now = ctx.live(config)  # noise, updates per step and learning rates as they are at this step
             losses = {}
             for method, player in players.items():
-                player.play_one_step(config, params, rng, explore_only=step <= config["warmup"])
-                if step > config["warmup"] and player.buffer.transitions >= config["batch"]:
-                    losses |= {f"{method}_{k}": v for k, v in player.learn(config, params, rng).items()}
+                player.play_one_step(now, rng, explore_only=step <= config.warmup)
+                if step > config.warmup and player.buffer.transitions >= config.batch:
+                    losses |= {f"{method}_{k}": v for k, v in player.learn(now, rng).items()}
             done = step
             if losses and step % 100 == 0:
                 ctx.log(step, **losses)
-            ctx.progress(step / config["env_steps"], "training")
-            if step % config["eval_every"] == 0 or step == config["env_steps"]:
+            ctx.progress(step / config.env_steps, "training")
+            if step % config.eval_every == 0 or step == config.env_steps:
                 report(ctx, step, players, config)
                 save()
             elif ctx.checkpoint_due():
                 save()
     except Stopped:
         pass  # stopped: done < env_steps, kept below
-    if done < config["env_steps"]:  # stopped: keep everything to resume from
+    if done < config.env_steps:  # stopped: keep everything to resume from
         save()
     return players, done, time.perf_counter() - started
 
 
-def train(config: dict[str, Any], ctx: Context) -> dict[str, float]:
+def train(values: dict[str, Any], ctx: Context) -> dict[str, float]:
+    config = SPACE.typed(values)
     players, done, seconds = run(config, ctx)
     summary = {
         "env_steps_done": float(done),
         "train_seconds": round(seconds, 1),
-        "stopped": float(done < config["env_steps"]),
+        "stopped": float(done < config.env_steps),
     }
     for method, player in players.items():
         if player.curve:
             summary[f"{method}_success"] = player.curve[-1][1]
             summary[f"{method}_final_distance"] = round(player.curve[-1][2], 4)
-    if done == config["env_steps"]:  # a stopped run keeps the share it reached
+    if done == config.env_steps:  # a stopped run keeps the share it reached
         ctx.progress(1.0, "done")
     return summary
 
 
-def bench(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
+def bench(values: dict[str, Any], ctx: Context) -> dict[str, Any]:
     """Per layout in `bench_layouts`: train, then score the TDM's heatmaps against the exact reachability at every
     τ over the layout's starts, play `eval_pairs` held-out start-goal pairs, and find each learner's env steps to
     `success_mark`."""
-    results = {}
-    for layout in bench_layouts(config):
-        layout_config = config | {"layout": layout}
+    config, results = SPACE.typed(values), {}
+    for layout in bench_layouts(config.bench_layouts):
+        layout_config = replace(config, layout=layout)
         players, done, seconds = run(layout_config, ctx)
-        if done < config["env_steps"]:
+        if done < config.env_steps:
             break
         scoring_started = time.perf_counter()
         scores = evaluate.score_starts(players["tdm"].learner.averaged(), layout_config)
@@ -210,7 +209,7 @@ def bench(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
             "env_steps": done,
             "success": {m: p.curve[-1][1] for m, p in players.items()},
             "final_distance": {m: round(p.curve[-1][2], 4) for m, p in players.items()},
-            "steps_to_success_mark": {m: steps_to(p.curve, config["success_mark"]) for m, p in players.items()},
+            "steps_to_success_mark": {m: steps_to(p.curve, config.success_mark) for m, p in players.items()},
             "success_curve": {m: [[int(s), round(v, 3)] for s, v, _ in p.curve] for m, p in players.items()},
             "heatmap": scores["mean"],
             "heatmap_worst_start": _worst(scores["per_start"]),

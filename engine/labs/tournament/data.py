@@ -16,6 +16,7 @@ import torch
 from sklearn.datasets import load_digits
 from torch.nn import functional as F
 
+from engine.labs.tournament.config import Config
 from engine.labs.tournament.mechanisms import DIGIT_SIZE, TRANSLATIONS, parse_classes
 
 
@@ -98,6 +99,6 @@ def load(shift: int, seed: int, held_out_classes: tuple[int, ...], test_share: f
     )
 
 
-def digits_of(config: dict) -> Digits:
+def digits_of(config: Config) -> Digits:
     """The digits a run with this config trains and evaluates on (its shift, seed and held-out classes)."""
-    return load(config["shift"], config["seed"], parse_classes(config["held_out_classes"]))
+    return load(config.shift, config.seed, parse_classes(config.held_out_classes))

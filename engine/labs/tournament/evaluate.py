@@ -34,7 +34,9 @@ def cross_application(
     discriminator: Discriminator,
     clean: torch.Tensor,
     mechanisms: list[str],
-    config: dict[str, Any],
+    shift: int,
+    noise_std: float,
+    seed: int,
     samples: int = 1,
 ) -> dict[str, np.ndarray]:
     """Each expert applied to each mechanism's data (M mechanisms, N experts).
@@ -44,13 +46,13 @@ def cross_application(
     error of the winning outputs and of doing nothing. The first `samples` images of each mechanism are kept
     for the sample grid: inputs (M, k, S, S), outputs (M, k, N, S, S), winners (M, k), clean (k, S, S).
     """
-    generator = torch.Generator().manual_seed(config["seed"] * 1000 + EVAL_STREAM)
+    generator = torch.Generator().manual_seed(seed * 1000 + EVAL_STREAM)
     m, n = len(mechanisms), len(experts)
     result = {key: np.zeros((m, n)) for key in ("wins", "error", "realness")}
     result |= {"winner_error": np.zeros(m), "identity_error": np.zeros(m)}
     inputs, outputs_kept, winners_kept = [], [], []
     for row, name in enumerate(mechanisms):
-        transformed = apply_mechanism(name, clean, config["shift"], config["noise_std"], generator)
+        transformed = apply_mechanism(name, clean, shift, noise_std, generator)
         outputs, scores = outputs_and_scores(experts, discriminator, transformed)
         winners = scores.argmax(dim=0)
         errors = (outputs - clean).pow(2).mean(dim=(2, 3, 4))  # (N, B)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,6 +34,7 @@ from torch.nn import functional as F
 
 from engine.context import Stopped, random_state, restore_random_state
 from engine.labs.tournament import data, evaluate
+from engine.labs.tournament.config import SPACE, Config
 from engine.labs.tournament.mechanisms import DIGIT_SIZE, parse_mechanisms
 from engine.labs.tournament.models import Discriminator, Expert
 
@@ -93,46 +95,51 @@ def pretrain_identity(
     experts: list[Expert],
     source: torch.Tensor,
     mechanisms: list[str],
-    config: dict[str, Any],
+    config: Config,
     generator: torch.Generator,
     ctx: Context,
 ) -> None:
     """Every expert towards E(x') = x' on transformed data (mean squared error), so that the tournament starts
     from N near-identities and none is won by accident of its initialisation."""
-    optimizers = [torch.optim.Adam(expert.parameters(), lr=ctx.params["lr_expert"]) for expert in experts]
-    for step in range(config["pretrain_steps"]):
+    optimizers = [torch.optim.Adam(expert.parameters(), lr=ctx.live(config).lr_expert) for expert in experts]
+    for step in range(config.pretrain_steps):
         ctx.keep_going()
-        transformed, _ = draw_batch(source, mechanisms, config, generator)
+        transformed, _ = draw_batch(source, mechanisms, config.batch, config.shift, config.noise_std, generator)
         for expert, optimizer in zip(experts, optimizers, strict=True):
             loss = F.mse_loss(expert(transformed), transformed)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        ctx.progress(PRETRAIN_SHARE * (step + 1) / config["pretrain_steps"], "pre-training to identity")
+        ctx.progress(PRETRAIN_SHARE * (step + 1) / config.pretrain_steps, "pre-training to identity")
 
 
 def draw_batch(
-    source: torch.Tensor, mechanisms: list[str], config: dict[str, Any], generator: torch.Generator
+    source: torch.Tensor,
+    mechanisms: list[str],
+    batch: int,
+    shift: int,
+    noise_std: float,
+    generator: torch.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A batch of source digits, each through a mechanism; every mechanism equally often (up to the remainder of
     batch / mechanisms), in random order. Returns the images and their mechanism ids (hidden from the experts)."""
-    index = torch.randint(len(source), (config["batch"],), generator=generator)
-    mechanism_ids = torch.arange(config["batch"]) % len(mechanisms)
-    mechanism_ids = mechanism_ids[torch.randperm(config["batch"], generator=generator)]
-    images = data.transform(source[index], mechanism_ids, mechanisms, config["shift"], config["noise_std"], generator)
+    index = torch.randint(len(source), (batch,), generator=generator)
+    mechanism_ids = torch.arange(batch) % len(mechanisms)
+    mechanism_ids = mechanism_ids[torch.randperm(batch, generator=generator)]
+    images = data.transform(source[index], mechanism_ids, mechanisms, shift, noise_std, generator)
     return images, mechanism_ids
 
 
 class Tournament:
     """The experts, the discriminator, their optimizers, and one round of competition."""
 
-    def __init__(self, config: dict[str, Any], size: int):
+    def __init__(self, config: Config, size: int):
         self.config = config
-        self.experts = [Expert(config["expert_width"], config["expert_depth"]) for _ in range(config["experts"])]
-        self.discriminator = Discriminator(config["disc_width"], size)
-        self.expert_optimizers = [torch.optim.Adam(e.parameters(), lr=config["lr_expert"]) for e in self.experts]
+        self.experts = [Expert(config.expert_width, config.expert_depth) for _ in range(config.experts)]
+        self.discriminator = Discriminator(config.disc_width, size)
+        self.expert_optimizers = [torch.optim.Adam(e.parameters(), lr=config.lr_expert) for e in self.experts]
         self.discriminator_optimizer = torch.optim.Adam(
-            self.discriminator.parameters(), lr=config["lr_discriminator"], betas=(config["disc_beta1"], 0.999)
+            self.discriminator.parameters(), lr=config.lr_discriminator, betas=(config.disc_beta1, 0.999)
         )
 
     def set_learning_rates(self, lr_expert: float, lr_discriminator: float) -> None:
@@ -145,13 +152,13 @@ class Tournament:
     def play_round(self, transformed: torch.Tensor, canonical: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """Score every proposal, train each winner on what it won, then the discriminator. Returns the winners."""
         outputs, scores = evaluate.outputs_and_scores(self.experts, self.discriminator, transformed)
-        winners = assign_winners(scores, self.config["winner_rule"], self.config["capacity"])
+        winners = assign_winners(scores, self.config.winner_rule, self.config.capacity)
         expert_losses = [
             expert_step(expert, optimizer, self.discriminator, transformed[winners == j])
             for j, (expert, optimizer) in enumerate(zip(self.experts, self.expert_optimizers, strict=True))
             if (winners == j).any()
         ]
-        if self.config["losers_are_fakes"]:
+        if self.config.losers_are_fakes:
             proposals = outputs.flatten(0, 1)
         else:
             proposals = outputs[winners, torch.arange(len(winners))]
@@ -169,7 +176,7 @@ class Tournament:
         return {
             "experts": [e.state_dict() for e in self.experts],
             "discriminator": self.discriminator.state_dict(),
-            "config": dict(self.config),
+            "config": asdict(self.config),
             "wins": {k: torch.from_numpy(v) for k, v in wins.items()},
             "expert_optimizers": [o.state_dict() for o in self.expert_optimizers],
             "discriminator_optimizer": self.discriminator_optimizer.state_dict(),
@@ -186,8 +193,8 @@ class Tournament:
 
 
 def from_checkpoint(state: dict[str, Any]) -> Tournament:
-    config = state["config"]
-    tournament = Tournament(config, DIGIT_SIZE + 2 * config["shift"])
+    config = SPACE.typed(state["config"])
+    tournament = Tournament(config, DIGIT_SIZE + 2 * config.shift)
     for expert, weights in zip(tournament.experts, state["experts"], strict=True):
         expert.load_state_dict(weights)
     tournament.discriminator.load_state_dict(state["discriminator"])
@@ -196,25 +203,33 @@ def from_checkpoint(state: dict[str, Any]) -> Tournament:
 
 def evaluation(tournament: Tournament, digits: data.Digits, mechanisms: list[str]) -> dict[str, dict]:
     """Cross-application on the test digits of the training classes, and on the held-out classes (transfer)."""
-    count = tournament.config["eval_images"]
+    config = tournament.config
     return {
         name: evaluate.cross_application(
-            tournament.experts, tournament.discriminator, images[:count], mechanisms, tournament.config, samples=4
+            tournament.experts,
+            tournament.discriminator,
+            images[: config.eval_images],
+            mechanisms,
+            config.shift,
+            config.noise_std,
+            config.seed,
+            samples=4,
         )
         for name, images in (("test", digits.test), ("transfer", digits.held_out))
     }
 
 
-def train(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
+def train(values: dict[str, Any], ctx: Context) -> dict[str, Any]:
     torch.set_num_threads(1)
+    config = SPACE.typed(values)
     started = time.perf_counter()
-    torch.manual_seed(config["seed"])
-    generator = torch.Generator().manual_seed(config["seed"])
-    mechanisms = parse_mechanisms(config["mechanisms"])
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    mechanisms = parse_mechanisms(config.mechanisms)
     digits = data.digits_of(config)
     tournament = Tournament(config, digits.canonical.shape[-1])
-    rounds, done, results = config["rounds"], 0, {}
-    window = np.zeros((len(mechanisms), config["experts"]))  # wins since the last frame of the live matrix
+    rounds, done, results = config.rounds, 0, {}
+    window = np.zeros((len(mechanisms), config.experts))  # wins since the last frame of the live matrix
     frames: list[np.ndarray] = []  # the live win matrix's history: row-normalised shares, one per report
     frame_rounds: list[int] = []
     wins: dict[str, np.ndarray] = {}
@@ -238,28 +253,31 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
     try:
         for round_ in range(done + 1, rounds + 1):
             ctx.keep_going()
-            tournament.set_learning_rates(ctx.params["lr_expert"], ctx.params["lr_discriminator"])
-            transformed, mechanism_ids = draw_batch(digits.source, mechanisms, config, generator)
-            canonical = digits.canonical[torch.randint(len(digits.canonical), (config["batch"],), generator=generator)]
+            live = ctx.live(config)
+            tournament.set_learning_rates(live.lr_expert, live.lr_discriminator)
+            transformed, mechanism_ids = draw_batch(
+                digits.source, mechanisms, config.batch, config.shift, config.noise_std, generator
+            )
+            canonical = digits.canonical[torch.randint(len(digits.canonical), (config.batch,), generator=generator)]
             winners, stats = tournament.play_round(transformed, canonical)
             np.add.at(window, (mechanism_ids.numpy(), winners.numpy()), 1)
             ctx.log(round_, **stats)
             ctx.progress(PRETRAIN_SHARE + (1 - PRETRAIN_SHARE) * round_ / rounds, "tournament")
             done = round_
-            if round_ % config["report_every"] == 0 or round_ == rounds:
+            if round_ % config.report_every == 0 or round_ == rounds:
                 frames.append(evaluate.win_shares(window))
                 frame_rounds.append(round_)
                 wins = {"counts": window, "rounds": np.array(frame_rounds), "shares": np.stack(frames)}
                 ctx.snapshot("wins", round_, wins)
-                ctx.log(round_, owned_in_training=evaluate.ownership(window, config["owned_share"])["distinct_owners"])
+                ctx.log(round_, owned_in_training=evaluate.ownership(window, config.owned_share)["distinct_owners"])
                 window = np.zeros_like(window)
-            if round_ % config["eval_every"] == 0 or round_ == rounds:
+            if round_ % config.eval_every == 0 or round_ == rounds:
                 results = evaluation(tournament, digits, mechanisms)
                 for name, result in results.items():
                     ctx.snapshot(name, round_, result)
                 ctx.log(
                     round_,
-                    owned=evaluate.ownership(results["test"]["wins"], config["owned_share"])["distinct_owners"],
+                    owned=evaluate.ownership(results["test"]["wins"], config.owned_share)["distinct_owners"],
                     winner_error=float(results["test"]["winner_error"].mean()),
                 )
                 save()
@@ -275,13 +293,13 @@ def train(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
         return summary
     ctx.progress(1.0, "done")
     for name, result in results.items():  # the evaluation of the last round
-        summary[name] = evaluate.report(result, mechanisms, config["owned_share"])
+        summary[name] = evaluate.report(result, mechanisms, config.owned_share)
     return summary
 
 
-def bench(config: dict[str, Any], ctx: Context) -> dict[str, Any]:
+def bench(values: dict[str, Any], ctx: Context) -> dict[str, Any]:
     """Train one tournament, then report who owns each mechanism on test digits and on held-out classes."""
-    summary = train(config, ctx)
+    summary = train(values, ctx)
     return {
         "wall_seconds": round(summary["train_seconds"], 1),
         "rounds": summary["rounds_done"],

@@ -19,6 +19,7 @@ from torch.nn import functional as F
 
 if TYPE_CHECKING:
     from engine.context import Context
+    from engine.labs.world_models.config import Config
 
 with warnings.catch_warnings():  # pycma warns at import that matplotlib (for its plots) is missing
     warnings.simplefilter("ignore")
@@ -62,7 +63,8 @@ class LinearController:
 def train_controller(
     n_params: int,
     fitness: Callable[[torch.Tensor, float], torch.Tensor],
-    held_out: Callable[[torch.Tensor, float], float],
+    held_out_fitness: Callable[[torch.Tensor, float], float],
+    config: Config,
     ctx: Context,
     progress: Callable[[float], None],
     seed: int,
@@ -72,12 +74,14 @@ def train_controller(
     ceiling: float = math.inf,
     resumed: dict[str, Any] | None = None,
     save: Callable[[dict[str, Any]], None] | None = None,
-) -> tuple[torch.Tensor, float]:
+) -> tuple[torch.Tensor, float, dict[str, Any]]:
     """CMA-ES on C's flat parameters around `start` (default zero), maximising `fitness(params (P, n), tau) -> (P,)`.
 
-    temperature None: the live ctx value, read again before every generation; a number: fixed (a τ-table job).
-    Every generation the search's mean is scored by `held_out` (the same dreams each time, none of them seen by
-    the search); the best mean so far is returned with its held-out score, not merely the last one. When every
+    `cma_sigma`, `cma_popsize` and `cma_generations` from `config`; temperature None: the live value (from the
+    context), read again before every generation; a number: fixed (a τ-table job).
+    Every generation the search's mean is scored by `held_out_fitness` (the same dreams each time, none of them seen
+    by the search); the best mean so far is returned with its held-out score, not merely the last one, and the
+    whole search's state (as `save` receives it). When every
     candidate reaches `ceiling` (the longest dream) two generations running, the dream has nothing left to teach
     and the search ends early.
 
@@ -85,14 +89,13 @@ def train_controller(
     fitnesses so far. `resumed`, such a state, continues the search exactly: CMA-ES is replayed by asking the same
     seeded candidates and telling it the same fitnesses again, without dreaming them again.
     """
-    p = ctx.params
     strategy = cma.CMAEvolutionStrategy(
         np.zeros(n_params) if start is None else start.numpy(),
-        p["cma_sigma"],
-        {"popsize": p["cma_popsize"], "seed": seed + 1, "verbose": -9},
+        config.cma_sigma,
+        {"popsize": config.cma_popsize, "seed": seed + 1, "verbose": -9},
     )
     search = resumed or {
-        "fitness": torch.zeros(0, p["cma_popsize"]),
+        "fitness": torch.zeros(0, config.cma_popsize),
         "best": torch.zeros(n_params) if start is None else start,
         "best_score": -math.inf,
         "at_ceiling": 0,
@@ -105,15 +108,15 @@ def train_controller(
         search["at_ceiling"],
         list(search["fitness"]),
     )
-    generations = len(fitness_so_far) if at_ceiling == 2 else p["cma_generations"]  # a finished search stays so
+    generations = len(fitness_so_far) if at_ceiling == 2 else config.cma_generations  # a finished search stays so
     for generation in range(len(fitness_so_far) + 1, generations + 1):
         ctx.keep_going()
-        tau = ctx.params["temperature"] if temperature is None else temperature
+        tau = ctx.live(config).temperature if temperature is None else temperature
         candidates = strategy.ask()
         scores = fitness(torch.as_tensor(np.stack(candidates), dtype=torch.float32), tau).numpy()
         strategy.tell(candidates, (-scores).tolist())  # pycma minimises
         mean = torch.as_tensor(strategy.mean, dtype=torch.float32)
-        mean_score = held_out(mean, tau)
+        mean_score = held_out_fitness(mean, tau)
         if mean_score >= best_score:
             best, best_score = mean, mean_score
         step = generation_offset + generation
@@ -142,9 +145,10 @@ def train_controller(
             break
         if save and ctx.checkpoint_due():
             save(searched(fitness_so_far, best, best_score, at_ceiling))
+    search = searched(fitness_so_far, best, best_score, at_ceiling)
     if save:  # the whole search: a resume after it replays it and goes straight on
-        save(searched(fitness_so_far, best, best_score, at_ceiling))
-    return best, best_score
+        save(search)
+    return best, best_score, search
 
 
 def searched(fitness: list[torch.Tensor], best: torch.Tensor, best_score: float, at_ceiling: int) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 One dream step, for N dreams at once:
     a_t = C([z_t, h_t]),  (P(z_{t+1}), r_t, P(death_t)), h_{t+1} = M(z_t, a_t, h_t),  z_{t+1} ~ P(z_{t+1}) at tau;
-a dream ends when M predicts a death (sampled, or above one half: `death_rule`) or after `length` steps.
+a dream ends when M predicts a death (`death_rule`: drawn with M's probability, or M's weighted output above
+`death_threshold`) or after `length` steps.
 V decodes z only for the viewer. dream_fitness is what CMA-ES maximises.
 """
 
@@ -39,8 +40,8 @@ class World:
         return torch.sigmoid(done_logit - math.log(self.death_weight))
 
     def dies(self, done_logit: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
-        """The paper's rule (threshold): M's weighted output above one half; or a death drawn with M's probability
-        (`uniform`: the draw's random numbers)."""
+        """The paper's rule (threshold): M's weighted output above `death_threshold` (the paper's: one half); or a
+        death drawn with M's probability (`uniform`: the draw's random numbers)."""
         if self.death_rule == "threshold":
             return done_logit > math.log(self.death_threshold / (1 - self.death_threshold))
         return uniform < self.death_probability(done_logit)

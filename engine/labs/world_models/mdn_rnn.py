@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 if TYPE_CHECKING:
     from engine.context import Context
+    from engine.labs.world_models.config import Config
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 LOGS_PER_STAGE = 20  # M's losses reach the charts this many times while it trains
@@ -212,6 +213,7 @@ def decayed_lr(lr: float, final: float, progress: float) -> float:
 def train_rnn(
     rnn: MDNRNN,
     data: Sequences,
+    config: Config,
     ctx: Context,
     generator: torch.Generator,
     progress: Callable[[float], None],
@@ -220,26 +222,26 @@ def train_rnn(
 ) -> dict[str, float]:
     """Adam on m_loss for `rnn_updates` updates of `rnn_batch` random windows, the learning rate decaying, gradients
     clipped as in the paper. Each window draws z from V's posterior, its spread scaled by `rnn_posterior` (1: the
-    paper's samples, M learns V's uncertainty too; 0: V's means). Logs the mean losses every `rnn_updates / 20`."""
-    p = ctx.params
+    paper's samples, M learns V's uncertainty too; 0: V's means). Logs the mean losses every `rnn_updates / 20`.
+    The learning rate is live (from the context)."""
     device = next(rnn.parameters()).device  # M trains where it lies (the `device` parameter): windows go there
-    optimizer = torch.optim.Adam(rnn.parameters(), lr=p["rnn_lr"])
-    updates = p["rnn_updates"]
+    optimizer = torch.optim.Adam(rnn.parameters(), lr=ctx.live(config).rnn_lr)
+    updates = config.rnn_updates
     every = max(1, updates // LOGS_PER_STAGE)
     totals: dict[str, float] = {}
     steps = 0.0
     for update in range(1, updates + 1):
         ctx.keep_going()
         for group in optimizer.param_groups:
-            group["lr"] = decayed_lr(ctx.params["rnn_lr"], p["rnn_lr_final"], update / updates)
-        batch = sample_windows(data, p["rnn_batch"], p["rnn_window"], generator).to(device)
-        noise = torch.randn(batch.mu.shape, generator=generator).to(device) * p["rnn_posterior"]
+            group["lr"] = decayed_lr(ctx.live(config).rnn_lr, config.rnn_lr_final, update / updates)
+        batch = sample_windows(data, config.rnn_batch, config.rnn_window, generator).to(device)
+        noise = torch.randn(batch.mu.shape, generator=generator).to(device) * config.rnn_posterior
         z = batch.mu + noise * (0.5 * batch.logvar).exp()
         prediction, _, _ = rnn(z[:, :-1], batch.actions)
-        loss, terms = m_loss(prediction, batch, z[:, 1:], p["death_weight"])
+        loss, terms = m_loss(prediction, batch, z[:, 1:], config.death_weight)
         optimizer.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(rnn.parameters(), p["rnn_grad_clip"])
+        torch.nn.utils.clip_grad_norm_(rnn.parameters(), config.rnn_grad_clip)
         optimizer.step()
         weight = batch.mask.sum().item()
         for name, value in (terms | {"rnn_loss": loss.item()}).items():

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from engine.labs.world_models.dream import DreamState, World, step
-from engine.labs.world_models.rollouts import Episode, RandomPolicy, episode_seeds, play
+from engine.labs.world_models.rollouts import Episode, RandomPolicy, episode_seeds, play, remember
 from engine.labs.world_models.vae import to_tensor
 
 CONTROLLER = "controller"
@@ -117,10 +117,9 @@ def real_outcomes(
                     if truncated:
                         break
                     if name == CONTROLLER:
+                        hidden, lstm = remember(world, z, [action], lstm)
                         with torch.no_grad():
-                            taken = world.controller.action_vectors(torch.as_tensor([action]))
-                            out, lstm = world.rnn.lstm(torch.cat([z, taken], -1)[None], lstm)
-                            hidden, (z, _) = out[:, -1], world.vae.encode(to_tensor(frame[None]))
+                            z, _ = world.vae.encode(to_tensor(frame[None]))
     finally:
         env.close()
     return hit

@@ -96,11 +96,19 @@ class ControllerPolicy:
                 r if flip else a
                 for r, a, flip in zip(random, actions, self.rng.random(n) < self.exploration, strict=False)
             ]
-        taken = self.world.controller.action_vectors(torch.as_tensor(np.stack(actions)))
-        out, (h, c) = self.world.rnn.lstm(torch.cat([z, taken], -1).unsqueeze(1), lstm)
-        self.lstm = (h, c)
-        self.hidden = out.squeeze(1)
+        self.hidden, self.lstm = remember(self.world, z, np.stack(actions), lstm)
         return actions
+
+
+@torch.no_grad()
+def remember(
+    world, z: torch.Tensor, actions, lstm: tuple[torch.Tensor, torch.Tensor]
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """M beside the real game: its memory h (N, H) and LSTM state once it has read one real step (z, a) of each of
+    N episodes, z = V's mean of the frame, a the action taken."""
+    taken = world.controller.action_vectors(torch.as_tensor(actions))
+    out, lstm = world.rnn.lstm(torch.cat([z, taken], -1).unsqueeze(1), lstm)
+    return out[:, -1], lstm
 
 
 def episode_seeds(seed: int, episodes: int) -> np.ndarray:

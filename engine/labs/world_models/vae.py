@@ -23,6 +23,7 @@ from torch.nn import functional as F
 
 if TYPE_CHECKING:
     from engine.context import Context
+    from engine.labs.world_models.config import Config
 
 
 def scaled(channels: int, width: float) -> int:
@@ -127,6 +128,7 @@ class Frames:
 def train_vae(
     vae: ConvVAE,
     frames: Frames,
+    config: Config,
     ctx: Context,
     generator: torch.Generator,
     progress: Callable[[float], None],
@@ -134,25 +136,24 @@ def train_vae(
     after_epoch: Callable[[int], None] | None = None,
 ) -> dict[str, float]:
     """Adam on vae_loss for `vae_epochs` epochs, each a fresh random subset of at most `vae_frames` frames
-    (consecutive frames are near copies). Reads its settings, the live learning rate included, from ctx.params."""
-    p = ctx.params
+    (consecutive frames are near copies), the learning rate live (from the context)."""
     device = next(vae.parameters()).device  # V trains where it lies (the `device` parameter): batches go there
-    optimizer = torch.optim.Adam(vae.parameters(), lr=p["vae_lr"])
-    epochs, batch = p["vae_epochs"], p["vae_batch"]
+    optimizer = torch.optim.Adam(vae.parameters(), lr=ctx.live(config).vae_lr)
+    epochs, batch = config.vae_epochs, config.vae_batch
     every = np.arange(0, len(frames), max(1, len(frames) // 2000))
     vae.mean_frame.copy_(to_tensor(frames[every]).mean(0, keepdim=True).to(device))
     for epoch in range(epochs):
         totals = np.zeros(3)
-        order = torch.randperm(len(frames), generator=generator)[: p["vae_frames"]].numpy()
+        order = torch.randperm(len(frames), generator=generator)[: config.vae_frames].numpy()
         starts = range(0, len(order), batch)
         for i, start in enumerate(starts):
             ctx.keep_going()
             for group in optimizer.param_groups:
-                group["lr"] = ctx.params["vae_lr"]
+                group["lr"] = ctx.live(config).vae_lr
             x = to_tensor(frames[order[start : start + batch]]).to(device)
             reconstruction, mu, logvar = vae(x)
-            weights = salience(x, vae.mean_frame, p["salience"])
-            loss, reconstruction_loss, kl = vae_loss(reconstruction, x, mu, logvar, p["free_bits"], weights)
+            weights = salience(x, vae.mean_frame, config.salience)
+            loss, reconstruction_loss, kl = vae_loss(reconstruction, x, mu, logvar, config.free_bits, weights)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
