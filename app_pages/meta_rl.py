@@ -3,7 +3,7 @@
 import streamlit as st
 
 from engine.labs import get_lab
-from engine.runtime.store import Run
+from engine.runtime.store import Run, Status
 from ui import live
 from ui.engine import store
 from ui.figures import Prebuilt, metric_chart
@@ -33,7 +33,7 @@ if st.button("Ablation: the same agent without the reward input", help="The pape
 
 def ablation_for(run: Run) -> tuple[int, dict] | None:
     """The ablation of this run, if one finished (its id and regret), to overlay."""
-    other = ablation_of(run, store().list_runs(lab=LAB.name, statuses=("done",)))
+    other = ablation_of(run, store().list_runs(lab=LAB.name, statuses=(Status.DONE,)))
     snapshot = other and store().snapshot(other.id, "regret")
     return (other.id, snapshot[1]) if snapshot else None
 

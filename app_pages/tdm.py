@@ -15,7 +15,7 @@ from ui.params import url_number
 from ui.results import explain
 from ui.run_panel import lab_header, live_controls, live_panel, look_for
 from ui.tdm import (
-    BUNDLED,
+    BUNDLED_CHECKPOINT,
     METHOD_NAMES,
     checkpoint_learners,
     curve_series,
@@ -154,7 +154,7 @@ preset, overrides, run = lab_header(
     r"Q(s_t,a_t,g,\tau)=\mathbb{E}_{s_{t+1}}\Big[-\lvert s_{t+1}-g\rvert\,\mathbb{1}[{\tau=0}]"
     r"+\max_a Q(s_{t+1},a,g,\tau-1)\,\mathbb{1}[{\tau\neq0}]\Big]",
 )
-_, bundled_config, bundled_curves = checkpoint_learners(BUNDLED)
+_, bundled_config, bundled_curves = checkpoint_learners(BUNDLED_CHECKPOINT)
 points = pick_points(run.config["layout"] if run else bundled_config["layout"])
 
 
@@ -195,9 +195,9 @@ if run is None:
     )
     if points:
         views(
-            BUNDLED,
+            BUNDLED_CHECKPOINT,
             *points,
-            ("bundled", BUNDLED.stat().st_mtime),
+            ("bundled", BUNDLED_CHECKPOINT.stat().st_mtime),
             lambda: (curve_series(bundled_curves, 1), curve_series(bundled_curves, 2)),
         )
 else:

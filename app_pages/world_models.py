@@ -7,31 +7,33 @@ import numpy as np
 import streamlit as st
 
 from engine.labs import get_lab
+from engine.labs.world_models import BUNDLED_WORLD
 from engine.labs.world_models.facts import PAPER_RANDOM, TABLE_TAUS
 from engine.labs.world_models.viewer import COUNTED_DREAMS, VIEW_TAUS
 from engine.params import ConfigError
 from engine.runtime.access import Busy
-from engine.runtime.store import Run
+from engine.runtime.store import Run, Status
 from ui import live
 from ui.engine import job_manager, visitor
 from ui.figures import metric_chart
 from ui.results import explain
 from ui.run_panel import lab_header, live_controls, live_panel
 from ui.world_models import (
-    BUNDLED,
-    STEPS_PER_PRESS,
-    bundled_results,
-    bundled_viewer_snapshot,
     death_chart,
     download_png,
-    dream_play,
     ends_chart,
     fitness_chart,
     frame_strip,
-    latest_snapshot,
     pictures_caption,
     pictures_strip,
     probe_chart,
+    tau_table_chart,
+    viewer_timeline,
+)
+from ui.world_models_data import (
+    bundled_results,
+    bundled_viewer_snapshot,
+    latest_snapshot,
     random_score,
     real_end,
     stage_events,
@@ -41,13 +43,12 @@ from ui.world_models import (
     sweep_version,
     table_frame,
     tau_rows,
-    tau_table_chart,
-    viewer_timeline,
     viewer_version,
     world_checkpoint,
     world_of,
     world_run,
 )
+from ui.world_models_play import STEPS_PER_PRESS, dream_play
 
 LAB = get_lab("world_models")
 
@@ -180,7 +181,7 @@ def run_pictures(run: Run) -> None:
 
 
 def bundled_pictures() -> None:
-    view = world_of(BUNDLED)[2].get("pictures")
+    view = world_of(BUNDLED_WORLD)[2].get("pictures")
     if view is None:
         st.caption("The bundled world predates this probe.")
         return
@@ -202,7 +203,7 @@ def tau_table(run: Run) -> None:
     if run.config.get("world_run"):
         st.caption(f"This run is one row of run #{run.config['world_run']}'s τ table: open that run to see it all.")
         return
-    if run.status != "done":
+    if run.status != Status.DONE:
         st.caption("The τ table starts from a finished run: its V and M become the world every τ shares.")
         return
     if missing and st.button(
@@ -238,16 +239,18 @@ PROBE_CAPTION = (
 
 
 def bundled_viewer() -> None:
-    dream_viewer(BUNDLED, 0, bundled_viewer_snapshot(), world_of(BUNDLED)[2]["config"]["env"], "The bundled world.")
+    dream_viewer(
+        BUNDLED_WORLD, 0, bundled_viewer_snapshot(), world_of(BUNDLED_WORLD)[2]["config"]["env"], "The bundled world."
+    )
 
 
 def bundled_probe() -> None:
-    st.plotly_chart(probe_chart(world_of(BUNDLED)[2]["probe"]), key="wm.probe")
+    st.plotly_chart(probe_chart(world_of(BUNDLED_WORLD)[2]["probe"]), key="wm.probe")
     st.caption(PROBE_CAPTION + " The bundled world's M.")
 
 
 def bundled_tau_table() -> None:
-    _, _, checkpoint = world_of(BUNDLED)
+    _, _, checkpoint = world_of(BUNDLED_WORLD)
     rows = tau_rows(bundled_results(checkpoint["tau_table"]))
     st.dataframe(table_frame(rows), hide_index=True, key="wm.tau_table")
     st.plotly_chart(tau_table_chart(rows, tuple(checkpoint["random"]), checkpoint.get("seeds")), key="wm.tau_chart")

@@ -12,7 +12,7 @@ from pathlib import Path
 from engine.labs import LABS, get_lab
 from engine.params import ConfigError, parse_assignments
 from engine.runtime.access import OPERATOR
-from engine.runtime.store import Store
+from engine.runtime.store import Status, Store
 
 
 def _progress_line(run) -> str:
@@ -74,7 +74,7 @@ def _follow(manager, run_id: int, args: argparse.Namespace) -> int:
             print(f"  {key}: {value}")
         if run.error:
             print(run.error, file=sys.stderr)
-    return 0 if run.status in ("done", "stopped") else 1
+    return 0 if run.status in (Status.DONE, Status.STOPPED) else 1
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -33,12 +33,12 @@ def still(figure: go.Figure, title: str, width: int, height: int) -> go.Figure:
 
 def tdm_picture() -> go.Figure:
     from engine.labs.tdm.envs import LAYOUTS
-    from ui.tdm import BUNDLED, checkpoint_learners, exact, predicted, reachability_figure
+    from ui.tdm import BUNDLED_CHECKPOINT, checkpoint_learners, exact, predicted, reachability_figure
 
-    _, config, _ = checkpoint_learners(BUNDLED)
+    _, config, _ = checkpoint_learners(BUNDLED_CHECKPOINT)
     start = tuple(LAYOUTS[config["layout"]].starts[0])
     figure = reachability_figure(
-        predicted(str(BUNDLED), BUNDLED.stat().st_mtime, start),
+        predicted(str(BUNDLED_CHECKPOINT), BUNDLED_CHECKPOINT.stat().st_mtime, start),
         exact(config["layout"], start, config["tau_max"], config["max_step"]),
         config["layout"],
         start,

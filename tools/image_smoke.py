@@ -37,6 +37,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 from engine.runtime.settings import SERVER_MB
+from engine.runtime.store import Status
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, LONG_META_RL  # the test suite's browser and run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -228,7 +229,7 @@ def run_state(container: str, run_id: int) -> dict:
 def settled(state: dict, since: float) -> bool:
     """Not "running" on a worker that died with the old server: ended, queued again, or running with a heartbeat
     sent after `since` (a worker of the new server)."""
-    return state["status"] != "running" or (state["heartbeat"] or 0) > since
+    return state["status"] != Status.RUNNING or (state["heartbeat"] or 0) > since
 
 
 def bad_port_gets_one_line(tag: str) -> str:
@@ -286,7 +287,7 @@ def smoke(base: str, wheels: str, tag: str) -> dict:
             run_id = two_visitors_in_an_iframe(browser, app_url, LONG_META_RL)  # trains until stopped
             browser.close()
         figures["two_visitors_s"] = round(time.monotonic() - began, 1)
-        if run_state(name, run_id)["status"] != "running":
+        if run_state(name, run_id)["status"] != Status.RUNNING:
             raise SmokeFailure(f"A's run {run_id} is not training before the restart: {run_state(name, run_id)}")
 
         podman("restart", "--time", "10", name)

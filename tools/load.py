@@ -28,6 +28,7 @@ from urllib.parse import urlencode, urlparse
 
 from engine.labs import LABS
 from engine.runtime.access import VISITOR_COOKIE  # the app keeps a visitor in it; each simulated browser has its own
+from engine.runtime.store import Status
 
 LAB_PAGES = tuple(sorted(lab.url for lab in LABS.values()))
 TRAIN_LABEL = "Train"
@@ -44,7 +45,6 @@ POSITION = re.compile(
 )
 ACKNOWLEDGED = re.compile(r"sent to run|not applied", re.IGNORECASE)  # the toast a live change gets
 REFUSED = re.compile(r"^\s*not started", re.IGNORECASE)
-STATUS_WORDS = ("queued", "running", "paused", "done", "stopped", "failed")
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -325,7 +325,7 @@ class Visitor:
         for line in lines:
             for match in RUN_ID.finditer(line):
                 rest = line[match.end() : match.end() + 40].lower()
-                status = next((word for word in STATUS_WORDS if word in rest), "")
+                status = next((word for word in Status if word in rest), "")
                 seen[int(match.group(1))] = seen.get(int(match.group(1))) or status
         return seen
 
@@ -388,9 +388,9 @@ class Visitor:
         if not new:
             return None
         run, status = max(new.items())
-        if status in ("running", "paused", "done", "stopped"):
+        if status in (Status.RUNNING, Status.PAUSED, Status.DONE, Status.STOPPED):
             return Outcome("ran", run, seconds)
-        if status == "failed":
+        if status == Status.FAILED:
             return Outcome("failed", run, seconds)
         position = next((text for text in texts if POSITION.search(text)), None)
         if position:

@@ -23,6 +23,7 @@ from engine.labs.world_models.facts import TABLE_TAUS
 from engine.params import parse_assignments
 from engine.runtime.access import OPERATOR
 from engine.runtime.settings import Settings
+from engine.runtime.store import Status
 
 LONG = {"updates": 100_000, "eval_every": 100_000}
 
@@ -61,7 +62,7 @@ def timed_runs(jobs, configs: list[dict], lab: str = "meta_rl") -> float:
     started = time.perf_counter()
     ids = [jobs.submit(lab, config, by=OPERATOR) for config in configs]
     statuses = [jobs.wait(run_id) for run_id in ids]
-    assert statuses == ["done"] * len(ids), [jobs.store.get_run(i).error for i in ids]
+    assert statuses == [Status.DONE] * len(ids), [jobs.store.get_run(i).error for i in ids]
     return time.perf_counter() - started
 
 
@@ -119,7 +120,7 @@ def sweep(args, overrides: dict) -> None:
                 )
                 statuses = [jobs.wait(run_id) for run_id in ids]
                 seconds = time.perf_counter() - started
-                assert statuses == ["done"] * len(ids)
+                assert statuses == [Status.DONE] * len(ids)
                 spread = sorted({node_id_prefix(jobs.store.get_run(i).node) for i in ids})
                 jobs.shutdown()
                 print(
@@ -156,7 +157,7 @@ def tau(args, overrides: dict) -> None:
             jobs = manager(data, 1, head.address)
             started = time.perf_counter()
             world = jobs.submit("world_models", config, by=OPERATOR)
-            assert jobs.wait(world) == "done", jobs.store.get_run(world).error
+            assert jobs.wait(world) == Status.DONE, jobs.store.get_run(world).error
             print(
                 json.dumps(
                     {"bench": "tau-world", "seconds": round(time.perf_counter() - started, 2), "load_after": load()}
@@ -172,7 +173,7 @@ def tau(args, overrides: dict) -> None:
                 ids = jobs.submit_sweep(world, "temperature", list(TABLE_TAUS), by=OPERATOR)
                 statuses = [jobs.wait(run_id) for run_id in ids]
                 seconds = time.perf_counter() - started
-                assert statuses == ["done"] * len(ids), [jobs.store.get_run(i).error[-300:] for i in ids]
+                assert statuses == [Status.DONE] * len(ids), [jobs.store.get_run(i).error[-300:] for i in ids]
                 spread = sorted({node_id_prefix(jobs.store.get_run(i).node) for i in ids})
                 print(
                     json.dumps(

@@ -10,6 +10,15 @@ import plotly.graph_objects as go
 from plotly.basedatatypes import BaseFigure
 
 PALETTE = ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880"]
+MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}  # narrow, with room for a title above
+
+
+def chart_layout(figure: go.Figure, margin: dict | None = None, legend_y: float | None = None, **layout) -> go.Figure:
+    """The layout the labs' charts share: narrow margins with room for the title (`margin` changes some of them),
+    the legend in one row under the plot at `legend_y` (when given), and the chart's own `layout`."""
+    legend = {} if legend_y is None else {"legend": {"orientation": "h", "y": legend_y}}
+    figure.update_layout(margin=MARGIN | (margin or {}), **legend, **layout)
+    return figure
 
 
 def smooth(values: np.ndarray, window: int) -> np.ndarray:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from engine.runtime.store import QUEUED, TRAINING, Run
+from engine.runtime.store import TRAINING, Run, Status
 from ui.engine import job_manager, store
 
 T = TypeVar("T")
@@ -80,7 +80,7 @@ def engine_lines() -> list[str]:
     """The sidebar's engine status as lines of text, read from the store once a second for every session."""
     manager = job_manager()
     running = manager.store.list_runs(statuses=TRAINING)
-    queued = manager.store.list_runs(statuses=(QUEUED,))
+    queued = manager.store.list_runs(statuses=(Status.QUEUED,))
     return [
         f"Engine: {len(running)}/{manager.max_jobs} jobs running · {len(queued)} queued",
         *(f"#{run.id} {run.lab} · {run.stage or run.status} {run.progress:.0%}" for run in running),

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from engine.runtime.store import Run
-from ui.figures import PALETTE, band
+from ui.figures import PALETTE, band, chart_layout
 
 # drawing order and style: the Bayes-optimal floor first, the agent on top
 METHODS = {
@@ -61,14 +61,7 @@ def regret_chart(curves: dict[str, np.ndarray], title: str, ablation: dict[str, 
             PALETTE[0],
             "dashdot",
         )
-    figure.update_layout(
-        title=title,
-        height=380,
-        xaxis_title="pull",
-        yaxis_title="cumulative regret",
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "y": -0.25},
-    )
+    chart_layout(figure, title=title, height=380, xaxis_title="pull", yaxis_title="cumulative regret", legend_y=-0.25)
     return figure
 
 
@@ -120,9 +113,7 @@ def episode_chart(episode: dict[str, np.ndarray]) -> go.Figure:
     figure.update_yaxes(title_text="probability", range=[-0.02, 1.02], row=1, col=1)
     figure.update_yaxes(title_text="arm", tickvals=list(range(arms)), range=[-0.5, arms - 0.5], row=2, col=1)
     figure.update_xaxes(title_text="pull", row=2, col=1)
-    figure.update_layout(
-        height=460, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"orientation": "h", "y": -0.15}
-    )
+    chart_layout(figure, height=460, margin={"t": 30}, legend_y=-0.15)
     return figure
 
 

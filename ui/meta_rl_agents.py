@@ -18,7 +18,7 @@ from engine.labs.meta_rl.config import SPACE
 from engine.runtime.checkpoints import load_checkpoint
 from engine.runtime.store import pack_arrays, unpack_arrays
 
-BUNDLED = Path(agent.__file__).with_name("bundled_agent.pt")
+BUNDLED_CHECKPOINT = Path(agent.__file__).with_name("bundled_agent.pt")
 PREVIEW = Path(__file__).resolve().parent.parent / "assets" / "previews" / "meta_rl_bundled.npz"
 PREVIEW_EPISODES = 1000
 EXPLORER_BANDITS = 100  # the episode explorer's slider: held-out bandits 0..99
@@ -47,7 +47,7 @@ def digest(path: Path) -> str:
 
 def evaluate_bundled() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The bundled agent beside the baselines on held-out bandits (regret curves), and its first explorer episode."""
-    state = load_checkpoint(BUNDLED)
+    state = load_checkpoint(BUNDLED_CHECKPOINT)
     model = agent.from_checkpoint(state)
     config = SPACE.typed(state["config"])
     curves = {"agent": evaluate.evaluate_agent(model, config, PREVIEW_EPISODES)}
@@ -58,7 +58,7 @@ def evaluate_bundled() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
 def write_preview(path: Path = PREVIEW) -> Path:
     curves, episode = evaluate_bundled()
     arrays = {f"curves.{k}": v for k, v in curves.items()} | {f"episode.{k}": v for k, v in episode.items()}
-    arrays["checkpoint_sha256"] = np.array(digest(BUNDLED))
+    arrays["checkpoint_sha256"] = np.array(digest(BUNDLED_CHECKPOINT))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pack_arrays(arrays))
     return path
@@ -69,7 +69,7 @@ def read_preview(path: Path = PREVIEW) -> tuple[dict[str, np.ndarray], dict[str,
     if not path.exists():
         return None
     arrays = unpack_arrays(path.read_bytes())
-    if str(arrays.pop("checkpoint_sha256", "")) != digest(BUNDLED):
+    if str(arrays.pop("checkpoint_sha256", "")) != digest(BUNDLED_CHECKPOINT):
         return None
     curves = {k.removeprefix("curves."): v for k, v in arrays.items() if k.startswith("curves.")}
     episode = {k.removeprefix("episode."): v for k, v in arrays.items() if k.startswith("episode.")}

@@ -167,10 +167,11 @@ def tdm_figures(result: dict[str, Any]) -> str:
 def world_models_figures() -> str:
     """The bundled world's figures (World Models keeps its bench over seeds in its checkpoint): its probe, how
     often its dreams end, its τ table over seeds beside the random policy."""
+    from engine.labs.world_models import BUNDLED_WORLD
     from engine.labs.world_models.viewer import share_at_rate  # torch: only on the page that shows them
-    from ui.world_models import BUNDLED, world_of
+    from ui.world_models_data import world_of
 
-    _, _, checkpoint = world_of(BUNDLED)
+    _, _, checkpoint = world_of(BUNDLED_WORLD)
     probe, table = checkpoint["probe"]["taus"], checkpoint["tau_table"]
     viewer, seeds = checkpoint["viewer"], checkpoint["seeds"]
     order = [row["pair_order"] for row in probe]

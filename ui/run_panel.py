@@ -12,12 +12,19 @@ import streamlit as st
 from engine.labs import Lab
 from engine.params import ConfigError, ParamSpace
 from engine.runtime.access import Busy
-from engine.runtime.store import DONE, FAILED, HISTORY, PAUSED, QUEUED, RUNNING, STOPPED, TRAINING, Run, params_now
+from engine.runtime.store import HISTORY, TRAINING, Run, Status, params_now
 from ui.engine import errors_shown, job_manager, store, visitor
 from ui.params import hyperparameter_form, ignored_in_link, param_widget, snap_to_widget, url_number
 
-BUNDLED = 0  # the run picker's entry for the run shipped with Dreamlab (run ids start at 1)
-STATUS_ICONS = {QUEUED: "○", RUNNING: "▶", PAUSED: "❚❚", DONE: "✓", STOPPED: "■", FAILED: "✗"}
+BUNDLED_RUN_ID = 0  # the run picker's entry for the run shipped with Dreamlab (run ids start at 1)
+STATUS_ICONS = {
+    Status.QUEUED: "○",
+    Status.RUNNING: "▶",
+    Status.PAUSED: "❚❚",
+    Status.DONE: "✓",
+    Status.STOPPED: "■",
+    Status.FAILED: "✗",
+}
 
 
 def run_label(run: Run) -> str:
@@ -49,18 +56,18 @@ def select_run(lab: str) -> Run | None:
             del st.query_params["run"]
         return None
     me = visitor()
-    options = [BUNDLED, *by_id]
+    options = [BUNDLED_RUN_ID, *by_id]
     if wanted is not None or f"{lab}.run" not in st.session_state:
         own = [r.id for r in runs if r.owner == me.id or (me.admin and not job_manager().settings.hosted)]
-        st.session_state[f"{lab}.run"] = wanted or (own[0] if own else BUNDLED)
+        st.session_state[f"{lab}.run"] = wanted or (own[0] if own else BUNDLED_RUN_ID)
     chosen = st.selectbox(
         "Run",
         options,
         key=f"{lab}.run",
-        format_func=lambda i: "the bundled run" if i == BUNDLED else run_label(by_id[i]),
+        format_func=lambda i: "the bundled run" if i == BUNDLED_RUN_ID else run_label(by_id[i]),
     )
-    st.session_state[f"{lab}.run_in_url"] = None if chosen == BUNDLED else chosen
-    if chosen == BUNDLED:
+    st.session_state[f"{lab}.run_in_url"] = None if chosen == BUNDLED_RUN_ID else chosen
+    if chosen == BUNDLED_RUN_ID:
         if "run" in st.query_params:
             del st.query_params["run"]
         return None
@@ -106,16 +113,19 @@ def train_buttons(lab: str, preset: str, overrides: dict[str, Any], run: Run | N
     ):
         start_run(lab, preset, overrides)
     # Resume: a paused run, or a stopped or failed one that left a checkpoint to continue from
-    resumable = mine and (run.status == PAUSED or (run.status in (STOPPED, FAILED) and run.checkpoint_step is not None))
+    resumable = mine and (
+        run.status == Status.PAUSED
+        or (run.status in (Status.STOPPED, Status.FAILED) and run.checkpoint_step is not None)
+    )
     if resumable:
         if pause.button(
             "Resume",
             width="stretch",
             key=f"{lab}.pause",
-            help=None if run.status == PAUSED else f"continue from step {run.checkpoint_step}",
+            help=None if run.status == Status.PAUSED else f"continue from step {run.checkpoint_step}",
         ):
             control(manager.resume, run.id)
-    elif pause.button("Pause", disabled=not active or run.status == QUEUED, width="stretch", key=f"{lab}.pause"):
+    elif pause.button("Pause", disabled=not active or run.status == Status.QUEUED, width="stretch", key=f"{lab}.pause"):
         control(manager.pause, run.id)
     if stop.button("Stop", disabled=not active, width="stretch", key=f"{lab}.stop"):
         control(manager.stop, run.id)
@@ -129,9 +139,9 @@ def train_buttons(lab: str, preset: str, overrides: dict[str, Any], run: Run | N
 def progress_bar(run: Run) -> None:
     eta = f" · about {run.eta_seconds:.0f} s left" if run.eta_seconds is not None else ""
     stage = run.stage if run.status in TRAINING else run.status
-    if run.status == PAUSED and run.resume_wanted:
+    if run.status == Status.PAUSED and run.resume_wanted:
         stage = "resuming when a slot frees"
-    if run.status == QUEUED and (place := job_manager().queue_position(run.id)):
+    if run.status == Status.QUEUED and (place := job_manager().queue_position(run.id)):
         wait = f"about {place[1] / 60:.0f} min" if place[1] >= 90 else f"about {place[1]:.0f} s"
         stage = f"queued: number {place[0]} in line, starts in {wait}"
     st.progress(
@@ -144,7 +154,7 @@ def progress_bar(run: Run) -> None:
     for event in events(run):
         if event["kind"] in HISTORY:
             st.caption(f":material/history: {event['detail']['message']}")
-    if run.status == FAILED:
+    if run.status == Status.FAILED:
         reason = (run.error.splitlines() or [""])[0] or run.note or "unknown reason"
         st.error(f"Run #{run.id} failed: {reason}")
         if visitor().may_control(run):  # the traceback and the worker's own output: for its owner and the admin

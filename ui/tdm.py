@@ -14,9 +14,9 @@ from engine.labs.tdm import agent, evaluate, reachability
 from engine.labs.tdm.config import SPACE
 from engine.labs.tdm.envs import BOX, LAYOUTS
 from engine.runtime.checkpoints import load_checkpoint
-from ui.figures import PALETTE, animation_controls
+from ui.figures import PALETTE, animation_controls, chart_layout
 
-BUNDLED = Path(agent.__file__).with_name("bundled_tdm.pt")
+BUNDLED_CHECKPOINT = Path(agent.__file__).with_name("bundled_tdm.pt")
 WALL_COLOR = "#444"
 METHOD_NAMES = {"tdm": "TDM", "ddpg": "DDPG"}
 
@@ -183,12 +183,8 @@ def rollout_figure(
     figure.add_scatter(
         x=[goal[0]], y=[goal[1]], mode="markers", name="goal", marker={"symbol": "x", "size": 12, "color": PALETTE[2]}
     )
-    figure.update_layout(
-        title=title,
-        height=380,
-        shapes=list(figure.layout.shapes) + wall_shapes(layout),
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "y": -0.1},
+    chart_layout(
+        figure, title=title, height=380, shapes=list(figure.layout.shapes) + wall_shapes(layout), legend_y=-0.1
     )
     figure.update_xaxes(range=[-BOX, BOX])
     figure.update_yaxes(range=[-BOX, BOX])

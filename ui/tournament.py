@@ -12,12 +12,11 @@ from engine.labs.tournament import data, evaluate, train
 from engine.labs.tournament.config import WINNER_RULES
 from engine.labs.tournament.mechanisms import parse_classes, parse_mechanisms
 from engine.runtime.checkpoints import load_checkpoint
-from ui.figures import animation_controls, metric_chart
+from ui.figures import animation_controls, chart_layout, metric_chart
 
 # one quick-preset run per winner rule: the paper's argmax, and the balanced cap beside it
-BUNDLED = {rule: Path(train.__file__).with_name(f"bundled_tournament_{rule}.pt") for rule in WINNER_RULES}
+BUNDLED_CHECKPOINTS = {rule: Path(train.__file__).with_name(f"bundled_tournament_{rule}.pt") for rule in WINNER_RULES}
 WINNER_RGB = (0, 204, 150)  # the winner's frame in the sample grid
-MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
 CURVE_NAMES = {
     "owned_in_training": "in the last rounds' tournament",
     "owned": "on held-out test digits",
@@ -46,10 +45,10 @@ def win_matrix_chart(counts: np.ndarray, mechanisms: list[str], title: str) -> g
             hovertemplate="%{y} → %{x}: %{z:.0%} of wins<extra></extra>",
         )
     )
-    figure.update_layout(
+    chart_layout(
+        figure,
         title=title,
         height=380,
-        margin=MARGIN,
         xaxis_title="expert",
         yaxis={"autorange": "reversed", "title": "mechanism (hidden from the experts)"},
     )
@@ -77,10 +76,11 @@ def win_history_chart(rounds: np.ndarray, shares: np.ndarray, mechanisms: list[s
         data=[heatmap(shares[-1])],
         frames=[go.Frame(data=[heatmap(frame)], name=str(r)) for r, frame in zip(rounds, shares, strict=True)],
     )
-    figure.update_layout(
+    chart_layout(
+        figure,
         title="Share of wins per mechanism, round by round",
         height=450,
-        margin={**MARGIN, "b": 100},
+        margin={"b": 100},
         yaxis={"autorange": "reversed"},
         updatemenus=[
             {
@@ -144,7 +144,7 @@ def sample_grid(result: dict[str, np.ndarray], mechanisms: list[str], sample: in
     figure.update_yaxes(
         tickvals=[tile * (r + 0.5) for r in range(len(mechanisms))], ticktext=mechanisms, showgrid=False
     )
-    figure.update_layout(title=title, height=60 + 34 * len(mechanisms), margin={**MARGIN, "t": 70})
+    chart_layout(figure, title=title, height=60 + 34 * len(mechanisms), margin={"t": 70})
     return figure
 
 
@@ -172,10 +172,10 @@ def cross_application_chart(result: dict[str, np.ndarray], mechanisms: list[str]
             hovertemplate="%{x} on %{y}: squared error %{z:.4f}<extra></extra>",
         )
     )
-    figure.update_layout(
+    chart_layout(
+        figure,
         title=title,
         height=460,
-        margin=MARGIN,
         xaxis_title="expert applied",
         yaxis={"autorange": "reversed", "title": "mechanism of the data"},
     )
@@ -191,13 +191,13 @@ def transfer_chart(
     figure.add_bar(x=mechanisms, y=test["winner_error"], name="winner, trained classes (test digits)")
     figure.add_bar(x=mechanisms, y=transfer["winner_error"], name=f"winner, held-out classes {held}")
     figure.add_bar(x=mechanisms, y=transfer["identity_error"], name="doing nothing", marker_color="lightgrey")
-    figure.update_layout(
+    chart_layout(
+        figure,
         title="Transfer: error against the clean original",
         barmode="group",
         height=360,
         yaxis={"type": "log", "dtick": 1, "exponentformat": "power", "title": "mean squared error per pixel"},
-        margin=MARGIN,
-        legend={"orientation": "h", "y": -0.2},
+        legend_y=-0.2,
     )
     return figure
 
@@ -219,7 +219,7 @@ def reading(result: dict[str, np.ndarray], mechanisms: list[str], owned_share: f
 @st.cache_resource(show_spinner="Replaying the bundled tournament on held-out digits…")
 def bundled_preview(rule: str) -> dict[str, dict]:
     """The bundled checkpoint of a quick-preset run with this winner rule: its win history, and a fresh evaluation."""
-    state = load_checkpoint(BUNDLED[rule])
+    state = load_checkpoint(BUNDLED_CHECKPOINTS[rule])
     tournament = train.from_checkpoint(state)
     results = train.evaluation(
         tournament, data.digits_of(tournament.config), parse_mechanisms(tournament.config.mechanisms)

@@ -1,12 +1,11 @@
-"""Figures, cached worlds and the τ table of the World Models lab. Nothing here plays the real game: real frames
-come from the worker's snapshots (or the bundled checkpoint), dreams are decoded once per (run, step, τ)."""
+"""The World Models lab's figures: V's, M's and C's charts, the real game beside M's dreams, the probe, the τ
+table. Nothing here plays the real game: real frames come from the worker's snapshots (or the bundled checkpoint),
+dreams are decoded once per (run, step, τ) (ui/world_models_data.py)."""
 
 from __future__ import annotations
 
 import io
-import math
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +15,13 @@ import streamlit as st
 from PIL import Image
 
 from engine.labs.world_models import BUNDLED_WORLD
-from engine.labs.world_models.dream import DreamSession, World
-from engine.labs.world_models.facts import GAMES, PAPER_TAU_TABLE
+from engine.labs.world_models.facts import PAPER_TAU_TABLE
 from engine.labs.world_models.pictures import pictures_summary
 from engine.labs.world_models.probe import probe_summary
-from engine.labs.world_models.resume import load_world
-from engine.labs.world_models.viewer import decode, real_start, share_at_rate, start_step
-from engine.runtime.checkpoints import load_checkpoint
-from engine.runtime.store import Run
-from ui.engine import job_manager, store
-from ui.figures import PALETTE, Prebuilt, frames_animation
-from ui.live import run_now, shared
-
-BUNDLED = BUNDLED_WORLD  # a Doom quick-preset world, its viewer and τ table
+from engine.labs.world_models.viewer import share_at_rate
+from ui.figures import PALETTE, Prebuilt, chart_layout, frames_animation
+from ui.live import shared
+from ui.world_models_data import bundled_viewer_snapshot, dream_frames, real_end
 
 
 def png(image: np.ndarray) -> bytes:
@@ -65,13 +58,13 @@ def fitness_chart(series: dict[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure
     for name, (label, line) in styles.items():
         if name in series:
             figure.add_scatter(x=series[name][0], y=series[name][1], name=label, line=line)
-    figure.update_layout(
+    chart_layout(
+        figure,
         title="C: CMA-ES fitness in the dream",
         height=300,
         xaxis_title="generation",
         yaxis_title="mean dream return",
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "y": -0.3},
+        legend_y=-0.3,
     )
     return figure
 
@@ -100,13 +93,13 @@ def death_chart(death: np.ndarray, lengths: np.ndarray, real_end: int | None) ->
             )
     if real_end is not None:
         figure.add_vline(x=real_end, line={"dash": "dash", "color": "black"}, annotation_text="the real hit")
-    figure.update_layout(
+    chart_layout(
+        figure,
         title="M's probability that the dream ends here, per dream step",
         height=240,
         xaxis_title="dream step",
         yaxis={"range": [0, odds_top(death)], "title": "P(end)"},
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "y": -0.3},
+        legend_y=-0.3,
     )
     return figure
 
@@ -129,12 +122,12 @@ def ends_chart(viewer: dict[str, np.ndarray]) -> go.Figure:
     figure.add_scatter(
         x=taus, y=viewer["ended"], mode="lines+markers", line={"color": PALETTE[1], "width": 3}, name="dreams"
     )
-    figure.update_layout(
+    chart_layout(
+        figure,
         title=f"Dreams ended before the real hit (step {steps})",
         height=260,
         xaxis_title="τ",
         yaxis={"range": [0, 1], "tickformat": ".0%", "title": "of the dreams"},
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
         showlegend=False,
     )
     return figure
@@ -246,12 +239,13 @@ def probe_chart(probe: dict[str, Any]) -> go.Figure:
         if summary["near_hit"]
         else f"none of them {summary['lead']} steps before a hit: its episodes gave none"
     )
-    figure.update_layout(
+    chart_layout(
+        figure,
         title=f"Does the dream know what moving does? ({summary['states']} real states, {near})",
         height=360,
         barmode="group",
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        legend={"orientation": "h", "y": -0.2},
+        margin={"t": 60},
+        legend_y=-0.2,
     )
     return figure
 
@@ -333,13 +327,13 @@ def tau_table_chart(
         annotation_text="solved: 750",
         annotation_position="bottom right",
     )
-    figure.update_layout(
+    chart_layout(
+        figure,
         title="The τ table: score in the dream vs in the real game",
         height=380,
         xaxis_title="τ",
         yaxis_title="score (steps survived)",
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "y": -0.25},
+        legend_y=-0.25,
     )
     return figure
 
@@ -368,76 +362,14 @@ def pictures_caption(view: dict[str, Any]) -> str:
     )
 
 
-# ---------------------------------------------------------------------------------------------- the stages' charts
-
-STAGES = {  # each stage's chart: its series, and the config entry that counts its steps per round
-    "V": (("recon_loss", "kl"), "vae_epochs"),
-    "M": (("mdn_loss", "done_loss", "reward_loss"), "rnn_updates"),
-    "C": (("fitness_best", "fitness_mean", "fitness_worst", "held_out"), "cma_generations"),
-}
-
-
-def stage_series(metrics: dict[str, Any], stage: str) -> dict[str, Any]:
-    return {name: metrics[name] for name in STAGES[stage][0] if name in metrics}
-
-
-def stage_events(events: list[dict[str, Any]], metrics: dict[str, Any], config: dict[str, Any]) -> dict[str, list]:
-    """Each event (a live change, a stop, …) on the chart of the stage it happened in, or on none. The worker stamps
-    an event with the step of the trainer's last log, and V, M and C log on axes of their own (epochs, updates,
-    generations): an event belongs to a stage whose series holds its step; when several do, to the latest of them in
-    the run's order (round by round, V then M then C)."""
-    placed: dict[str, list] = {stage: [] for stage in STAGES}
-    for event in events:
-        holders = [
-            (math.ceil(event["step"] / max(1, config[per_round])), order, stage)
-            for order, (stage, (names, per_round)) in enumerate(STAGES.items())
-            if any(event["step"] in metrics[name][0] for name in names if name in metrics)
-        ]
-        if holders:
-            placed[max(holders)[2]].append(event)
-    return placed
-
-
-# ---------------------------------------------------------------------------------------------- worlds, cached
-
-
-@st.cache_resource(max_entries=8, show_spinner=False)
-def cached_checkpoint(path: str, mtime: float) -> tuple[World, Any, dict[str, Any]]:
-    """(world, controller or None, the checkpoint) — loaded once per file version, shared by every session."""
-    checkpoint = load_checkpoint(Path(path))
-    world, params = load_world(checkpoint)
-    return world, params, checkpoint
-
-
-def world_of(path: Path) -> tuple[World, Any, dict[str, Any]]:
-    return cached_checkpoint(str(path), path.stat().st_mtime)
-
-
-@st.cache_data(max_entries=128, show_spinner=False)
-def dream_frames(path: str, mtime: float, latents: np.ndarray) -> np.ndarray:
-    """V's pictures of one dream's latents, once per (world file, latents): a slider move costs one decode at most."""
-    world, _, _ = cached_checkpoint(path, mtime)
-    return decode(world, latents)
-
-
-def bundled_viewer_snapshot() -> dict[str, np.ndarray]:
-    """The bundled world's viewer snapshot (viewer.viewer_snapshot's arrays)."""
-    return {name: tensor.numpy() for name, tensor in world_of(BUNDLED)[2]["viewer"].items()}
-
-
 def bundled_picture() -> np.ndarray:
     """The home page's picture: every 10th frame of the bundled world's real episode above M's dream of it at τ 1."""
     viewer = bundled_viewer_snapshot()
     k = list(viewer["taus"].round(2)).index(1.0)
     length = viewer["lengths"][k, 0]
-    dream = dream_frames(str(BUNDLED), BUNDLED.stat().st_mtime, viewer["latents"][k, 0, : length + 1])
+    dream = dream_frames(str(BUNDLED_WORLD), BUNDLED_WORLD.stat().st_mtime, viewer["latents"][k, 0, : length + 1])
     shown = min(len(dream), len(viewer["real"]), 60)
     return frame_strip([viewer["real"][:shown:10], dream[:shown:10]])
-
-
-def real_end(viewer: dict[str, np.ndarray]) -> int | None:
-    """The step of the viewer's real episode's hit (None: it lived through the clip)."""
-    return len(viewer["real"]) - 1 if viewer["real_rate"] > 0 else None
 
 
 def viewer_timeline(path: Path, step: int, viewer: dict[str, np.ndarray], k: int) -> Prebuilt:
@@ -450,250 +382,3 @@ def viewer_timeline(path: Path, step: int, viewer: dict[str, np.ndarray], k: int
         return Prebuilt(timeline_chart(viewer["real"], dreams, viewer["lengths"][k], real_end(viewer), temperature))
 
     return shared("world_models.timeline", (str(path), mtime, step, k), build, heavy=True)
-
-
-# ---------------------------------------------------------------------------------------------- play in the dream
-
-STEPS_PER_PRESS = 4  # dream steps per press of a key or a button
-KEYS = {"ArrowLeft": "left", "ArrowDown": "still", "ArrowRight": "right", "ArrowUp": "gas"}  # key → action name part
-ARROWS = {"ArrowLeft": "←", "ArrowDown": "↓", "ArrowRight": "→", "ArrowUp": "↑"}
-
-# Streamlit has no key events: this component listens to the page's arrow keys (not while a text field or a slider
-# has the focus) and sends each press, at most ~7 a second while a key is held, as a trigger value.
-arrow_keys = st.components.v2.component(
-    "dreamlab.arrow_keys",
-    js="""
-export default function ({ setTriggerValue, data }) {
-  let last = 0;
-  const press = (event) => {
-    const target = event.target;
-    const typing = target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName)
-      || target.closest?.('[role="slider"]'));
-    if (typing || !data.keys.includes(event.key)) return;
-    event.preventDefault();
-    if (Date.now() - last < 150) return;
-    last = Date.now();
-    setTriggerValue("key", event.key);
-  };
-  document.addEventListener("keydown", press);
-  return () => document.removeEventListener("keydown", press);
-}
-""",
-)
-
-
-def dream_buttons(env: str) -> dict[str, tuple[str, Any]]:
-    """What a visitor can press in a dream: the game's own actions (facts.GAMES), in order, each as (its arrow key
-    or "", the action): ← and → the actions named left and right, ↓ still (or brake), ↑ gas."""
-    actions = GAMES[env].actions
-
-    def key(name: str) -> str:
-        return next((k for k, part in KEYS.items() if part in name), "ArrowDown" if "brake" in name else "")
-
-    return {
-        name: (key(name), np.asarray(action, np.float32) if isinstance(action, tuple) else action)
-        for name, action in actions.items()
-    }
-
-
-@dataclass
-class Play:
-    """A visitor's dream: the session, what M said at each step, and which real start it began from."""
-
-    key: tuple
-    session: DreamSession
-    start: int
-    deaths: list[float] = field(default_factory=list)  # M's P(the dream ends) at each step
-    hit: int | None = None  # the step at which M ended the dream
-
-
-def play_of(path: Path, step: int, viewer: dict[str, np.ndarray], temperature: float, restart: bool) -> Play | None:
-    """The dream this session plays in the world at `path` (a run's checkpoint or the bundled world), kept per world
-    and viewer snapshot (`step`): another run, a new checkpoint or Restart (from the next real start) begins a fresh
-    one. None: the world's M has not trained yet (its checkpoint after V alone has no dream starts)."""
-    world = world_of(path)[0]
-    if not len(world.start_mu):
-        return None
-    key = (str(path), path.stat().st_mtime, step)
-    play = st.session_state.get("world_models.play")
-    if restart or play is None or play.key != key:
-        start = play.start + 1 if restart and play is not None and play.key == key else 0
-        session = DreamSession(world, temperature, seed=start, state=real_start(world, viewer, start))
-        play = Play(key, session, start)
-        st.session_state["world_models.play"] = play
-    play.session.temperature = temperature
-    return play
-
-
-def advance(play: Play, action: Any) -> None:
-    """STEPS_PER_PRESS dream steps under the action, until M ends the dream."""
-    for _ in range(STEPS_PER_PRESS):
-        if play.hit is not None:
-            return
-        _, _, death, over = play.session.step(action)
-        play.deaths.append(death)
-        if over:
-            play.hit = len(play.deaths)
-
-
-def play_trace(play: Play) -> go.Figure:
-    """M's P(the dream ends) at each step of the visitor's dream, the hit marked."""
-    steps = np.arange(1, len(play.deaths) + 1)
-    figure = go.Figure(go.Scatter(x=steps, y=play.deaths, mode="lines", line={"color": PALETTE[1]}, name="P(end)"))
-    if play.hit is not None:
-        figure.add_scatter(
-            x=[play.hit],
-            y=[play.deaths[-1]],
-            mode="markers+text",
-            marker={"symbol": "x", "size": 14, "color": "red"},
-            text=["hit"],
-            textposition="top center",
-            name="M's hit",
-        )
-    figure.update_layout(
-        title="P(the dream ends here), by M",
-        height=260,
-        xaxis={"title": "dream step", "range": [0, max(40, len(play.deaths) + 2)]},
-        yaxis={"range": [0, odds_top(np.array(play.deaths))], "title": "P(end)"},
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        showlegend=False,
-    )
-    return figure
-
-
-def big(frame: np.ndarray, scale: int = 6) -> np.ndarray:
-    """A 64×64 dream frame scaled up by whole pixels (sharp, not blurred)."""
-    return frame.repeat(scale, 0).repeat(scale, 1)
-
-
-@st.fragment
-def dream_play(path: Path, step: int, viewer: dict[str, np.ndarray], env: str, temperature: float) -> None:
-    """Play inside the dream: the arrow keys or the buttons act, each press STEPS_PER_PRESS steps; a press reruns
-    this fragment alone."""
-    actions = dream_buttons(env)
-    buttons = st.columns(len(actions) + 1)
-    restart = buttons[-1].button("Restart", key="wm.restart", help="A fresh dream from a later step of the real game")
-    play = play_of(path, step, viewer, temperature, restart)
-    if play is None:
-        st.info("Nothing to play yet: this run's M has not dreamt a first time (its world has no real starts yet).")
-        return
-    keys = [key for key, _ in actions.values() if key]
-    pressed = arrow_keys(key="wm.keys", data={"keys": keys}, height=0, on_key_change=lambda: None)
-    for column, (name, (key, action)) in zip(buttons, actions.items(), strict=False):
-        label = f"{ARROWS.get(key, '')} {name}".strip()
-        if column.button(label, key=f"wm.act.{name}", disabled=play.hit is not None, width="stretch"):
-            advance(play, action)
-    by_key = {key: action for key, action in actions.values() if key}
-    if pressed.key in by_key:
-        advance(play, by_key[pressed.key])
-    image, trace = st.columns([2, 3])
-    caption = (
-        f"dream step {len(play.deaths)} at τ = {temperature:g}, "
-        f"from step {start_step(viewer, play.start)} of the real game above"
-    )
-    image.image(big(play.session.frame()), caption=caption, width="stretch", clamp=True)
-    with image:
-        download_png(big(play.session.frame()), "dream_frame", "wm.play_png")
-    trace.plotly_chart(play_trace(play), key="wm.play_trace")
-    if play.hit is not None:
-        trace.error(f"M dreamt a hit at step {play.hit}: the dream is over. Restart to dream from another start.")
-    elif play.deaths:
-        trace.metric("P(the dream ends) now, by M", f"{play.deaths[-1]:.2f}")
-
-
-# ---------------------------------------------------------------------------------------------- the τ table
-
-
-def tau_rows(results: dict[float, tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """One row per τ of the table: our dream and real scores (± s.e.) beside the paper's. `results`: τ → (a label
-    for the job, its summary: dream_score, dream_score_se, real_score, real_score_se; empty until it is done)."""
-    rows = []
-    for tau, (paper_dream, paper_dream_std, paper_real, paper_real_std) in PAPER_TAU_TABLE.items():
-        label, summary = results.get(tau, ("—", {}))
-        rows.append(
-            {
-                "τ": tau,
-                "job": label,
-                "dream": summary.get("dream_score"),
-                "dream_se": summary.get("dream_score_se"),
-                "real": summary.get("real_score"),
-                "real_se": summary.get("real_score_se"),
-                "paper dream": f"{paper_dream} ± {paper_dream_std}",
-                "paper real": f"{paper_real} ± {paper_real_std}",
-                "C hit real": summary.get("probe_real_hit"),
-                "C hit dream": summary.get("probe_dream_hit"),
-            }
-        )
-    return rows
-
-
-def sweep_results(sweep: list[Run]) -> dict[float, tuple[str, dict[str, Any]]]:
-    return {r.config["temperature"]: (f"#{r.id} {r.status}", r.summary if r.status == "done" else {}) for r in sweep}
-
-
-def bundled_results(table: list[dict[str, Any]]) -> dict[float, tuple[str, dict[str, Any]]]:
-    return {row["tau"]: ("bundled", row) for row in table}
-
-
-def random_score(base: Run) -> tuple[float, float] | None:
-    summary = base.summary or {}
-    return (summary["random_score"], summary["random_score_se"]) if "random_score" in summary else None
-
-
-def table_frame(rows: list[dict[str, Any]]):
-    import pandas as pd
-
-    def cell(mean, se):
-        return None if mean is None else f"{mean:.0f} ± {se:.0f}"
-
-    return pd.DataFrame(
-        [
-            {
-                "τ": r["τ"],
-                "job": r["job"],
-                "dream (ours)": cell(r["dream"], r["dream_se"]),
-                "real (ours)": cell(r["real"], r["real_se"]),
-                "dream (paper)": r["paper dream"],
-                "real (paper)": r["paper real"],
-                "C hit from probe states: real / dream": None
-                if r["C hit real"] is None
-                else f"{r['C hit real']:.2f} / {r['C hit dream']:.2f}",
-            }
-            for r in rows
-        ]
-    )
-
-
-def world_run(run: Run) -> Run | None:
-    """The run whose world (V and M) this run dreams in: a τ-table job's base run, else itself."""
-    base = run.config.get("world_run", 0)
-    return store().get_run(base) if base else run
-
-
-def latest_snapshot(run: Run, name: str) -> tuple[int, dict[str, Any]] | None:
-    """The run's `name` snapshot (step, arrays): "viewer" (M's dreams as it learns), "probe" (once M has trained).
-    Read once per new step (of this start of the run: a resumed run may write a step again) for every session."""
-    key = (run.id, run.created, run.started, store().snapshot_step(run.id, name))
-    return shared(f"world_models.{name}", key, lambda: store().snapshot(run.id, name))
-
-
-def viewer_version(run: Run) -> tuple[str, int | None]:
-    """Changes exactly when the worker writes a new viewer snapshot, or the run's status changes (no snapshot read)."""
-    latest = run_now(run.id)
-    return (latest.status if latest else ""), store().snapshot_step(run.id, "viewer")
-
-
-def world_checkpoint(run: Run) -> Path | None:
-    """The run's checkpoint file, once there is one (its V and M after their first stage)."""
-    path = store().checkpoint_path(run.id)
-    return path if path.exists() else None
-
-
-def sweep(run: Run) -> list[Run]:
-    """The τ-table jobs in this run's world, oldest first."""
-    return job_manager().sweep_of(run.id)
-
-
-def sweep_version(run: Run) -> tuple:
-    """Changes when a τ job starts or finishes (not with its progress): then the table is redrawn."""
-    return tuple((r.id, r.status) for r in sweep(run))

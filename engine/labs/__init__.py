@@ -3,7 +3,7 @@
 Each lab: a ParamSpace (engine/labs/<lab>/config.py, torch-free; declared as a typed, frozen Config, see
 engine/params.py) and a trainer module with `train(config, ctx) -> dict` and `bench(config, ctx) -> dict` (config: the
 stored dict, which the trainer reads as its typed Config), imported lazily (torch is heavy): reading a lab's
-`space` imports no torch (tests/test_labs.py).
+`space` imports no torch (tests/labs/test_labs.py).
 
 A lab imports only engine.params, engine.context and its own package (numpy, torch, gymnasium); never the
 runtime, ui/ or tools/. The runtime, ui/, engine.cli, tools/ and app.py import the labs.

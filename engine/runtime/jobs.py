@@ -44,14 +44,9 @@ from engine.runtime.launchers import Launcher, LocalLauncher
 from engine.runtime.settings import Settings
 from engine.runtime.store import (
     ACTIVE,
-    DONE,
-    FAILED,
-    PAUSED,
-    QUEUED,
-    RUNNING,
-    STOPPED,
     TRAINING,
     Run,
+    Status,
     Store,
     params_now,
 )
@@ -123,7 +118,7 @@ class JobManager:
         one submission for the visitor's quota."""
         base = self._run(base_run_id)
         by.check(base, "sweep")
-        if base.status != DONE:
+        if base.status != Status.DONE:
             raise ConfigError(f"run {base_run_id} is {base.status}: a sweep starts from a finished run")
         lab = get_lab(base.lab)
         link = {lab.sweep_link: base_run_id} if lab.sweep_link else {}
@@ -145,7 +140,7 @@ class JobManager:
 
     def pause(self, run_id: int, *, by: Visitor) -> None:
         run = self._controllable(run_id, by, "pause")
-        if run.status == QUEUED:
+        if run.status == Status.QUEUED:
             raise ConfigError(f"run {run_id} is queued: it can be stopped, not paused")
         self.store.send_control(run_id, {"op": "pause"})
 
@@ -154,11 +149,11 @@ class JobManager:
         failed run (Stop, a time limit, a worker lost for good) is queued to continue from its checkpoint."""
         run = self._run(run_id)
         by.check(run, "resume")
-        if run.status == PAUSED:
+        if run.status == Status.PAUSED:
             self.store.want_resume(run_id)
-        elif run.status in (QUEUED, RUNNING):
+        elif run.status in (Status.QUEUED, Status.RUNNING):
             raise ConfigError(f"run {run_id} is {run.status}: there is nothing to resume")
-        elif run.status == DONE:
+        elif run.status == Status.DONE:
             raise ConfigError(f"run {run_id} is done: branch it to train it further")
         else:
             self._resume_point(run)
@@ -206,8 +201,10 @@ class JobManager:
 
     def queue_position(self, run_id: int) -> tuple[int, float] | None:
         """(1-based place in the dispatch order, estimated seconds until it starts) for a queued run."""
-        queued = self.store.list_runs(statuses=(QUEUED,))
-        order = [r.id for r in fair_order(queued, self.store.list_runs(statuses=(RUNNING,)), self.store.last_served())]
+        queued = self.store.list_runs(statuses=(Status.QUEUED,))
+        order = [
+            r.id for r in fair_order(queued, self.store.list_runs(statuses=(Status.RUNNING,)), self.store.last_served())
+        ]
         if run_id not in order:
             return None
         place = order.index(run_id) + 1
@@ -247,7 +244,7 @@ class JobManager:
         return run
 
     def _stop(self, run: Run, note: str = "") -> None:
-        if (run.status == QUEUED or run.parked) and self.store.finish(run.id, STOPPED, note=note):
+        if (run.status == Status.QUEUED or run.parked) and self.store.finish(run.id, Status.STOPPED, note=note):
             return  # no worker to tell
         self.store.request_stop(run.id, note)
         self.store.send_control(run.id, {"op": "stop"})
@@ -282,9 +279,9 @@ class JobManager:
     def _recover(self, run: Run, why: str) -> None:
         """A run whose worker was lost: queued to resume, at most MAX_RECOVERIES times without progress; a paused
         one is stopped (it was not training), for its owner to resume."""
-        if run.status == PAUSED:
+        if run.status == Status.PAUSED:
             self.store.finish(
-                run.id, STOPPED, note=f"{why} at step {self._step_of(run)} while paused; Resume continues it"
+                run.id, Status.STOPPED, note=f"{why} at step {self._step_of(run)} while paused; Resume continues it"
             )
         elif run.recoveries >= MAX_RECOVERIES:
             self._fail(
@@ -333,7 +330,7 @@ class JobManager:
                         f"{limits.runs_per_client} per address: wait for one to finish"
                     )
             if limits.queue_limit:
-                waiting = self.store.count_runs(statuses=(QUEUED,))
+                waiting = self.store.count_runs(statuses=(Status.QUEUED,))
                 if waiting + len(configs) > limits.queue_limit:
                     raise Busy(
                         f"the demo is busy: {waiting} runs are waiting for {limits.slots} slots. "
@@ -348,8 +345,8 @@ class JobManager:
                 )
 
     def _wait_estimate(self, place: int) -> float:
-        running = self.store.list_runs(statuses=(RUNNING,))
-        recent = self.store.list_runs(statuses=(DONE, STOPPED), limit=20)
+        running = self.store.list_runs(statuses=(Status.RUNNING,))
+        recent = self.store.list_runs(statuses=(Status.DONE, Status.STOPPED), limit=20)
         finished = [r.updated - r.started for r in recent if r.started]
         typical = statistics.median(finished) if finished else TYPICAL_RUN_SECONDS
         free = self.settings.slots - len(running)
@@ -384,7 +381,7 @@ class JobManager:
     def _fail(self, run: Run, reason: str) -> None:
         """A failed run never leaves its worker behind."""
         self.launcher.end(run)
-        self.store.finish(run.id, FAILED, error=reason)
+        self.store.finish(run.id, Status.FAILED, error=reason)
 
     def _reap(self) -> None:
         for run_id, ended in self.launcher.exited().items():
@@ -394,7 +391,9 @@ class JobManager:
             if ended.lost and run is not None and run.status in TRAINING:
                 self._recover(run, ended.reason)
             else:
-                self.store.finish(run_id, FAILED, error=ended.reason)  # a no-op when the worker finished it itself
+                self.store.finish(
+                    run_id, Status.FAILED, error=ended.reason
+                )  # a no-op when the worker finished it itself
         now = time.time()
         for run in self.store.list_runs(statuses=TRAINING):
             if run.heartbeat is None:
@@ -403,7 +402,9 @@ class JobManager:
                 self._recover(run, "interrupted by a restart")  # its worker died with an earlier server
             elif now - run.heartbeat > self.heartbeat_timeout and not self.launcher.alive(run):
                 self.store.finish(
-                    run.id, FAILED, error=f"worker stopped responding (no heartbeat for {now - run.heartbeat:.0f} s)"
+                    run.id,
+                    Status.FAILED,
+                    error=f"worker stopped responding (no heartbeat for {now - run.heartbeat:.0f} s)",
                 )
 
     def _enforce_limits(self) -> None:
@@ -412,8 +413,8 @@ class JobManager:
             if run.stop_requested and now - run.stop_requested > limits.stop_grace_seconds:
                 self.launcher.end(run)
                 ended = f"its worker was ended {limits.stop_grace_seconds:.0f} s after the stop"
-                self.store.finish(run.id, STOPPED, note=f"{run.note}; {ended}" if run.note else ended)
-            elif run.status == RUNNING and run.polled and now - run.polled > limits.stall_seconds:
+                self.store.finish(run.id, Status.STOPPED, note=f"{run.note}; {ended}" if run.note else ended)
+            elif run.status == Status.RUNNING and run.polled and now - run.polled > limits.stall_seconds:
                 self._fail(run, f"its trainer made no progress for {now - run.polled:.0f} s")
             elif limits.memory_mb and (used := self.launcher.memory_mb(run)) and used > limits.memory_mb:
                 self._fail(run, f"it used {used:,.0f} MB, over the {limits.memory_mb:,.0f} MB per run")
@@ -423,7 +424,7 @@ class JobManager:
                 self._stop(run, f"stopped at the {limits.run_seconds / 60:g}-minute limit; Resume continues it")
             elif (
                 limits.pause_seconds
-                and run.status == PAUSED
+                and run.status == Status.PAUSED
                 and run.paused_at
                 and now - run.paused_at > limits.pause_seconds
             ):
@@ -435,9 +436,11 @@ class JobManager:
 
     def _dispatch(self) -> None:
         training = self.store.list_runs(statuses=TRAINING)
-        running = [run for run in training if run.status == RUNNING]
+        running = [run for run in training if run.status == Status.RUNNING]
         free = self.settings.slots - len(self._live(training))
-        wanted = sorted((r for r in training if r.status == PAUSED and r.resume_wanted), key=lambda r: r.resume_wanted)
+        wanted = sorted(
+            (r for r in training if r.status == Status.PAUSED and r.resume_wanted), key=lambda r: r.resume_wanted
+        )
         waiting = 0  # runs left waiting for a slot
         for run in wanted:
             if not run.parked:  # its worker waits: resuming it takes no new slot
@@ -447,13 +450,13 @@ class JobManager:
                 free -= 1
             else:
                 waiting += 1
-        for run in fair_order(self.store.list_runs(statuses=(QUEUED,)), running, self.store.last_served()):
+        for run in fair_order(self.store.list_runs(statuses=(Status.QUEUED,)), running, self.store.last_served()):
             if free <= 0:
                 waiting += 1
             elif self.store.claim(run.id, pid=0):  # else another scheduler took it
                 self.launcher.start(self.store.get_run(run.id))
                 free -= 1
-        holding = [r for r in training if r.status == PAUSED and not r.parked and not r.resume_wanted]
+        holding = [r for r in training if r.status == Status.PAUSED and not r.parked and not r.resume_wanted]
         self._park(sorted(holding, key=lambda r: r.paused_at or 0), waiting)
 
     def _restart(self, run: Run) -> bool:

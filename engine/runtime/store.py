@@ -18,17 +18,27 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
-# a run's status: each spelled here once
-QUEUED, RUNNING, PAUSED = "queued", "running", "paused"
-DONE, STOPPED, FAILED = "done", "stopped", "failed"
-ACTIVE = (QUEUED, RUNNING, PAUSED)
-TRAINING = (RUNNING, PAUSED)  # a worker holds the run
-FINISHED = (DONE, STOPPED, FAILED)
+
+class Status(StrEnum):
+    """A run's status, each spelled here once; stored as its value (so a database written before reads the same)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+ACTIVE = (Status.QUEUED, Status.RUNNING, Status.PAUSED)
+TRAINING = (Status.RUNNING, Status.PAUSED)  # a worker holds the run
+FINISHED = (Status.DONE, Status.STOPPED, Status.FAILED)
 HISTORY = ("resumed", "branched")  # the events that say what happened to a run: a detail with a "message"
 
 SCHEMA = """
@@ -98,7 +108,7 @@ class Run:
     id: int
     lab: str
     config: dict[str, Any]
-    status: str
+    status: Status
     stage: str
     progress: float
     created: float
@@ -129,12 +139,12 @@ class Run:
     @property
     def parked(self) -> bool:
         """Paused with no worker: it gave its memory back, and Resume starts one again from its checkpoint."""
-        return self.status == PAUSED and self.heartbeat is None
+        return self.status == Status.PAUSED and self.heartbeat is None
 
     @property
     def eta_seconds(self) -> float | None:
         """Linear extrapolation of elapsed time over progress; None until there is something to go on."""
-        if self.status != "running" or not self.started or self.progress <= 0.02:
+        if self.status != Status.RUNNING or not self.started or self.progress <= 0.02:
             return None
         elapsed = self.updated - self.started
         return elapsed * (1 - self.progress) / self.progress
@@ -319,6 +329,7 @@ class Store:
     def _run(self, row: tuple) -> Run:
         values = dict(zip(self.columns, row, strict=True))
         values["config"], values["summary"] = json.loads(values["config"]), json.loads(values["summary"])
+        values["status"] = Status(values["status"])
         return Run(**values)
 
     def get_run(self, run_id: int) -> Run | None:
@@ -432,7 +443,7 @@ class Store:
         cursor = self.db.execute(
             "UPDATE runs SET status=?, paused_at=CASE WHEN ? THEN ? ELSE paused_at END, resume_wanted=NULL, "
             "updated=? WHERE id=? AND status IN ('running', 'paused')",
-            ("paused" if paused else "running", paused, time.time(), time.time(), run_id),
+            (Status.PAUSED if paused else Status.RUNNING, paused, time.time(), time.time(), run_id),
         )
         return cursor.rowcount == 1
 
@@ -461,7 +472,7 @@ class Store:
             (time.time(), note, note, run_id),
         )
 
-    def finish(self, run_id: int, status: str, error: str = "", summary: dict | None = None, note: str = "") -> bool:
+    def finish(self, run_id: int, status: Status, error: str = "", summary: dict | None = None, note: str = "") -> bool:
         """Mark an active run finished; False if something else already finished it."""
         assert status in FINISHED, status
         cursor = self.db.execute(

@@ -29,7 +29,7 @@ from engine.context import Context, ResumePoint
 from engine.labs import get_lab
 from engine.params import ConfigError, ParamSpace
 from engine.runtime.settings import Settings
-from engine.runtime.store import Run, Store, params_now
+from engine.runtime.store import Run, Status, Store, params_now
 
 HEARTBEAT_SECONDS = 0.5
 POLL_SECONDS = 0.1  # controls act within this, far inside the 1 s promise
@@ -232,7 +232,7 @@ def run_worker(data_dir: str | Callable[[], RunStore], run_id: int) -> int:
     try:
         resume = None if run.checkpoint_step is None else ResumePoint.of(store.load_run_checkpoint(run_id), run.lab)
     except ConfigError as error:  # a checkpoint it cannot continue from: one line says why
-        store.finish(run_id, "failed", error=f"cannot resume: {error}")
+        store.finish(run_id, Status.FAILED, error=f"cannot resume: {error}")
         heartbeat.done.set()
         return 1
     ctx = StoreContext(store, run, params_now(run.config, store.events(run_id)), lab.space, heartbeat, resume)
@@ -244,7 +244,7 @@ def run_worker(data_dir: str | Callable[[], RunStore], run_id: int) -> int:
             heartbeat.join()
             store.park(run_id)
             return 0
-        heartbeat.stage = "stopped" if ctx.stopping else "done"
+        heartbeat.stage = Status.STOPPED if ctx.stopping else Status.DONE
         if not ctx.stopping:
             heartbeat.fraction = 1.0
         store.beat(run_id, heartbeat.fraction, heartbeat.stage)
@@ -261,7 +261,7 @@ def run_worker(data_dir: str | Callable[[], RunStore], run_id: int) -> int:
             ctx.flush()  # the metrics since the last flush, if the store takes them
         except Exception as late:  # noqa: BLE001 never hides the error that ended the run
             failure += f"\n\n(its last metrics were not stored: {type(late).__name__}: {late})"
-        store.finish(run_id, "failed", error=failure)
+        store.finish(run_id, Status.FAILED, error=failure)
         return 1
     finally:
         heartbeat.done.set()

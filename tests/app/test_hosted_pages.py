@@ -7,7 +7,7 @@ from engine.runtime.access import NotAllowed, Visitor
 from engine.runtime.store import Store
 from tests.conftest import ADMIN_TOKEN, LONG_META_RL
 from tests.helpers import open_page
-from ui.run_panel import BUNDLED
+from ui.run_panel import BUNDLED_RUN_ID
 
 
 @pytest.fixture
@@ -17,6 +17,7 @@ def hosted(fresh_app, monkeypatch):
     return fresh_app
 
 
+@pytest.mark.slow
 def test_a_stranger_sees_a_run_read_only_and_a_forged_call_is_refused(hosted):
     from ui.engine import job_manager
 
@@ -27,7 +28,7 @@ def test_a_stranger_sees_a_run_read_only_and_a_forged_call_is_refused(hosted):
     assert not owner.button(key="meta_rl.stop").disabled
 
     stranger = open_page("meta_rl")
-    assert stranger.selectbox(key="meta_rl.run").value == BUNDLED  # the bundled run, not a stranger's live one
+    assert stranger.selectbox(key="meta_rl.run").value == BUNDLED_RUN_ID  # the bundled run, not a stranger's live one
     stranger = open_page("meta_rl", run=str(run.id))
     assert stranger.button(key="meta_rl.stop").disabled and stranger.button(key="meta_rl.pause").disabled
     assert any("belongs to another visitor" in c.value for c in stranger.caption)
@@ -36,7 +37,7 @@ def test_a_stranger_sees_a_run_read_only_and_a_forged_call_is_refused(hosted):
     assert job_manager().store.get_run(run.id).active
 
     assert owner.button(key="meta_rl.train").disabled  # while the run shown trains; from the bundled run:
-    owner.selectbox(key="meta_rl.run").set_value(BUNDLED).run()
+    owner.selectbox(key="meta_rl.run").set_value(BUNDLED_RUN_ID).run()
     second = owner.button(key="meta_rl.train").click().run()  # one active run per visitor
     assert any("per visitor" in w.value for w in second.warning)
     assert len(job_manager().store.list_runs()) == 1
@@ -47,6 +48,7 @@ def test_a_stranger_sees_a_run_read_only_and_a_forged_call_is_refused(hosted):
     assert job_manager().wait(run.id, timeout=60) == "stopped"
 
 
+@pytest.mark.slow
 def test_a_failed_run_shows_visitors_one_line_and_its_owner_the_details(hosted):
     from ui.engine import job_manager
 

@@ -91,6 +91,7 @@ TINY = {  # a run of each lab in seconds: the same tiny configs as the labs' own
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", sorted(TINY))
 def test_two_sessions_on_a_finished_run_get_the_same_shared_figures(fresh_app, page):
     from engine.runtime.access import OPERATOR

@@ -1,5 +1,7 @@
 """Every page under Streamlit's AppTest: renders without an exception, shows real figures, rejects bad links."""
 
+import pytest
+
 from engine.runtime.access import OPERATOR
 from tests.conftest import TINY_META_RL
 from tests.helpers import open_page, plotly_count
@@ -31,6 +33,7 @@ def test_meta_rl_first_visit_shows_the_bundled_agent(fresh_app):
     assert any("mean ± standard error over seeds" in m.value for m in app.markdown)  # the notes: its bundled seeds
 
 
+@pytest.mark.slow
 def test_meta_rl_shows_a_finished_run_and_its_figures(fresh_app):
     run_id = finished_run()
     app = open_page("meta_rl", run=str(run_id))
@@ -57,6 +60,7 @@ def test_the_link_seeds_the_hyperparameters(fresh_app):
     assert app.selectbox(key="meta_rl.param.task").value == "dependent"
 
 
+@pytest.mark.slow
 def test_train_starts_a_run_and_stop_stops_it(fresh_app):
     from ui.engine import job_manager
 
@@ -71,6 +75,7 @@ def test_train_starts_a_run_and_stop_stops_it(fresh_app):
     assert job_manager().wait(run.id, timeout=20) == "stopped"
 
 
+@pytest.mark.slow
 def test_runs_page_lists_and_exports(fresh_app):
     assert any("No runs yet" in i.value for i in open_page("runs").info)
     run_id = finished_run()

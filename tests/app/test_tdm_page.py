@@ -1,5 +1,7 @@
 """The TDM page under AppTest: the bundled agent, a finished run, bad points in a link."""
 
+import pytest
+
 from engine.runtime.access import OPERATOR
 from tests.helpers import chart_titles, open_page, titled
 from tests.labs.test_tdm import TINY_TDM
@@ -14,6 +16,7 @@ def test_the_first_visit_shows_the_bundled_tdm(fresh_app):
     assert app.query_params["sx"] == "-0.4"  # the start is in the URL, so a view can be shared
 
 
+@pytest.mark.slow
 def test_a_finished_run_shows_its_curves_heatmaps_and_rollouts(fresh_app):
     from ui.engine import job_manager
 

@@ -19,6 +19,7 @@ def test_page_first_visit_shows_the_bundled_tournament():
     assert titled(chart_titles(app), "balanced, a fair share per round")
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("fresh_app")
 def test_page_shows_a_finished_run_and_rejects_bad_links():
     from ui.engine import job_manager

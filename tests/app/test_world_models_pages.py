@@ -6,6 +6,7 @@ import json
 import time
 
 import numpy as np
+import pytest
 
 from engine.runtime.access import OPERATOR
 from tests.helpers import chart_titles, open_page, titled
@@ -65,6 +66,7 @@ def test_a_first_visit_dreams_in_the_bundled_doom_world_with_its_tau_table(fresh
     ]
 
 
+@pytest.mark.slow
 def test_the_page_keeps_the_bundled_world_labelled_while_a_run_trains(fresh_app):
     from ui.engine import job_manager
 
@@ -87,10 +89,11 @@ def test_the_page_keeps_the_bundled_world_labelled_while_a_run_trains(fresh_app)
         job_manager().stop(run_id, by=OPERATOR)
 
 
+@pytest.mark.slow
 def test_a_run_shows_every_stage_then_fills_its_tau_table_by_one_engine_sweep(fresh_app):
     from engine.labs.world_models.facts import TABLE_TAUS
     from ui.engine import job_manager
-    from ui.world_models import STEPS_PER_PRESS
+    from ui.world_models_play import STEPS_PER_PRESS
 
     run_id = finished_doom_run()
     app = open_page("world_models", run=str(run_id))

@@ -42,11 +42,12 @@ def stored_run(data_dir, world_after_v: bool = True, metrics=(), events=()) -> i
 
 
 def test_buttons_move_the_dream_several_steps_a_press_and_restart_starts_from_another_real_frame(fresh_app):
-    from ui.world_models import BUNDLED, STEPS_PER_PRESS
+    from engine.labs.world_models import BUNDLED_WORLD
+    from ui.world_models_play import STEPS_PER_PRESS
 
     app = open_page("world_models")
     play = app.session_state["world_models.play"]
-    assert play.key[0] == str(BUNDLED) and play.deaths == [] and play.start == 0
+    assert play.key[0] == str(BUNDLED_WORLD) and play.deaths == [] and play.start == 0
     first = play_frame(app)
     app.button(key="wm.act.left").click().run()
     app.button(key="wm.act.right").click().run()
@@ -71,11 +72,11 @@ def captions(app) -> list[str]:
 
 def played_in_the_bundled_world_then_opened(run_id: int):
     """The page on the bundled run, a press in its Doom dream, then the run picked in the run selector."""
-    from ui.run_panel import BUNDLED
+    from ui.run_panel import BUNDLED_RUN_ID
 
     app = open_page("world_models", run=str(run_id))
     del app.query_params["run"]
-    app.selectbox(key="world_models.run").set_value(BUNDLED).run()
+    app.selectbox(key="world_models.run").set_value(BUNDLED_RUN_ID).run()
     app.button(key="wm.act.left").click().run()
     assert app.session_state["world_models.play"].deaths
     app.query_params["run"] = str(run_id)

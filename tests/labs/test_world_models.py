@@ -93,6 +93,7 @@ def doom_run():
     return run()
 
 
+@pytest.mark.slow
 def test_doom_end_to_end_through_every_stage_with_documented_formats(doom_run):
     summary, ctx = doom_run
     assert summary["stopped"] == 0.0 and summary["rounds_done"] == 1
@@ -155,6 +156,7 @@ def test_doom_end_to_end_through_every_stage_with_documented_formats(doom_run):
     assert DreamSession(world, 1.0, state=starts[2]).step(0)[0].shape == (64, 64, 3)
 
 
+@pytest.mark.slow
 def test_a_tau_table_job_trains_only_c_in_the_world_of_another_run(doom_run):
     _, base = doom_run
     world = base.checkpoints[-1]
@@ -169,6 +171,7 @@ def test_a_tau_table_job_trains_only_c_in_the_world_of_another_run(doom_run):
         train(SPACE.resolve("quick", TINY | {"world_run": 8}), LocalContext(config))
 
 
+@pytest.mark.slow
 def test_bench_trains_one_controller_per_tau_in_one_world_beside_random():
     config = SPACE.resolve("quick", TINY | {"taus": "0.1,1.3"})
     ctx = LocalContext(config)
@@ -451,6 +454,7 @@ class CountingContext(LocalContext):
         self.counts.append({name: len(series) for name, series in self.metrics.items()})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("world_run", [0, 7])
 def test_a_run_resumed_in_c_ends_exactly_as_if_never_interrupted(doom_run, world_run):
     """Stopped partway through CMA-ES and resumed from a checkpoint taken before: V and M are not trained again,

@@ -17,6 +17,7 @@ def cli(*args, data_dir):
     )
 
 
+@pytest.mark.slow
 def test_train_then_list_then_export(data_dir):
     sets = [arg for key, value in TINY_META_RL.items() for arg in ("--set", f"{key}={value}")]
     trained = cli("train", "meta_rl", "--preset", "quick", *sets, "--json", data_dir=data_dir)

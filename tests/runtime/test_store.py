@@ -8,7 +8,7 @@ import time
 import torch
 
 from engine.runtime.checkpoints import load_checkpoint
-from engine.runtime.store import Store
+from engine.runtime.store import Status, Store
 
 THREADS, ROUNDS, STEPS = 6, 15, 4
 
@@ -85,3 +85,18 @@ def test_a_branch_copies_a_checkpoint_and_a_step_that_agree_while_its_parent_che
         state = load_checkpoint(store.checkpoint_path(child))
         assert state["resume"]["step"] == run.checkpoint_step == int(state["w"][0])
         assert store.metrics(child)["loss"][0].tolist() == list(range(1, run.checkpoint_step + 1))
+
+
+def test_a_status_is_stored_as_its_word_and_read_back_as_a_status(tmp_path):
+    """A database written before Status existed (plain words) reads the same; Status compares equal to its word."""
+    store = Store(tmp_path)
+    run_id = store.create_run("meta_rl", {}, "cli")
+    store.claim(run_id, pid=0)
+    store.finish(run_id, Status.DONE)
+    assert store.db.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone() == ("done",)
+    run = store.get_run(run_id)
+    assert run.status is Status.DONE and run.status == "done" and f"{run.status}" == "done"
+    store.db.execute("UPDATE runs SET status='stopped' WHERE id=?", (run_id,))  # as an old database holds it
+    assert store.get_run(run_id).status is Status.STOPPED
+    assert [r.id for r in store.list_runs(statuses=(Status.STOPPED,))] == [run_id]
+    store.close()

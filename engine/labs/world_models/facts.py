@@ -42,7 +42,7 @@ class Game:
 
 
 # ViZDoom 1.3.2's wrapper numbers take_cover.cfg's buttons [MOVE_LEFT, MOVE_RIGHT] as itertools.product with at most
-# one pressed: 0 none, 1 MOVE_RIGHT, 2 MOVE_LEFT (tests/test_world_models.py reads the player's position)
+# one pressed: 0 none, 1 MOVE_RIGHT, 2 MOVE_LEFT (tests/labs/test_world_models.py reads the player's position)
 GAMES = {
     "doom": Game(
         3,
