@@ -22,8 +22,9 @@ class Config:
     mechanisms: str = param("all")
     """Comma-separated mechanisms that transform the digits (N, NE, E, SE, S, SW, W, NW: translations; invert; noise),
     or 'all'"""
-    experts: int = param(10, low=1, high=16)
-    """Number of competing experts"""
+    experts: int = param(12, low=1, high=16)
+    """Number of competing experts; two more than the ten mechanisms, so that an idle expert can take over a
+    mechanism that two neighbouring shifts share (the paper: with fewer experts than mechanisms some must share)"""
     shift: int = param(3, low=1, high=6)
     """Pixels a translation moves a 16x16 digit (the frame's margin is as wide)"""
     noise_std: float = param(0.3, low=0.05, high=1.0)
@@ -89,6 +90,7 @@ SPACE = ParamSpace.of(
     presets={
         "quick": {},
         "paper": {
+            "experts": 10,
             "expert_width": 32,
             "disc_width": 16,
             "rounds": 5000,
