@@ -1,12 +1,10 @@
-"""The World Models page in a real browser: the τ slider moves the dream over Doom frames; an arrow key moves the
-dream."""
+"""The World Models page in a real browser: the τ slider moves the dream over Doom frames."""
 
 import pytest
 
 from engine.runtime.access import OPERATOR
 from tests.helpers import poll
 from tests.labs.test_world_models import TINY as TINY_DOOM
-from ui.world_models_play import STEPS_PER_PRESS
 
 pytestmark = pytest.mark.slow
 
@@ -45,28 +43,3 @@ def test_the_tau_slider_moves_the_dream_over_doom_frames(app_server, page):
     # the dream of the same real start at the new τ: other Doom frames, drawn as PNG images
     assert before.startswith("data:image/png;base64,") and after.startswith("data:image/png;base64,")
     assert after != before
-
-
-def test_an_arrow_key_moves_the_dream_in_a_browser(app_server, page):
-    url, _ = app_server
-    page.goto(f"{url}/world_models")
-    step = """() => [...document.querySelectorAll('[data-testid="stImageCaption"]')]
-        .map(e => e.innerText).find(t => t.startsWith('dream step')) || ''"""
-    poll(page, step, lambda text: text.startswith("dream step 0 "), timeout=120)
-    after_right = press_until_the_dream_moves(page, step, "ArrowRight", 0)
-    press_until_the_dream_moves(page, step, "ArrowLeft", after_right)
-
-
-def press_until_the_dream_moves(page, step: str, key: str, before: int) -> int:
-    """Press `key` until the dream's step passes `before` (the key listener mounts a moment after the dream shows: a
-    press before that is a press nobody heard), and return the new step: a whole number of presses further on."""
-    for _ in range(30):
-        page.keyboard.press(key)
-        try:
-            text = poll(page, step, lambda text: not text.startswith(f"dream step {before} "), timeout=4)
-        except AssertionError:
-            continue
-        moved = int(text.split()[2])
-        assert moved > before and (moved - before) % STEPS_PER_PRESS == 0, text
-        return moved
-    raise AssertionError(f"{key} never moved the dream from step {before}")
