@@ -97,6 +97,7 @@ class JobManager:
         self._parking: dict[int, float] = {}  # paused runs asked to give their worker's memory back → when
         self._expired = 0.0  # when retention last ran
         self._closed = threading.Event()
+        self._beat()  # healthy from the start: a server answers only once its job manager exists
         self._supervisor = threading.Thread(target=self._supervise, args=(supervise_every,), daemon=True)
         self._supervisor.start()
 
@@ -360,9 +361,12 @@ class JobManager:
             try:
                 self.tick()
                 self._retain()
-                (self.store.data_dir / SUPERVISOR_BEAT).touch()  # for the health check: the supervisor goes on
+                self._beat()
             except Exception as error:  # noqa: BLE001 keep supervising; a locked DB for a moment is no reason to stop
                 print(f"dreamlab supervisor: {error}", file=sys.stderr)
+
+    def _beat(self) -> None:
+        (self.store.data_dir / SUPERVISOR_BEAT).touch()  # for the health check: the supervisor goes on
 
     def _retain(self) -> None:
         days = self.settings.keep_days
