@@ -31,8 +31,9 @@ class Config:
     """Standard deviation of the additive-noise mechanism"""
     expert_width: int = param(8, low=2, high=64)
     """Channels of each expert's convolutions"""
-    expert_depth: int = param(3, low=2, high=8)
-    """3x3 convolutions per expert (its reach must cover the shift)"""
+    expert_depth: int = param(4, low=2, high=8)
+    """3x3 convolutions per expert (its reach must cover the shift); 4, the paper's, owns 9.2 of 10 mechanisms over 5
+    seeds where 3 owned 8.8 (docs/results.md)"""
     disc_width: int = param(16, low=2, high=64)
     """Channels of the discriminator's first convolution (doubling after)"""
     batch: int = param(60, low=4, high=1024, branch=True)

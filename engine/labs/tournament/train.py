@@ -7,8 +7,8 @@ raise its score (`expert_step`). D learns to tell canonical digits from the expe
 (`discriminator_step`). Being trained only where it already is best, an expert drifts towards the inverse of
 one mechanism and away from the others: the experts specialise.
 
-Two settings decide whether the paper's argmax rule specialises every expert, measured with the quick preset
-(1200 rounds, one thread, seeds 0 / 1 / 2):
+Two settings decide whether the paper's argmax rule specialises every expert, measured with ten experts of three
+convolutions (1200 rounds, one thread, seeds 0 / 1 / 2; the quick preset's twelve of four: docs/results.md):
 - `losers_are_fakes=False` (the paper's Algorithm 1): D learns only from the winners' proposals. This is what lets a
   merge come apart. An expert that partly undoes two neighbouring shifts (W and NW, say) shows D its compromise,
   which D learns to call fake, while a loser's output, a near-identity of the raw digit, is never shown as fake;
