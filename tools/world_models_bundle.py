@@ -29,7 +29,7 @@ from engine.labs.world_models.train import bench
 from engine.labs.world_models.viewer import viewer_episode, viewer_snapshot
 from engine.params import parse_assignments
 from engine.runtime.checkpoints import load_checkpoint, save_checkpoint
-from engine.runtime.seeds import run_seeds, statistics
+from engine.runtime.seeds import finished, run_seeds, statistics
 
 SEED_FIGURES = ("taus", "random", "probe", "pictures", "stage_seconds")  # what the page reads of each seed
 
@@ -90,8 +90,7 @@ def over_seeds(config: dict[str, Any], figures: dict[str, Any], sets: list[str],
     per_seed = [{"seed": config["seed"]} | {k: figures[k] for k in SEED_FIGURES if k in figures}] + [
         {"seed": record["seed"], "wall_seconds": record["wall_seconds"]}
         | {k: record["figures"][k] for k in SEED_FIGURES if k in record["figures"]}
-        for record in result["per_seed"]
-        if "figures" in record
+        for record in finished(result["per_seed"])
     ]
     mean, se = statistics([{k: v for k, v in one.items() if k != "seed"} for one in per_seed])
     return {"per_seed": per_seed, "mean": mean, "se": se, "errors": [r for r in result["per_seed"] if "error" in r]}

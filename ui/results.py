@@ -17,7 +17,7 @@ from typing import Any
 import streamlit as st
 
 from engine.labs import get_lab
-from engine.runtime.seeds import statistics
+from engine.runtime.seeds import finished, statistics
 
 SEEDS_FILE = "bundled_seeds.json"
 MARK = "<!-- measured -->"  # where a page's notes take the figures measured over seeds
@@ -37,7 +37,7 @@ def bundled_seeds(lab: str) -> dict[str, Any] | None:
 
 def seed_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The figures of every seed that finished."""
-    return [record["figures"] for record in result["per_seed"] if "figures" in record]
+    return [record["figures"] for record in finished(result["per_seed"])]
 
 
 def over_seeds(result: dict[str, Any], figure: Callable[[dict[str, Any]], float], spec: str = ".3f") -> str:
@@ -53,7 +53,7 @@ def per_seed(result: dict[str, Any], figure: Callable[[dict[str, Any]], float], 
 
 def bench_line(result: dict[str, Any]) -> str:
     """How the figures were made: the command, with the values it set beyond its preset, and its seeds."""
-    done = [record for record in result["per_seed"] if "figures" in record]
+    done = finished(result["per_seed"])
     preset = result["preset"]
     defaults = get_lab(result["lab"]).space.resolve(preset, {})
     sets = [f"--set {k}={v}" for k, v in done[0]["config"].items() if k != "seed" and defaults.get(k) != v]
@@ -81,7 +81,7 @@ def to_bayes(task: str) -> Callable[[dict[str, Any]], float]:
 
 def meta_rl_figures(result: dict[str, Any]) -> str:
     """Regret after the last pull per task: the frozen agent, the Bayes-optimal floor, their ratio, the baselines."""
-    config = next(record["config"] for record in result["per_seed"] if "figures" in record)
+    config = finished(result["per_seed"])[0]["config"]
     tasks = list(result["mean"]["tasks"])
     lines = [
         f"Measured here ({bench_line(result)}; regret after {config['pulls']} pulls on "
@@ -140,7 +140,7 @@ def iou_at_worst_tau(layout: str, heatmap: str) -> Callable[[dict[str, Any]], fl
 def tdm_figures(result: dict[str, Any]) -> str:
     """Per layout: the heatmap's IoU at the worst τ (mean over the starts, and the worst start), success at the end,
     env steps to the success mark."""
-    config = next(record["config"] for record in result["per_seed"] if "figures" in record)
+    config = finished(result["per_seed"])[0]["config"]
     parts = []
     for layout in result["mean"]["layouts"]:
         iou = over_seeds(result, iou_at_worst_tau(layout, "heatmap"))

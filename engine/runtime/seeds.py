@@ -106,7 +106,7 @@ def run_seeds(
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         per_seed = list(pool.map(one, seeds))
-    mean, se = statistics([record["figures"] for record in per_seed if "figures" in record])
+    mean, se = statistics([record["figures"] for record in finished(per_seed)])
     return {
         "lab": lab,
         "preset": preset,
@@ -117,6 +117,11 @@ def run_seeds(
         "se": se,
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def finished(per_seed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records of the seeds that finished: those with figures (a failed seed's record has an error instead)."""
+    return [record for record in per_seed if "figures" in record]
 
 
 def statistics(samples: list[Any]) -> tuple[Any, Any]:
@@ -142,7 +147,7 @@ def statistics(samples: list[Any]) -> tuple[Any, Any]:
 
 def summary_lines(result: dict[str, Any]) -> list[str]:
     """The human summary: per figure, the mean ± standard error and each seed's value (lists of numbers on one line)."""
-    done = [record for record in result["per_seed"] if "figures" in record]
+    done = finished(result["per_seed"])
     lines = [
         f"{result['lab']} {result['preset'] or ''} over seeds {', '.join(map(str, result['seeds']))}: "
         f"{len(done)} of {len(result['seeds'])} done, {result['jobs']} at a time, {result['wall_seconds']:.0f} s",
